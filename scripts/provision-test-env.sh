@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Provisions the real components the integration tests run, once, into a cache
+# outside the repo ($VELTRIX_CACHE/bin, default ~/.cache/veltrix/bin):
+#   kube-apiserver, kube-controller-manager, etcd  (Go modules, test/tools/k8s)
+#   nats-server                                      (Go module; Debian's as a fallback)
+#   helm                                             (Go module)
+# Versions: test/tools/versions.env. A binary already in the cache is reused.
+# KUBEBUILDER_ASSETS, when it holds kube-apiserver and etcd, is used for those two.
+# Prints the bin directory on its last line. Fails naming what it could not provide.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=../test/tools/versions.env
+. "$root/test/tools/versions.env"
+cache="${VELTRIX_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/veltrix}"
+bin="$cache/bin"
+mkdir -p "$bin"
+
+log() { echo "provision: $*" >&2; }
+fail() {
+  echo "provision: ERROR: $*" >&2
+  exit 1
+}
+
+need_go() {
+  command -v go >/dev/null 2>&1 || fail "Go is needed to build $1 (install Go 1.25+ or apt-get install golang-go), or place the binary in $bin"
+}
+
+# Builds go into a temp dir and move into place, so an interrupted build never
+# leaves a broken binary in the cache.
+install_built() {
+  local name="$1" version="$2" tmpdir="$3"
+  mv -f "$tmpdir/$name" "$bin/$name-$version"
+  ln -sfn "$name-$version" "$bin/$name"
+}
+
+have() { [ -x "$bin/$1-$2" ]; }
+
+provision_k8s() {
+  local k8s="$KUBERNETES_VERSION" missing=()
+  have kube-apiserver "$k8s" || missing+=(k8s.io/kubernetes/cmd/kube-apiserver)
+  have kube-controller-manager "$k8s" || missing+=(k8s.io/kubernetes/cmd/kube-controller-manager)
+  have etcd "$ETCD_VERSION" || missing+=(./etcd)
+  if [ ${#missing[@]} -eq 0 ]; then
+    log "kube-apiserver, kube-controller-manager $k8s and etcd $ETCD_VERSION: cached"
+    ln -sfn "kube-apiserver-$k8s" "$bin/kube-apiserver"
+    ln -sfn "kube-controller-manager-$k8s" "$bin/kube-controller-manager"
+    ln -sfn "etcd-$ETCD_VERSION" "$bin/etcd"
+    return
+  fi
+  need_go "${missing[*]}"
+  local minor="${k8s#v1.}"
+  minor="${minor%%.*}"
+  # Stamp the version the way the Kubernetes release build does, so discovery
+  # (/version) reports the real version and clients can detect features by it.
+  local ld="-s -w"
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld+=" -X $pkg.gitVersion=$k8s -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
+  done
+  local tmp
+  tmp="$(mktemp -d "$bin/.build.XXXXXX")"
+  log "building ${missing[*]} (Kubernetes $k8s) from Go modules; a cold build takes several minutes"
+  (cd "$root/test/tools/k8s" && go build -mod=readonly -buildvcs=false -trimpath -ldflags "$ld" -o "$tmp/" "${missing[@]}") ||
+    fail "could not build ${missing[*]} from test/tools/k8s (needs the Go module proxy)"
+  [ -f "$tmp/kube-apiserver" ] && install_built kube-apiserver "$k8s" "$tmp"
+  [ -f "$tmp/kube-controller-manager" ] && install_built kube-controller-manager "$k8s" "$tmp"
+  [ -f "$tmp/etcd" ] && install_built etcd "$ETCD_VERSION" "$tmp"
+  rm -rf "$tmp"
+  provision_k8s
+}
+
+# go_install NAME VERSION PACKAGE [EXTRA_LDFLAGS]
+go_install() {
+  local name="$1" version="$2" pkg="$3" ld="-s -w ${4:-}" tmp
+  tmp="$(mktemp -d "$bin/.build.XXXXXX")"
+  log "building $name $version from Go modules"
+  if GOBIN="$tmp" GOFLAGS=-buildvcs=false go install -trimpath -ldflags "$ld" "$pkg@$version"; then
+    install_built "$name" "$version" "$tmp"
+    rm -rf "$tmp"
+    return 0
+  fi
+  rm -rf "$tmp"
+  return 1
+}
+
+provision_nats() {
+  if have nats-server "$NATS_SERVER_VERSION"; then
+    log "nats-server $NATS_SERVER_VERSION: cached"
+    ln -sfn "nats-server-$NATS_SERVER_VERSION" "$bin/nats-server"
+    return
+  fi
+  if command -v go >/dev/null 2>&1 && go_install nats-server "$NATS_SERVER_VERSION" "github.com/nats-io/nats-server/v2"; then
+    return
+  fi
+  # Debian's 2.9.10 predates fixes for JetStream streams lost after kill -9; it is a
+  # fallback so tests can still run, not a choice.
+  log "WARNING: could not build nats-server $NATS_SERVER_VERSION; falling back to Debian's nats-server (2.9.x, older JetStream)"
+  if ! command -v nats-server >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server) >&2 ||
+        fail "nats-server: neither the Go build nor apt-get install nats-server worked"
+    else
+      fail "nats-server: the Go build failed and no nats-server is installed (apt-get install nats-server)"
+    fi
+  fi
+  ln -sfn "$(command -v nats-server)" "$bin/nats-server"
+}
+
+provision_helm() {
+  if have helm "$HELM_VERSION"; then
+    log "helm $HELM_VERSION: cached"
+    ln -sfn "helm-$HELM_VERSION" "$bin/helm"
+    return
+  fi
+  need_go "helm $HELM_VERSION"
+  local major="${HELM_VERSION%%.*}"
+  go_install helm "$HELM_VERSION" "helm.sh/helm/$major/cmd/helm" \
+    "-X helm.sh/helm/$major/internal/version.version=$HELM_VERSION" ||
+    fail "could not build helm $HELM_VERSION from Go modules"
+}
+
+assets_ok() {
+  [ -n "${KUBEBUILDER_ASSETS:-}" ] && [ -x "$KUBEBUILDER_ASSETS/kube-apiserver" ] && [ -x "$KUBEBUILDER_ASSETS/etcd" ]
+}
+
+if assets_ok; then
+  log "KUBEBUILDER_ASSETS=$KUBEBUILDER_ASSETS provides kube-apiserver and etcd"
+fi
+provision_k8s
+provision_nats
+provision_helm
+echo "$bin"
