@@ -1,0 +1,28 @@
+// The README's main command runs scripts/local-stack.ts after set-up; this runs the
+// same script in --check mode: it must bring the real stack up, verify it and stop.
+import { execFile } from "node:child_process";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { describe, expect, it } from "vitest";
+import { tempDir } from "../harness/env.ts";
+import { repoRoot } from "../harness/tools.ts";
+
+const run = promisify(execFile);
+
+describe("scripts/local-stack.ts --check", () => {
+  it("starts the control plane and NATS JetStream, reports them, and exits cleanly", async () => {
+    const dir = tempDir("local-stack");
+    const { stdout } = await run(
+      process.execPath,
+      [join(repoRoot, "scripts/local-stack.ts"), "--check", "--dir", dir],
+      {
+        cwd: repoRoot,
+        timeout: 120_000,
+      },
+    );
+    expect(stdout).toMatch(/Kubernetes API +https:\/\/127\.0\.0\.1:\d+ +\(v1\.\d+\.\d+\)/);
+    expect(stdout).toMatch(/NATS JetStream +nats:\/\/127\.0\.0\.1:\d+/);
+    expect(stdout).toContain(`export KUBECONFIG=${join(dir, "control-plane", "kubeconfig")}`);
+    expect(stdout).toContain("local stack check passed");
+  });
+});
