@@ -1,0 +1,97 @@
+// Store bindings for the sidecar's request records: node:sqlite (single inserts,
+// batched transactions, and the SqliteRequestStore the sidecar uses: admit + done per
+// request) against keyv + @keyv/sqlite (defaults and WAL). Medians of 3 runs.
+//   scripts/with-node24 node bench/sidecar-store.ts [--short]
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import KeyvSqlite from "@keyv/sqlite";
+import Keyv from "keyv";
+import { SqliteRequestStore } from "../sidecar/state/sqlite-store.ts";
+import { median, printTable, short, writeResults, type Row } from "./lib/report.ts";
+
+const n = short ? 2_000 : 20_000;
+const keyvN = short ? 300 : 3_000;
+const runs = 3;
+const payload = JSON.stringify({ state: "received", revision: "r1", path: "/api/x", t: Date.now() });
+
+function dir(): string {
+  return mkdtempSync(join(tmpdir(), "vx-store-bench-"));
+}
+
+function sqliteInserts(batch: number): number {
+  const d = dir();
+  const db = new DatabaseSync(join(d, "s.db"));
+  db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL");
+  db.exec("CREATE TABLE r (id TEXT PRIMARY KEY, body TEXT)");
+  const ins = db.prepare("INSERT INTO r (id, body) VALUES (?, ?)");
+  const t0 = performance.now();
+  for (let i = 0; i < n; i += batch) {
+    db.exec("BEGIN");
+    for (let j = i; j < i + batch && j < n; j++) ins.run(`req-${j}`, payload);
+    db.exec("COMMIT");
+  }
+  const rate = n / ((performance.now() - t0) / 1000);
+  db.close();
+  rmSync(d, { recursive: true, force: true });
+  return rate;
+}
+
+async function requestStore(): Promise<number> {
+  const d = dir();
+  const store = new SqliteRequestStore(join(d, "r.db"));
+  store.putConfig("h1", "r1", payload);
+  const t0 = performance.now();
+  // 64 requests per tick, like 64 connections: admit, then done, flushed per tick.
+  for (let i = 0; i < n; i += 64) {
+    for (let j = i; j < i + 64 && j < n; j++) {
+      store.admit({
+        id: `req-${j}`,
+        revision: "r1",
+        configHash: "h1",
+        mode: "direct",
+        method: "GET",
+        path: "/",
+        receivedAt: Date.now(),
+      });
+      store.update(`req-${j}`, { state: "done", at: Date.now(), status: 200 });
+    }
+    await new Promise((r) => setImmediate(r));
+  }
+  store.flush();
+  const rate = n / ((performance.now() - t0) / 1000);
+  store.close();
+  rmSync(d, { recursive: true, force: true });
+  return rate;
+}
+
+async function keyvWrites(wal: boolean): Promise<number> {
+  const d = dir();
+  const adapter = new KeyvSqlite({ uri: `sqlite://${join(d, "k.db")}` });
+  if (wal) await adapter.query("PRAGMA journal_mode=WAL");
+  const kv = new Keyv({ store: adapter });
+  const t0 = performance.now();
+  for (let i = 0; i < keyvN; i++) await kv.set(`req-${i}`, payload);
+  const rate = keyvN / ((performance.now() - t0) / 1000);
+  await kv.disconnect();
+  rmSync(d, { recursive: true, force: true });
+  return rate;
+}
+
+const cases: [string, () => number | Promise<number>][] = [
+  ["node:sqlite single insert (autocommit)", () => sqliteInserts(1)],
+  ["node:sqlite batched x100", () => sqliteInserts(100)],
+  ["SqliteRequestStore admit+done per request", requestStore],
+  ["keyv + @keyv/sqlite (defaults)", () => keyvWrites(false)],
+  ["keyv + @keyv/sqlite (WAL)", () => keyvWrites(true)],
+];
+
+const rows: Row[] = [];
+for (const [name, fn] of cases) {
+  const rates: number[] = [];
+  for (let r = 0; r < runs; r++) rates.push(await fn());
+  rows.push({ binding: name, "writes/s (median)": Math.round(median(rates)), runs });
+}
+printTable(rows);
+console.log(`results: ${writeResults("sidecar-store", rows)}`);

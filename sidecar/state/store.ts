@@ -1,0 +1,68 @@
+// The store interface the rest of the sidecar sees. One implementation today
+// (SqliteRequestStore, node:sqlite); see docs/adr/0002-sidecar-store.md for why.
+import type { RequestState } from "./request-state.ts";
+
+export type QueueMode = "sync" | "async" | "direct";
+
+export interface NewRequest {
+  id: string;
+  revision: string;
+  /** Content hash of the resolved config; the config itself is stored once per hash. */
+  configHash: string;
+  mode: QueueMode;
+  method: string;
+  path: string;
+  receivedAt: number;
+}
+
+export interface RequestUpdate {
+  state: RequestState;
+  at: number;
+  attempt?: number;
+  status?: number;
+  error?: string;
+}
+
+export interface Outcome {
+  status: number;
+  headers: Record<string, string>;
+  /** Body up to the outcome limit, base64 in JSON. */
+  body: Buffer;
+}
+
+export interface RequestRecord {
+  id: string;
+  revision: string;
+  configHash: string;
+  mode: QueueMode;
+  method: string;
+  path: string;
+  state: RequestState;
+  attempt: number;
+  receivedAt: number;
+  queuedAt: number | null;
+  dispatchedAt: number | null;
+  finishedAt: number | null;
+  status: number | null;
+  error: string | null;
+}
+
+export interface RequestStore {
+  /** Records a resolved config under its hash (idempotent). Batched. */
+  putConfig(hash: string, revision: string, json: string): void;
+  /** Records a new request. Batched: committed by the next flush. */
+  admit(req: NewRequest): void;
+  /** Moves a request to a new state. Batched. */
+  update(id: string, change: RequestUpdate): void;
+  putOutcome(id: string, outcome: Outcome, at?: number): void;
+  /** Commits every pending write in one transaction. */
+  flush(): void;
+  get(id: string): RequestRecord | undefined;
+  getConfig(hash: string): string | undefined;
+  getOutcome(id: string): Outcome | undefined;
+  /** Deletes finished records older than `olderThan` (ms epoch); returns how many. */
+  sweep(olderThan: number): number;
+  /** Writes committed since open (for metrics). */
+  readonly written: number;
+  close(): void;
+}
