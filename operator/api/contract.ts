@@ -1,0 +1,96 @@
+// The names the operator, the webhook and the sidecar agree on: API coordinates,
+// labels and annotations, NATS stream / consumer / subject / KV names. One pure module;
+// every part imports it instead of spelling a name itself. See docs/operator.md.
+
+export const group = "veltrix.io";
+export const version = "v1alpha1";
+export const apiVersion = `${group}/${version}`;
+export const kind = "VeltrixConfig";
+export const plural = "veltrixconfigs";
+export const crdName = `${plural}.${group}`;
+
+/** Finalizer the operator puts on every VeltrixConfig it reconciles. */
+export const finalizer = "veltrix.io/cleanup";
+
+export const labels = {
+  /** On pods (set by the webhook at injection): the name of their VeltrixConfig. */
+  config: "veltrix.io/config",
+  /** On objects the operator creates. */
+  managedBy: "app.kubernetes.io/managed-by",
+} as const;
+export const managedByValue = "veltrix-operator";
+
+export const annotations = {
+  inject: "veltrix.io/inject",
+  config: "veltrix.io/config",
+  appPort: "veltrix.io/app-port",
+  /** On pods (set by the webhook): the revision the pod was injected with. */
+  injectedRevision: "veltrix.io/injected-revision",
+} as const;
+
+/** Condition types in VeltrixConfig status. */
+export const conditionTypes = {
+  ready: "Ready",
+  streamReady: "StreamReady",
+  configPublished: "ConfigPublished",
+} as const;
+export type ConditionType = (typeof conditionTypes)[keyof typeof conditionTypes];
+
+/** KV bucket with one key per VeltrixConfig: the ConfigDocument sidecars apply. */
+export const configBucket = "veltrix-config";
+/**
+ * KV bucket where each sidecar reports the revision it applies, key
+ * sidecarStatusKey(); entries expire (bucket TTL) unless refreshed.
+ */
+export const sidecarStatusBucket = "veltrix-sidecars";
+/** TTL of sidecarStatusBucket entries; sidecars refresh at least every third of it. */
+export const sidecarStatusTtlMs = 90_000;
+
+export interface ConfigRef {
+  namespace: string;
+  name: string;
+}
+
+/** KV key of a config's ConfigDocument in configBucket: "<namespace>.<name>". */
+export function configKey(ref: ConfigRef): string {
+  return `${ref.namespace}.${ref.name}`;
+}
+
+/** KV key of one pod's SidecarStatus in sidecarStatusBucket: "<namespace>.<config>.<pod>". */
+export function sidecarStatusKey(ref: ConfigRef, pod: string): string {
+  return `${ref.namespace}.${ref.name}.${pod.replaceAll(".", "_")}`;
+}
+
+/** Work-queue stream of a config: "VX_<namespace>_<name>" (names are DNS labels, so '_' separates). */
+export function streamName(ref: ConfigRef): string {
+  return `VX_${ref.namespace}_${ref.name}`;
+}
+
+/** Durable pull consumer all sidecars of a config share. */
+export const consumerName = "sidecars";
+
+/** Subjects the stream holds: "veltrix.q.<namespace>.<name>.>". */
+export function streamSubjects(ref: ConfigRef): string[] {
+  return [`${queueSubjectPrefix(ref)}.>`];
+}
+
+/** Prefix of a config's queue subjects; sidecars publish to "<prefix>.<kind>" (e.g. ".sync", ".async"). */
+export function queueSubjectPrefix(ref: ConfigRef): string {
+  return `veltrix.q.${ref.namespace}.${ref.name}`;
+}
+
+/** ConfigMap holding the current ConfigDocument (key configMapKey), the sidecar's boot fallback. */
+export function configMapName(name: string): string {
+  return `${name}-veltrix-config`;
+}
+export const configMapKey = "config.json";
+
+/** What a sidecar writes to sidecarStatusBucket. */
+export interface SidecarStatus {
+  /** Revision (ConfigDocument.revision) the sidecar applies now. */
+  revision: string;
+  pod: string;
+  podUid?: string;
+  /** RFC 3339 time of the report. */
+  at: string;
+}
