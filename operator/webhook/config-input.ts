@@ -1,0 +1,102 @@
+// What planInjection needs from a VeltrixConfig and from the operator's options.
+// Kept small and local so the pure core does not depend on the whole CRD type;
+// `injectionConfigFrom` adapts a VeltrixConfig object read from the API.
+
+export interface ResourceRequirements {
+  requests?: Record<string, string>;
+  limits?: Record<string, string>;
+}
+
+export interface InjectionConfig {
+  /** metadata.name of the VeltrixConfig. */
+  name: string;
+  /** The config revision stamped on the pod (status.revision, else the generation). */
+  revision: string;
+  sidecar: {
+    image: string;
+    resources?: ResourceRequirements;
+    ports?: { proxy?: number; admin?: number };
+  };
+  store: {
+    sizeLimit?: string;
+    volume?: { kind: "emptyDir" | "ephemeral"; storageClassName?: string };
+  };
+}
+
+export interface InjectionOptions {
+  /** The API server runs sidecars as restartable init containers (Kubernetes ≥ 1.29). */
+  nativeSidecars: boolean;
+  /** The API server accepts `lifecycle.preStop.sleep` (Kubernetes ≥ 1.30). */
+  preStopSleep: boolean;
+  nats: {
+    url: string;
+    /** Secret in the pod's namespace holding the NATS credentials file. */
+    credentialsSecret?: { name: string; key: string };
+  };
+}
+
+/** Kubernetes versions from which the features above are on by default. */
+export function injectionFeaturesFor(
+  gitVersion: string,
+): Pick<InjectionOptions, "nativeSidecars" | "preStopSleep"> {
+  const m = /^v?(\d+)\.(\d+)/.exec(gitVersion);
+  const minor = m && m[1] === "1" ? Number(m[2]) : m ? 1000 : 0;
+  return { nativeSidecars: minor >= 29, preStopSleep: minor >= 30 };
+}
+
+function record(v: unknown): Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+}
+
+function stringMap(v: unknown): Record<string, string> | undefined {
+  const r = record(v);
+  const out: Record<string, string> = {};
+  for (const [k, val] of Object.entries(r))
+    if (typeof val === "string" || typeof val === "number") out[k] = String(val);
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+/** Reads the fields the injector needs from a VeltrixConfig as returned by the API. */
+export function injectionConfigFrom(object: unknown, defaultImage: string): InjectionConfig {
+  const o = record(object);
+  const meta = record(o["metadata"]);
+  const spec = record(o["spec"]);
+  const status = record(o["status"]);
+  const sidecar = record(spec["sidecar"]);
+  const store = record(spec["store"]);
+  const volume = record(store["volume"]);
+  const ports = record(sidecar["ports"]);
+  const resources = record(sidecar["resources"]);
+
+  const config: InjectionConfig = {
+    name: typeof meta["name"] === "string" ? meta["name"] : "",
+    revision:
+      typeof status["revision"] === "string"
+        ? status["revision"]
+        : typeof meta["generation"] === "number"
+          ? `generation-${meta["generation"]}`
+          : "unknown",
+    sidecar: { image: typeof sidecar["image"] === "string" ? sidecar["image"] : defaultImage },
+    store: {},
+  };
+  const requests = stringMap(resources["requests"]);
+  const limits = stringMap(resources["limits"]);
+  if (requests || limits)
+    config.sidecar.resources = { ...(requests && { requests }), ...(limits && { limits }) };
+  const proxy = ports["proxy"];
+  const admin = ports["admin"];
+  if (typeof proxy === "number" || typeof admin === "number") {
+    config.sidecar.ports = {
+      ...(typeof proxy === "number" && { proxy }),
+      ...(typeof admin === "number" && { admin }),
+    };
+  }
+  if (typeof store["sizeLimit"] === "string") config.store.sizeLimit = store["sizeLimit"];
+  if (volume["kind"] === "emptyDir" || volume["kind"] === "ephemeral") {
+    config.store.volume = {
+      kind: volume["kind"],
+      ...(typeof volume["storageClassName"] === "string" && { storageClassName: volume["storageClassName"] }),
+    };
+  }
+  return config;
+}

@@ -1,0 +1,41 @@
+// Names the injected pod carries: the contract between the webhook, the sidecar
+// (which reads the env) and the operator (which counts injected pods by label).
+
+export const sidecarContainerName = "veltrix-sidecar";
+export const stateVolumeName = "veltrix-state";
+export const renderedConfigVolumeName = "veltrix-config";
+export const stateMountPath = "/var/lib/veltrix";
+export const sidecarConfigMountPath = "/run/veltrix/config";
+
+/** The pod's app port, renamed when the sidecar takes over its name (see docs/webhook.md). */
+export const appPortName = "vx-app";
+/** Name of the sidecar's proxy port when the app port had no name to take over. */
+export const proxyPortFallbackName = "vx-proxy";
+export const adminPortName = "vx-admin";
+
+export const statusAnnotation = "veltrix.io/status";
+export const revisionAnnotation = "veltrix.io/injected-revision";
+export const configLabel = "veltrix.io/config";
+export const injectLabel = "veltrix.io/inject";
+export const namespaceInjectionLabel = "veltrix.io/injection";
+export const injectedStatus = "injected";
+
+/** Env the sidecar reads. */
+export const sidecarEnv = {
+  configName: "VELTRIX_CONFIG_NAME",
+  namespace: "VELTRIX_NAMESPACE",
+  podName: "VELTRIX_POD_NAME",
+  natsUrl: "VELTRIX_NATS_URL",
+  natsCredentials: "VELTRIX_NATS_CREDENTIALS",
+  listenPort: "VELTRIX_LISTEN_PORT",
+  adminPort: "VELTRIX_ADMIN_PORT",
+  appUrl: "VELTRIX_APP_URL",
+  stateDir: "VELTRIX_STATE_DIR",
+  renderedConfigDir: "VELTRIX_RENDERED_CONFIG_DIR",
+} as const;
+
+/** Env added to app containers so the app finds its config. */
+export const appEnv = {
+  configDir: "VELTRIX_CONFIG_DIR",
+  adminUrl: "VELTRIX_ADMIN_URL",
+} as const;

@@ -1,0 +1,123 @@
+// planInjection: (pod, namespace, config, options) → skip | refuse | inject.
+// Pure: no I/O, no clock. Clone the pod without managedFields, edit the clone
+// with the typed helpers in pod-edits.ts, and diff the two into a JSON patch.
+import { annotationTable, type ConfigDefaults, parseAnnotations } from "./annotations.ts";
+import type { InjectionConfig, InjectionOptions } from "./config-input.ts";
+import {
+  configLabel,
+  injectedStatus,
+  injectLabel,
+  namespaceInjectionLabel,
+  revisionAnnotation,
+  sidecarContainerName,
+  statusAnnotation,
+} from "./contract.ts";
+import { diffJson, type JsonValue, type PatchOperation } from "./json-patch.ts";
+import { buildInjection, completeSettings, findConflicts, resolveAppTarget } from "./pod-edits.ts";
+import type { NamespaceInfo, Pod } from "./pod.ts";
+import { type SkipReason, skipReasons, systemNamespaces } from "./skip-reasons.ts";
+
+export type Plan =
+  | { kind: "skip"; reason: SkipReason; message: string }
+  | { kind: "refuse"; message: string; problems: string[] }
+  | { kind: "inject"; patch: PatchOperation[]; pod: Pod };
+
+/** The decision that needs no config: skip, or go on with the named config. */
+export type Precheck =
+  { kind: "skip"; reason: SkipReason; message: string } | { kind: "proceed"; configName: string };
+
+function skip(reason: SkipReason): Plan & Precheck {
+  return { kind: "skip", reason, message: skipReasons[reason] };
+}
+
+export function isInjected(pod: Pod): boolean {
+  if (pod.metadata?.annotations?.[statusAnnotation] === injectedStatus) return true;
+  const all = [...pod.spec.containers, ...(pod.spec.initContainers ?? [])];
+  return all.some((c) => c.name === sidecarContainerName);
+}
+
+/** Opt-in, opt-out, already injected, host network; and which config the pod names. */
+export function precheck(pod: Pod, namespace: NamespaceInfo): Precheck {
+  if (systemNamespaces.has(namespace.name)) return skip("system-namespace");
+  const annotations = pod.metadata?.annotations ?? {};
+  const explicit = annotations[annotationTable.inject.key] ?? pod.metadata?.labels?.[injectLabel];
+  if (explicit === "false") return skip("opted-out");
+  const namespaceEnabled = namespace.labels[namespaceInjectionLabel] === "enabled";
+  // An unparseable value still shows intent; planInjection refuses it with the reason.
+  if (explicit === undefined && !namespaceEnabled) return skip("not-opted-in");
+  if (pod.spec.hostNetwork === true) return skip("host-network");
+  if (isInjected(pod)) return skip("already-injected");
+  const configName =
+    annotations[annotationTable.config.key] ?? namespace.annotations[annotationTable.config.key] ?? "default";
+  return { kind: "proceed", configName };
+}
+
+function configDefaults(config: InjectionConfig | undefined): ConfigDefaults {
+  const d: ConfigDefaults = {};
+  if (config?.sidecar.ports?.proxy !== undefined) d.proxyPort = String(config.sidecar.ports.proxy);
+  if (config?.sidecar.ports?.admin !== undefined) d.adminPort = String(config.sidecar.ports.admin);
+  if (config?.store.sizeLimit !== undefined) d.storeSize = config.store.sizeLimit;
+  return d;
+}
+
+function withoutManagedFields(pod: Pod): Pod {
+  const copy = structuredClone(pod);
+  if (copy.metadata) delete copy.metadata.managedFields;
+  return copy;
+}
+
+/**
+ * Decides what to do with a pod being created in `namespace`. `config` is the
+ * VeltrixConfig the pod names (see precheck), or undefined when it does not exist.
+ */
+export function planInjection(
+  pod: Pod,
+  namespace: NamespaceInfo,
+  config: InjectionConfig | undefined,
+  options: InjectionOptions,
+): Plan {
+  const pre = precheck(pod, namespace);
+  if (pre.kind === "skip") return pre;
+
+  const problems: string[] = [];
+  const fromAnnotation = pod.metadata?.annotations?.[annotationTable.inject.key];
+  const inject = fromAnnotation ?? pod.metadata?.labels?.[injectLabel];
+  if (inject !== undefined && inject !== "true") {
+    const kind = fromAnnotation === undefined ? "label" : "annotation";
+    problems.push(`invalid value '${inject}' for ${kind} '${injectLabel}': must be "true" or "false"`);
+  }
+  const { values, errors } = parseAnnotations(
+    pod.metadata?.annotations ?? {},
+    namespace,
+    configDefaults(config),
+  );
+  problems.push(...errors.filter((e) => !e.includes(`'${annotationTable.inject.key}'`)));
+  if (config === undefined) {
+    problems.push(`VeltrixConfig '${pre.configName}' does not exist in namespace '${namespace.name}'`);
+  }
+  const target = resolveAppTarget(pod, values);
+  if (typeof target === "string") problems.push(target);
+  if (problems.length > 0 || config === undefined || typeof target === "string") {
+    return refuse(problems);
+  }
+  const settings = completeSettings(values);
+  const conflicts = findConflicts(pod, target, settings);
+  if (conflicts.length > 0) return refuse(conflicts);
+
+  const before = withoutManagedFields(pod);
+  const after = structuredClone(before);
+  buildInjection(after, target, settings, config, options);
+  const meta = (after.metadata ??= {});
+  meta.annotations = {
+    ...meta.annotations,
+    [statusAnnotation]: injectedStatus,
+    [revisionAnnotation]: config.revision,
+  };
+  meta.labels = { ...meta.labels, [configLabel]: config.name };
+  const patch = diffJson(before as unknown as JsonValue, after as unknown as JsonValue);
+  return { kind: "inject", patch, pod: after };
+}
+
+function refuse(problems: string[]): Plan {
+  return { kind: "refuse", problems, message: `Veltrix cannot inject this pod: ${problems.join("; ")}` };
+}

@@ -1,0 +1,328 @@
+// Typed edits of a pod for injection: find the app container and its port, list
+// every name the injection would collide with, and add the sidecar, volumes,
+// mounts, env and preStop. The edits only add; a collision is refused earlier.
+import type { AnnotationValues } from "./annotations.ts";
+import type { InjectionConfig, InjectionOptions, ResourceRequirements } from "./config-input.ts";
+import {
+  adminPortName,
+  appEnv,
+  appPortName,
+  proxyPortFallbackName,
+  renderedConfigVolumeName,
+  sidecarConfigMountPath,
+  sidecarContainerName,
+  sidecarEnv,
+  stateMountPath,
+  stateVolumeName,
+} from "./contract.ts";
+import type { Container, EnvVar, Pod, Volume } from "./pod.ts";
+
+/** Mesh proxies are not app containers: they get no config mount, env or preStop. */
+const meshProxies: ReadonlySet<string> = new Set(["istio-proxy", "linkerd-proxy"]);
+
+export interface AppTarget {
+  containerName: string;
+  /** The port the sidecar forwards to on 127.0.0.1. */
+  port: number;
+  /** Index of that port in the app container's ports, when declared. */
+  portIndex: number | undefined;
+  /** Its name, which the sidecar takes over (see docs/webhook.md). */
+  portName: string | undefined;
+  /** Containers that get the rendered config mount and env. */
+  appContainers: string[];
+}
+
+export type Settings = AnnotationValues & {
+  proxyPort: number;
+  adminPort: number;
+  storeSize: string;
+  configMountPath: string;
+};
+
+/** Fills the keys that always have a built-in default (the table's defaults parse). */
+export function completeSettings(v: AnnotationValues): Settings {
+  return {
+    ...v,
+    proxyPort: v.proxyPort ?? 15080,
+    adminPort: v.adminPort ?? 15090,
+    storeSize: v.storeSize ?? "1Gi",
+    configMountPath: v.configMountPath ?? "/etc/veltrix",
+  };
+}
+
+const defaultResources: ResourceRequirements = {
+  requests: { cpu: "50m", memory: "64Mi" },
+  limits: { memory: "256Mi" },
+};
+
+/** The app container and port, or a problem sentence. */
+export function resolveAppTarget(pod: Pod, values: AnnotationValues): AppTarget | string {
+  const containers = pod.spec.containers;
+  const names = containers.map((c) => c.name);
+  const container =
+    values.appContainer === undefined
+      ? containers[0]
+      : containers.find((c) => c.name === values.appContainer);
+  if (!container) {
+    return `invalid value '${values.appContainer ?? ""}' for annotation 'veltrix.io/app-container': no such container (containers: ${names.join(", ")})`;
+  }
+  const ports = container.ports ?? [];
+  const ref = values.appPort;
+  let portIndex: number | undefined;
+  let port: number;
+  if (ref === undefined) {
+    if (ports.length === 0) {
+      return `container '${container.name}' declares no ports: set annotation 'veltrix.io/app-port' to the port the app listens on`;
+    }
+    portIndex = 0;
+    port = ports[0]!.containerPort;
+  } else if (ref.kind === "name") {
+    portIndex = ports.findIndex((p) => p.name === ref.name);
+    if (portIndex < 0) {
+      return `invalid value '${ref.name}' for annotation 'veltrix.io/app-port': container '${container.name}' has no port with that name`;
+    }
+    port = ports[portIndex]!.containerPort;
+  } else {
+    const i = ports.findIndex((p) => p.containerPort === ref.port);
+    portIndex = i < 0 ? undefined : i;
+    port = ref.port;
+  }
+  return {
+    containerName: container.name,
+    port,
+    portIndex,
+    portName: portIndex === undefined ? undefined : ports[portIndex]?.name,
+    appContainers: names.filter((n) => !meshProxies.has(n)),
+  };
+}
+
+function allContainers(pod: Pod): Container[] {
+  return [...(pod.spec.initContainers ?? []), ...pod.spec.containers];
+}
+
+/** Every name or port the injection would overwrite, as sentences. */
+export function findConflicts(pod: Pod, target: AppTarget, s: Settings): string[] {
+  const problems: string[] = [];
+  for (const volume of pod.spec.volumes ?? []) {
+    if (volume.name === stateVolumeName || volume.name === renderedConfigVolumeName) {
+      problems.push(`the pod already has a volume named '${volume.name}'`);
+    }
+  }
+  if (s.proxyPort === s.adminPort) {
+    problems.push(
+      `the proxy and admin ports are both ${s.proxyPort}: set 'veltrix.io/admin-port' to another port`,
+    );
+  }
+  if (target.portIndex === undefined && (target.port === s.proxyPort || target.port === s.adminPort)) {
+    problems.push(
+      `the app port ${target.port} is the sidecar's own port: set 'veltrix.io/proxy-port' or 'veltrix.io/admin-port'`,
+    );
+  }
+  const reservedNames = new Set([appPortName, adminPortName, proxyPortFallbackName]);
+  for (const c of allContainers(pod)) {
+    for (const p of c.ports ?? []) {
+      if (p.containerPort === s.proxyPort) {
+        problems.push(
+          `container '${c.name}' already uses port ${p.containerPort}: set 'veltrix.io/proxy-port' to a free port`,
+        );
+      }
+      if (p.containerPort === s.adminPort) {
+        problems.push(
+          `container '${c.name}' already uses port ${p.containerPort}: set 'veltrix.io/admin-port' to a free port`,
+        );
+      }
+      if (p.name !== undefined && reservedNames.has(p.name)) {
+        problems.push(`container '${c.name}' already has a port named '${p.name}'`);
+      }
+    }
+  }
+  for (const c of pod.spec.containers) {
+    if (!target.appContainers.includes(c.name)) continue;
+    for (const e of c.env ?? []) {
+      if (e.name === appEnv.configDir || e.name === appEnv.adminUrl) {
+        problems.push(`container '${c.name}' already sets env '${e.name}'`);
+      }
+    }
+    for (const m of c.volumeMounts ?? []) {
+      if (m.name === renderedConfigVolumeName || m.mountPath === s.configMountPath) {
+        problems.push(
+          `container '${c.name}' already mounts '${m.name}' at '${m.mountPath}' (set 'veltrix.io/config-mount-path')`,
+        );
+      }
+    }
+  }
+  return problems;
+}
+
+function resources(config: InjectionConfig, s: Settings): ResourceRequirements {
+  const base = config.sidecar.resources ?? defaultResources;
+  const requests = { ...base.requests };
+  const limits = { ...base.limits };
+  if (s.sidecarCpu !== undefined) requests["cpu"] = s.sidecarCpu;
+  if (s.sidecarMemory !== undefined) {
+    requests["memory"] = s.sidecarMemory;
+    limits["memory"] = s.sidecarMemory;
+  }
+  return {
+    ...(Object.keys(requests).length > 0 && { requests }),
+    ...(Object.keys(limits).length > 0 && { limits }),
+  };
+}
+
+function sidecarEnvFor(
+  config: InjectionConfig,
+  target: AppTarget,
+  s: Settings,
+  options: InjectionOptions,
+): EnvVar[] {
+  const env: EnvVar[] = [
+    { name: sidecarEnv.configName, value: config.name },
+    { name: sidecarEnv.namespace, valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
+    { name: sidecarEnv.podName, valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+    { name: sidecarEnv.natsUrl, value: options.nats.url },
+  ];
+  const creds = options.nats.credentialsSecret;
+  if (creds) {
+    env.push({
+      name: sidecarEnv.natsCredentials,
+      valueFrom: { secretKeyRef: { name: creds.name, key: creds.key } },
+    });
+  }
+  env.push(
+    { name: sidecarEnv.listenPort, value: String(s.proxyPort) },
+    { name: sidecarEnv.adminPort, value: String(s.adminPort) },
+    { name: sidecarEnv.appUrl, value: `http://127.0.0.1:${target.port}` },
+    { name: sidecarEnv.stateDir, value: stateMountPath },
+    { name: sidecarEnv.renderedConfigDir, value: sidecarConfigMountPath },
+  );
+  return env;
+}
+
+function sidecarContainer(
+  config: InjectionConfig,
+  target: AppTarget,
+  s: Settings,
+  options: InjectionOptions,
+): Container {
+  const probe = (path: string, periodSeconds: number, failureThreshold: number) => ({
+    httpGet: { path, port: adminPortName },
+    periodSeconds,
+    failureThreshold,
+    timeoutSeconds: 1,
+  });
+  return {
+    name: sidecarContainerName,
+    image: config.sidecar.image,
+    ...(options.nativeSidecars && { restartPolicy: "Always" }),
+    ports: [
+      { name: target.portName ?? proxyPortFallbackName, containerPort: s.proxyPort, protocol: "TCP" },
+      { name: adminPortName, containerPort: s.adminPort, protocol: "TCP" },
+    ],
+    env: sidecarEnvFor(config, target, s, options),
+    resources: resources(config, s),
+    volumeMounts: [
+      { name: stateVolumeName, mountPath: stateMountPath },
+      { name: renderedConfigVolumeName, mountPath: sidecarConfigMountPath },
+    ],
+    startupProbe: probe("/healthz", 1, 60),
+    readinessProbe: probe("/readyz", 5, 3),
+    livenessProbe: probe("/healthz", 10, 3),
+    securityContext: {
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ["ALL"] },
+      privileged: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      runAsUser: 65532,
+      runAsGroup: 65532,
+      seccompProfile: { type: "RuntimeDefault" },
+    },
+    terminationMessagePolicy: "FallbackToLogsOnError",
+  };
+}
+
+function stateVolume(config: InjectionConfig, s: Settings): Volume {
+  const volume = config.store.volume;
+  if (volume?.kind === "ephemeral") {
+    return {
+      name: stateVolumeName,
+      ephemeral: {
+        volumeClaimTemplate: {
+          metadata: { labels: { "app.kubernetes.io/managed-by": "veltrix" } },
+          spec: {
+            accessModes: ["ReadWriteOnce"],
+            ...(volume.storageClassName !== undefined && { storageClassName: volume.storageClassName }),
+            resources: { requests: { storage: s.storeSize } },
+          },
+        },
+      },
+    };
+  }
+  return { name: stateVolumeName, emptyDir: { sizeLimit: s.storeSize } };
+}
+
+function renameIn(handler: unknown, from: string, to: string): void {
+  if (typeof handler !== "object" || handler === null) return;
+  for (const kind of ["httpGet", "tcpSocket", "grpc"]) {
+    const action = (handler as Record<string, unknown>)[kind];
+    if (typeof action === "object" && action !== null && (action as { port?: unknown }).port === from) {
+      (action as { port: unknown }).port = to;
+    }
+  }
+}
+
+function renamePortReferences(c: Container, from: string, to: string): void {
+  for (const probe of ["startupProbe", "readinessProbe", "livenessProbe"]) renameIn(c[probe], from, to);
+  renameIn(c.lifecycle?.["postStart"], from, to);
+  renameIn(c.lifecycle?.["preStop"], from, to);
+}
+
+/** Adds the sidecar and everything it needs to `pod` (already checked for conflicts). */
+export function buildInjection(
+  pod: Pod,
+  target: AppTarget,
+  s: Settings,
+  config: InjectionConfig,
+  options: InjectionOptions,
+): void {
+  const app = pod.spec.containers.find((c) => c.name === target.containerName)!;
+  // Port scheme: the sidecar takes over the app port's name, so a Service whose
+  // targetPort names it now reaches the sidecar; the app's port is renamed.
+  // The app's own probes and hooks that named the port follow the rename.
+  if (target.portIndex !== undefined && target.portName !== undefined) {
+    const appPort = app.ports![target.portIndex]!;
+    appPort.name = appPortName;
+    renamePortReferences(app, target.portName, appPortName);
+  }
+  for (const c of pod.spec.containers) {
+    if (!target.appContainers.includes(c.name)) continue;
+    (c.volumeMounts ??= []).push({
+      name: renderedConfigVolumeName,
+      mountPath: s.configMountPath,
+      readOnly: true,
+    });
+    (c.env ??= []).push(
+      { name: appEnv.configDir, value: s.configMountPath },
+      { name: appEnv.adminUrl, value: `http://127.0.0.1:${s.adminPort}` },
+    );
+    const drain = s.drainSeconds ?? 0;
+    if (options.preStopSleep && drain > 0 && c.lifecycle?.["preStop"] === undefined) {
+      c.lifecycle = { ...c.lifecycle, preStop: { sleep: { seconds: drain } } };
+    }
+  }
+  const sidecar = sidecarContainer(config, target, s, options);
+  if (options.nativeSidecars) {
+    (pod.spec.initContainers ??= []).push(sidecar);
+  } else {
+    pod.spec.containers.unshift(sidecar);
+    const meta = (pod.metadata ??= {});
+    const defaultContainer = "kubectl.kubernetes.io/default-container";
+    if (meta.annotations?.[defaultContainer] === undefined) {
+      meta.annotations = { ...meta.annotations, [defaultContainer]: target.containerName };
+    }
+  }
+  (pod.spec.volumes ??= []).push(stateVolume(config, s), {
+    name: renderedConfigVolumeName,
+    emptyDir: { sizeLimit: "16Mi" },
+  });
+}
