@@ -92,7 +92,7 @@ export function planInjection(
     configDefaults(config),
   );
   problems.push(...errors.filter((e) => !e.includes(`'${annotationTable.inject.key}'`)));
-  if (config === undefined) {
+  if (config === undefined && !errors.some((e) => e.includes(`'${annotationTable.config.key}'`))) {
     problems.push(`VeltrixConfig '${pre.configName}' does not exist in namespace '${namespace.name}'`);
   }
   const target = resolveAppTarget(pod, values);
