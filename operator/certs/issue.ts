@@ -105,3 +105,36 @@ export async function issueServingCertificate(
   });
   return { certPem: cert.toString("pem"), keyPem: await exportKeyPem(keys.privateKey), notBefore, notAfter };
 }
+
+export interface CertificateFacts {
+  serialNumber: string;
+  notBefore: Date;
+  notAfter: Date;
+  dnsNames: string[];
+  ips: string[];
+  subject: string;
+  issuer: string;
+}
+
+/** Reads what rotation decisions need from a PEM certificate (the first block). */
+export function describeCertificate(pem: string): CertificateFacts {
+  const cert = new x509.X509Certificate(pem);
+  const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
+  const names = san?.names.toJSON() ?? [];
+  return {
+    serialNumber: cert.serialNumber,
+    notBefore: cert.notBefore,
+    notAfter: cert.notAfter,
+    dnsNames: names.filter((n) => n.type === "dns").map((n) => n.value),
+    ips: names.filter((n) => n.type === "ip").map((n) => n.value),
+    subject: cert.subject,
+    issuer: cert.issuer,
+  };
+}
+
+/** Whether `leafPem` was signed by the CA in `caPem`. */
+export async function isSignedBy(leafPem: string, caPem: string): Promise<boolean> {
+  const leaf = new x509.X509Certificate(leafPem);
+  const ca = new x509.X509Certificate(caPem);
+  return leaf.issuer === ca.subject && (await leaf.verify({ publicKey: ca.publicKey, signatureOnly: true }));
+}

@@ -10,7 +10,8 @@ import type { InjectionOptions } from "./config-input.ts";
 import type { AdmissionOutcome, WebhookMetrics } from "./metrics.ts";
 import { decodeReview, errored, review } from "./review.ts";
 
-export const admissionPath = "/mutate-pods";
+/** The path the chart registers (charts/veltrix/templates/mutatingwebhook.yaml). */
+export const admissionPath = "/mutate";
 /** controller-runtime's limit: a pod review carries the object twice at most. */
 export const defaultMaxBodyBytes = 7 * 1024 * 1024;
 
