@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Builds the runtime tree the container images copy (images/Dockerfile runs this same script
+# in its build stage), so it can be produced and tested without a container engine:
+#   dist/bundle/
+#     package.json      name, version, "type": "module", production dependencies only
+#     operator/ sidecar/  compiled JavaScript (tsc -p tsconfig.build.json), source maps
+#     node_modules/     production dependencies only (devDependencies pruned), native addons
+#                       as built by `npm ci` on the build machine
+# Start it with `node dist/bundle/operator/main.js` or `node dist/bundle/sidecar/main.js`.
+# Usage: scripts/build-bundle.sh [OUT_DIR]   (needs Node 24 and a prior `npm ci`)
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+out="${1:-$root/dist/bundle}"
+cd "$root"
+
+if [ ! -d node_modules ]; then
+  echo "build-bundle: node_modules missing; run npm ci first" >&2
+  exit 1
+fi
+major="$(node -p 'process.versions.node.split(".")[0]')"
+if [ "$major" -lt 24 ]; then
+  echo "build-bundle: Node $(node --version) found, Node 24 needed (use scripts/with-node24)" >&2
+  exit 1
+fi
+
+rm -rf "$out"
+mkdir -p "$out"
+npx tsc -p tsconfig.build.json --outDir "$out"
+
+node -e '
+  const fs = require("node:fs");
+  const pkg = JSON.parse(fs.readFileSync("package.json", "utf8"));
+  const keep = { name: pkg.name, version: pkg.version, private: true, license: pkg.license,
+    type: pkg.type, engines: pkg.engines, dependencies: pkg.dependencies };
+  fs.writeFileSync(process.argv[1] + "/package.json", JSON.stringify(keep, null, 2) + "\n");
+' "$out"
+cp package-lock.json "$out/package-lock.json"
+# Copy the installed tree (native addons already built) and drop devDependencies: the same
+# packages `npm ci --omit=dev` installs, without a second download or addon build.
+cp -a node_modules "$out/node_modules"
+node scripts/prune-dev-deps.ts "$out"
+rm -f "$out/package-lock.json"
+
+echo "build-bundle: $(du -sh "$out" | cut -f1) in $out ($(find "$out/node_modules" -maxdepth 2 -name package.json | wc -l) top-level packages)"
