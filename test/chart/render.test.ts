@@ -112,7 +112,9 @@ describe("helm template: defaults", () => {
     expect(deploy.spec?.replicas).toBe(2);
     expect(deploy.spec?.strategy?.rollingUpdate?.maxUnavailable).toBe(0);
     expect(envOf(container)).toMatchObject({
-      VELTRIX_LEADER_ELECTION: "true",
+      VELTRIX_LEADER_ELECT: "true",
+      VELTRIX_LEASE_DURATION: "15s",
+      VELTRIX_HTTP_PORT: "8080",
       VELTRIX_LEASE_NAME: "vx-veltrix-leader",
       VELTRIX_NAMESPACE: "valueFrom",
       VELTRIX_NATS_URL: "nats://nats.nats.svc:4222",
@@ -308,7 +310,7 @@ describe("helm template: external NATS with TLS and credentials", () => {
       VELTRIX_NATS_TLS_DIR: "/etc/veltrix/nats/tls",
       VELTRIX_NATS_TLS_SERVER_NAME: "nats.messaging.svc",
       VELTRIX_NATS_CREDENTIALS_DIR: "/etc/veltrix/nats/credentials",
-      VELTRIX_WATCH_NAMESPACES: "shop,payments",
+      VELTRIX_WATCH_NAMESPACE: "shop",
     });
     expect(pod?.volumes).toContainEqual({
       name: "nats-credentials",

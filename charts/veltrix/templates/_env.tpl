@@ -1,5 +1,13 @@
 {{/* Environment of the operator container: the contract with operator/main.ts (docs/operator.md). */}}
 {{- define "veltrix.operatorEnv" -}}
+- name: POD_NAMESPACE
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.namespace
+- name: POD_NAME
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
 - name: VELTRIX_NAMESPACE
   valueFrom:
     fieldRef:
@@ -10,18 +18,18 @@
       fieldPath: metadata.name
 - name: VELTRIX_LOG_LEVEL
   value: {{ .Values.operator.logLevel | quote }}
-- name: VELTRIX_WATCH_NAMESPACES
-  value: {{ join "," .Values.operator.watchNamespaces | quote }}
-- name: VELTRIX_LEADER_ELECTION
+- name: VELTRIX_WATCH_NAMESPACE
+  value: {{ .Values.operator.watchNamespace | quote }}
+- name: VELTRIX_LEADER_ELECT
   value: {{ .Values.operator.leaderElection.enabled | quote }}
 - name: VELTRIX_LEASE_NAME
   value: {{ include "veltrix.leaseName" . | quote }}
-- name: VELTRIX_LEASE_DURATION_SECONDS
-  value: {{ .Values.operator.leaderElection.leaseDurationSeconds | quote }}
+- name: VELTRIX_LEASE_DURATION
+  value: {{ printf "%ds" (int .Values.operator.leaderElection.leaseDurationSeconds) | quote }}
+- name: VELTRIX_HTTP_PORT
+  value: {{ .Values.operator.metricsPort | quote }}
 - name: VELTRIX_WEBHOOK_PORT
   value: {{ .Values.operator.webhookPort | quote }}
-- name: VELTRIX_METRICS_PORT
-  value: {{ .Values.operator.metricsPort | quote }}
 - name: VELTRIX_WEBHOOK_CONFIG_NAME
   value: {{ include "veltrix.webhookConfigName" . | quote }}
 - name: VELTRIX_WEBHOOK_SERVICE
