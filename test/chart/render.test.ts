@@ -250,6 +250,7 @@ describe("helm template: defaults", () => {
       nativeSidecar: true,
       natsUrl: "nats://nats.nats.svc:4222",
       natsTls: false,
+      natsCredentials: { secretName: "", key: "creds" },
     });
   });
 });
@@ -332,6 +333,7 @@ describe("helm template: external NATS with TLS and credentials", () => {
     expect(sidecarDefaults(manifests)).toMatchObject({
       image: "registry.example.com/veltrix/sidecar:0.1.0-rc.1",
       natsTls: true,
+      natsCredentials: { secretName: "veltrix-sidecar-nats", key: "creds" },
     });
     expect(kinds(manifests)).not.toContain("StatefulSet");
   });
