@@ -1,0 +1,187 @@
+// The operator process: `node operator/main.ts --kubeconfig ... --nats-url ...`.
+// Every flag has an environment variable and a default; docs/operator.md lists them
+// (a unit test keeps that table and this one in step).
+import { hostname } from "node:os";
+import { parseArgs } from "node:util";
+import { parseDuration } from "./api/resolve.ts";
+import { loadKubeConfig } from "./controller/kube-config.ts";
+import { createLogger, type Level } from "./controller/log.ts";
+import { Operator } from "./controller/operator.ts";
+
+export interface FlagSpec {
+  flag: string;
+  env: string;
+  default: string;
+  doc: string;
+}
+
+export const flags = [
+  {
+    flag: "kubeconfig",
+    env: "KUBECONFIG",
+    default: "",
+    doc: "kubeconfig file; in-cluster config when empty",
+  },
+  {
+    flag: "nats-url",
+    env: "VELTRIX_NATS_URL",
+    default: "nats://nats:4222",
+    doc: "NATS server URL(s), comma-separated",
+  },
+  {
+    flag: "namespace",
+    env: "POD_NAMESPACE",
+    default: "veltrix-system",
+    doc: "namespace of the leader Lease",
+  },
+  {
+    flag: "lease-name",
+    env: "VELTRIX_LEASE_NAME",
+    default: "veltrix-operator",
+    doc: "name of the leader Lease",
+  },
+  {
+    flag: "identity",
+    env: "POD_NAME",
+    default: "<hostname>-<pid>",
+    doc: "this replica's identity in the Lease",
+  },
+  {
+    flag: "leader-elect",
+    env: "VELTRIX_LEADER_ELECT",
+    default: "true",
+    doc: "elect a leader; false reconciles at once",
+  },
+  {
+    flag: "lease-duration",
+    env: "VELTRIX_LEASE_DURATION",
+    default: "15s",
+    doc: "how long a Lease is valid without renewal",
+  },
+  {
+    flag: "renew-deadline",
+    env: "VELTRIX_RENEW_DEADLINE",
+    default: "10s",
+    doc: "leader gives up if it cannot renew for this long",
+  },
+  {
+    flag: "retry-period",
+    env: "VELTRIX_RETRY_PERIOD",
+    default: "2s",
+    doc: "how often candidates try and leaders renew",
+  },
+  {
+    flag: "workers",
+    env: "VELTRIX_WORKERS",
+    default: "4",
+    doc: "concurrent reconciles (never two for one config)",
+  },
+  {
+    flag: "resync",
+    env: "VELTRIX_RESYNC",
+    default: "10m",
+    doc: "period of the informer resync (every object re-queued)",
+  },
+  {
+    flag: "status-refresh",
+    env: "VELTRIX_STATUS_REFRESH",
+    default: "30s",
+    doc: "re-reconcile period per config (queue depth, stream drift)",
+  },
+  {
+    flag: "max-backoff",
+    env: "VELTRIX_MAX_BACKOFF",
+    default: "30s",
+    doc: "ceiling of the per-config retry backoff",
+  },
+  {
+    flag: "http-port",
+    env: "VELTRIX_HTTP_PORT",
+    default: "8080",
+    doc: "port of /metrics, /healthz, /readyz (0: any free port)",
+  },
+  { flag: "http-host", env: "VELTRIX_HTTP_HOST", default: "0.0.0.0", doc: "address of the HTTP listener" },
+  {
+    flag: "watch-namespace",
+    env: "VELTRIX_WATCH_NAMESPACE",
+    default: "",
+    doc: "reconcile only this namespace; all when empty",
+  },
+  { flag: "log-level", env: "VELTRIX_LOG_LEVEL", default: "info", doc: "debug, info, warn or error" },
+] as const satisfies readonly FlagSpec[];
+
+type FlagName = (typeof flags)[number]["flag"];
+
+export function readFlags(argv: string[], env: NodeJS.ProcessEnv): Record<FlagName, string> {
+  const { values } = parseArgs({
+    args: argv,
+    options: Object.fromEntries(flags.map((f) => [f.flag, { type: "string" as const }])),
+    strict: true,
+  });
+  const out = {} as Record<FlagName, string>;
+  for (const f of flags) {
+    const v = values[f.flag];
+    out[f.flag] = typeof v === "string" ? v : (env[f.env] ?? f.default);
+  }
+  if (out.identity === "<hostname>-<pid>") out.identity = `${hostname()}-${process.pid}`;
+  return out;
+}
+
+function integer(name: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name}: want a non-negative integer, got '${text}'`);
+  return n;
+}
+
+async function main(): Promise<void> {
+  const f = readFlags(process.argv.slice(2), process.env);
+  const log = createLogger({
+    level: f["log-level"] as Level,
+    fields: { component: "operator", identity: f.identity },
+  });
+  const op = new Operator({
+    kc: loadKubeConfig(f.kubeconfig || undefined),
+    natsUrl: f["nats-url"],
+    log,
+    namespace: f.namespace,
+    leaseName: f["lease-name"],
+    identity: f.identity,
+    leaderElect: f["leader-elect"] !== "false",
+    leaseDurationMs: parseDuration(f["lease-duration"]),
+    renewDeadlineMs: parseDuration(f["renew-deadline"]),
+    retryPeriodMs: parseDuration(f["retry-period"]),
+    workers: integer("workers", f.workers),
+    resyncMs: parseDuration(f.resync),
+    statusRefreshMs: parseDuration(f["status-refresh"]),
+    maxBackoffMs: parseDuration(f["max-backoff"]),
+    httpPort: integer("http-port", f["http-port"]),
+    httpHost: f["http-host"],
+    watchNamespace: f["watch-namespace"] || undefined,
+  });
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info("shutting down", { signal });
+    op.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error("shutdown failed", { err });
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  process.on("SIGINT", () => shutdown("SIGINT"));
+  log.info("starting", { natsUrl: f["nats-url"], namespace: f.namespace, leaderElect: f["leader-elect"] });
+  await op.start();
+  const addr = op.httpAddress;
+  if (addr) log.info("serving /metrics /healthz /readyz", { port: addr.port, host: addr.address });
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

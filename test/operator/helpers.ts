@@ -1,0 +1,119 @@
+// Shared pieces of the operator tests: an in-process Operator scoped to one namespace
+// (so parallel test files never reconcile each other's objects), typed access to
+// VeltrixConfigs, and small readers for conditions and Events.
+import { CoreV1Api, CustomObjectsApi, type CoreV1Event } from "@kubernetes/client-node";
+import { apiVersion, group, kind, plural, version } from "../../operator/api/contract.ts";
+import type { VeltrixConfig, VeltrixConfigSpec } from "../../operator/api/types.generated.ts";
+import { ObservedKubeConfig } from "../../operator/controller/kube-config.ts";
+import { createLogger } from "../../operator/controller/log.ts";
+import { Operator, type OperatorOptions } from "../../operator/controller/operator.ts";
+import { inject } from "vitest";
+
+export function observedKubeConfig(): ObservedKubeConfig {
+  const kc = new ObservedKubeConfig();
+  kc.loadFromFile(inject("kubeconfigPath"));
+  return kc;
+}
+
+export interface TestOperator {
+  op: Operator;
+  logs: Record<string, unknown>[];
+  stop(): Promise<void>;
+}
+
+export async function startOperator(
+  namespace: string,
+  natsUrl: string,
+  overrides: Partial<OperatorOptions> = {},
+): Promise<TestOperator> {
+  const logs: Record<string, unknown>[] = [];
+  const log = createLogger({
+    level: "debug",
+    sink: (line) => logs.push(JSON.parse(line) as Record<string, unknown>),
+  });
+  const op = new Operator({
+    kc: observedKubeConfig(),
+    natsUrl,
+    log,
+    namespace,
+    leaseName: "veltrix-operator",
+    identity: `test-${process.pid}`,
+    leaderElect: false,
+    leaseDurationMs: 15_000,
+    renewDeadlineMs: 10_000,
+    retryPeriodMs: 2_000,
+    workers: 2,
+    resyncMs: 60_000,
+    statusRefreshMs: 60_000,
+    maxBackoffMs: 2_000,
+    httpPort: undefined,
+    httpHost: "127.0.0.1",
+    watchNamespace: namespace,
+    ...overrides,
+  });
+  await op.start();
+  return { op, logs, stop: () => op.stop() };
+}
+
+export function custom(): CustomObjectsApi {
+  return observedKubeConfig().makeApiClient(CustomObjectsApi);
+}
+
+export async function createVxc(
+  namespace: string,
+  name: string,
+  spec: VeltrixConfigSpec,
+): Promise<VeltrixConfig> {
+  return (await custom().createNamespacedCustomObject({
+    group,
+    version,
+    namespace,
+    plural,
+    body: { apiVersion, kind, metadata: { name }, spec },
+  })) as VeltrixConfig;
+}
+
+export async function getVxc(namespace: string, name: string): Promise<VeltrixConfig> {
+  return (await custom().getNamespacedCustomObject({
+    group,
+    version,
+    namespace,
+    plural,
+    name,
+  })) as VeltrixConfig;
+}
+
+/** Replaces the spec (read-modify-write with the current resourceVersion). */
+export async function updateSpec(
+  namespace: string,
+  name: string,
+  change: (spec: VeltrixConfigSpec) => VeltrixConfigSpec,
+): Promise<VeltrixConfig> {
+  const cur = await getVxc(namespace, name);
+  return (await custom().replaceNamespacedCustomObject({
+    group,
+    version,
+    namespace,
+    plural,
+    name,
+    body: { ...cur, spec: change(cur.spec ?? {}) },
+  })) as VeltrixConfig;
+}
+
+export function condition(vxc: VeltrixConfig | undefined, type: string) {
+  return vxc?.status?.conditions?.find((c) => c.type === type);
+}
+
+/** The VeltrixConfig once Ready=True for its current generation. */
+export async function readyVxc(namespace: string, name: string): Promise<VeltrixConfig | undefined> {
+  const v = await getVxc(namespace, name);
+  const ready = condition(v, "Ready");
+  return ready?.status === "True" && v.status?.observedGeneration === v.metadata?.generation ? v : undefined;
+}
+
+export async function events(namespace: string, name: string): Promise<CoreV1Event[]> {
+  const list = await observedKubeConfig()
+    .makeApiClient(CoreV1Api)
+    .listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${name}` });
+  return list.items;
+}
