@@ -1,0 +1,142 @@
+// The admin listener (localhost only): health, readiness, metrics, the app's config
+// API with ETag and long-poll, request records with their resolved config, drain.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { CurrentConfig } from "../config/current-config.ts";
+import type { Metrics } from "../metrics.ts";
+import type { RequestStore } from "../state/store.ts";
+
+export interface AdminDeps {
+  config: CurrentConfig;
+  store: RequestStore;
+  metrics: Metrics;
+  /** Reasons the sidecar is not ready (empty = ready). */
+  notReady: () => string[];
+  /** Extra readiness detail (broker state, mode). */
+  detail: () => Record<string, unknown>;
+  drain: () => void;
+  /** Looks up a record another worker or pod may hold (optional). */
+  lookup?: (id: string) => Promise<unknown>;
+}
+
+const maxLongPollMs = 60_000;
+
+export class AdminServer {
+  readonly server: Server;
+  private readonly deps: AdminDeps;
+
+  constructor(deps: AdminDeps) {
+    this.deps = deps;
+    this.server = createServer((req, res) => {
+      this.handle(req, res).catch((err: unknown) => {
+        console.error("veltrix admin:", err);
+        if (!res.headersSent) json(res, 500, { code: "VX_ERR_INTERNAL" });
+      });
+    });
+  }
+
+  listen(port: number, host = "127.0.0.1"): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen(port, host, () => {
+        const addr = this.server.address();
+        resolve(typeof addr === "object" && addr ? addr.port : port);
+      });
+    });
+  }
+
+  close(): void {
+    this.server.close();
+    this.server.closeAllConnections();
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://admin");
+    const p = url.pathname;
+    if (p === "/healthz") return json(res, 200, { ok: true });
+    if (p === "/readyz") {
+      const reasons = this.deps.notReady();
+      return json(res, reasons.length === 0 ? 200 : 503, {
+        ready: reasons.length === 0,
+        reasons,
+        revision: this.deps.config.current.doc.revision,
+        ...this.deps.detail(),
+      });
+    }
+    if (p === "/metrics") {
+      this.deps.metrics.recordsWritten.set(this.deps.store.written);
+      const text = await this.deps.metrics.registry.metrics();
+      res.writeHead(200, { "content-type": this.deps.metrics.registry.contentType });
+      res.end(text);
+      return;
+    }
+    if (p === "/v1/config") return this.config(req, res, url);
+    if (p.startsWith("/v1/requests/"))
+      return this.record(decodeURIComponent(p.slice("/v1/requests/".length)), res);
+    if (p === "/drain" && req.method === "POST") {
+      this.deps.drain();
+      return json(res, 202, { draining: true });
+    }
+    json(res, 404, { code: "VX_ERR_NOT_FOUND" });
+  }
+
+  /** Current config; `If-None-Match` + `?wait=30s` waits for a newer revision. */
+  private async config(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const etag = (): string => `"${this.deps.config.current.doc.revision}"`;
+    const inm = req.headers["if-none-match"];
+    const waitMs = Math.min(parseWait(url.searchParams.get("wait")), maxLongPollMs);
+    if (inm === etag() && waitMs > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, waitMs);
+        const off = this.deps.config.onChange(done);
+        req.once("close", done);
+        function done(): void {
+          clearTimeout(timer);
+          off();
+          resolve();
+        }
+      });
+    }
+    if (res.destroyed) return;
+    if (inm === etag()) {
+      res.writeHead(304, { etag: etag() });
+      res.end();
+      return;
+    }
+    const body = this.deps.config.current.json;
+    res.writeHead(200, {
+      "content-type": "application/json",
+      etag: etag(),
+      "content-length": Buffer.byteLength(body),
+    });
+    res.end(body);
+  }
+
+  private async record(id: string, res: ServerResponse): Promise<void> {
+    const rec = this.deps.store.get(id);
+    if (rec) {
+      const config = this.deps.store.getConfig(rec.configHash);
+      const outcome = this.deps.store.getOutcome(id);
+      return json(res, 200, {
+        record: rec,
+        config: config === undefined ? null : (JSON.parse(config) as unknown),
+        outcome: outcome ? { ...outcome, body: outcome.body.toString("base64") } : null,
+      });
+    }
+    const elsewhere = await this.deps.lookup?.(id);
+    if (elsewhere !== undefined) return json(res, 200, elsewhere);
+    json(res, 404, { code: "VX_ERR_NOT_FOUND", id });
+  }
+}
+
+function parseWait(v: string | null): number {
+  if (!v) return 0;
+  const m = /^(\d+)(ms|s)?$/.exec(v);
+  if (!m) return 0;
+  return Number(m[1]) * (m[2] === "ms" ? 1 : 1000);
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+  res.end(text);
+}

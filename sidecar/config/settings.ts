@@ -1,0 +1,74 @@
+// The one module that knows the operator's API types: it turns a VeltrixConfig (YAML
+// file in local mode) or a ConfigDocument (from NATS KV, the ConfigMap file, or disk)
+// into the numbers the sidecar runs with. Everything else imports from here.
+import { readFileSync } from "node:fs";
+import { parse as parseYaml } from "yaml";
+import { configDocument, parseDuration, type ConfigDocument } from "../../operator/api/resolve.ts";
+import type { VeltrixConfig } from "../../operator/api/types.generated.ts";
+
+export type { ConfigDocument } from "../../operator/api/resolve.ts";
+export { overrideMatches, resolveConfig, canonicalJson } from "../../operator/api/resolve.ts";
+export * as contract from "../../operator/api/contract.ts";
+
+export type QueueMode = ConfigDocument["queue"]["mode"];
+
+/** The queue and store settings of one revision, with durations in milliseconds. */
+export interface QueueSettings {
+  mode: QueueMode;
+  maxConcurrency: number;
+  maxQueueDepth: number;
+  maxWaitMs: number;
+  requestTimeoutMs: number;
+  maxBodyBytes: number;
+  maxDeliver: number;
+  overflowStatus: number;
+  retryAfterSeconds: number;
+  onBrokerUnavailable: "fail" | "direct";
+  retentionMs: number;
+  streamStorage: "file" | "memory";
+  streamReplicas: number;
+  streamMaxAgeMs: number;
+}
+
+export function queueSettings(doc: ConfigDocument): QueueSettings {
+  const q = doc.queue;
+  return {
+    mode: q.mode,
+    maxConcurrency: q.maxConcurrency,
+    maxQueueDepth: q.maxQueueDepth,
+    maxWaitMs: parseDuration(q.maxWait),
+    requestTimeoutMs: parseDuration(q.requestTimeout),
+    maxBodyBytes: q.maxBodyBytes,
+    maxDeliver: q.maxDeliver,
+    overflowStatus: q.overflow.status,
+    retryAfterSeconds: Math.ceil(parseDuration(q.overflow.retryAfter) / 1000),
+    onBrokerUnavailable: q.onBrokerUnavailable,
+    retentionMs: parseDuration(doc.store.retention),
+    streamStorage: q.stream.storage,
+    streamReplicas: q.stream.replicas,
+    streamMaxAgeMs: parseDuration(q.stream.maxAge),
+  };
+}
+
+/**
+ * Reads a config file: a VeltrixConfig manifest (YAML or JSON, local mode) or a
+ * ConfigDocument (the operator's ConfigMap key, JSON). `namespace` fills in a manifest
+ * without one.
+ */
+export function loadConfigFile(path: string, namespace = "default"): ConfigDocument {
+  const parsed: unknown = parseYaml(readFileSync(path, "utf8"));
+  return toConfigDocument(parsed, namespace, path);
+}
+
+export function toConfigDocument(parsed: unknown, namespace: string, source: string): ConfigDocument {
+  if (typeof parsed !== "object" || parsed === null)
+    throw new Error(`${source}: not a VeltrixConfig or config document`);
+  const obj = parsed as Record<string, unknown>;
+  if (obj["schema"] === 1 && typeof obj["revision"] === "string") return obj as unknown as ConfigDocument;
+  const vc = obj as VeltrixConfig;
+  if (vc.kind !== "VeltrixConfig")
+    throw new Error(`${source}: kind is ${String(vc.kind)}, want VeltrixConfig`);
+  const name = vc.metadata?.name;
+  if (!name) throw new Error(`${source}: metadata.name is required`);
+  return configDocument({ namespace: vc.metadata?.namespace ?? namespace, name }, vc.spec);
+}

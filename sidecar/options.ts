@@ -1,0 +1,96 @@
+// Command-line options of `node sidecar/main.ts` (env VELTRIX_* as fallbacks).
+import { hostname } from "node:os";
+import { parseArgs } from "node:util";
+
+export interface SidecarOptions {
+  configFile: string | undefined;
+  appHost: string;
+  appPort: number;
+  host: string;
+  port: number;
+  adminPort: number;
+  dataDir: string;
+  natsUrl: string | undefined;
+  namespace: string;
+  name: string | undefined;
+  pod: string;
+  workers: number;
+  graceMs: number;
+  renderFile: string | undefined;
+  maxHeaderBytes: number;
+  /** Create the stream and consumer when missing (local mode; the operator does it in a cluster). */
+  ensureStream: boolean;
+}
+
+export const usage = `usage: node sidecar/main.ts --config veltrixconfig.yaml --app-port 8080 [options]
+  --config FILE          VeltrixConfig YAML (local mode) or ConfigDocument JSON (ConfigMap)
+  --app-port N           the app's port (required)      --app-host H     default 127.0.0.1
+  --port N               proxy port (default 15080)     --host H         default 0.0.0.0
+  --admin-port N         admin port on 127.0.0.1 (default 15090)
+  --data-dir DIR         SQLite files (default ./veltrix-data)
+  --nats URL             NATS server; without it only direct mode (and fallbacks) work
+  --namespace NS --name NAME   which VeltrixConfig (default: from --config)
+  --pod NAME             reported with the applied revision (default: hostname)
+  --workers N            proxy processes sharing the listener (default 1)
+  --grace-ms N           shutdown grace period (default 25000)
+  --render-file FILE     write the current config here for apps that read files
+  --max-header-bytes N   request header limit (default 16384)
+  --ensure-stream        create the JetStream stream and consumer when missing`;
+
+export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): SidecarOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      config: { type: "string" },
+      "app-port": { type: "string" },
+      "app-host": { type: "string" },
+      port: { type: "string" },
+      host: { type: "string" },
+      "admin-port": { type: "string" },
+      "data-dir": { type: "string" },
+      nats: { type: "string" },
+      namespace: { type: "string" },
+      name: { type: "string" },
+      pod: { type: "string" },
+      workers: { type: "string" },
+      "grace-ms": { type: "string" },
+      "render-file": { type: "string" },
+      "max-header-bytes": { type: "string" },
+      "ensure-stream": { type: "boolean" },
+      help: { type: "boolean" },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(usage);
+    process.exit(0);
+  }
+  const num = (v: string | undefined, envName: string, def: number | undefined, what: string): number => {
+    const raw = v ?? env[envName];
+    if (raw === undefined) {
+      if (def === undefined) throw new Error(`${what} is required\n${usage}`);
+      return def;
+    }
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`invalid ${what} '${raw}'`);
+    return n;
+  };
+  return {
+    configFile: values.config ?? env["VELTRIX_CONFIG_FILE"],
+    appHost: values["app-host"] ?? env["VELTRIX_APP_HOST"] ?? "127.0.0.1",
+    appPort: num(values["app-port"], "VELTRIX_APP_PORT", undefined, "--app-port"),
+    host: values.host ?? env["VELTRIX_HOST"] ?? "0.0.0.0",
+    port: num(values.port, "VELTRIX_PORT", 15080, "--port"),
+    adminPort: num(values["admin-port"], "VELTRIX_ADMIN_PORT", 15090, "--admin-port"),
+    dataDir: values["data-dir"] ?? env["VELTRIX_DATA_DIR"] ?? "./veltrix-data",
+    natsUrl: values.nats ?? env["VELTRIX_NATS_URL"],
+    namespace: values.namespace ?? env["VELTRIX_NAMESPACE"] ?? "default",
+    name: values.name ?? env["VELTRIX_CONFIG_NAME"],
+    pod: values.pod ?? env["VELTRIX_POD_NAME"] ?? hostname(),
+    workers: Math.max(1, num(values.workers, "VELTRIX_WORKERS", 1, "--workers")),
+    graceMs: num(values["grace-ms"], "VELTRIX_GRACE_MS", 25_000, "--grace-ms"),
+    renderFile: values["render-file"] ?? env["VELTRIX_RENDER_FILE"],
+    maxHeaderBytes: num(values["max-header-bytes"], "VELTRIX_MAX_HEADER_BYTES", 16_384, "--max-header-bytes"),
+    ensureStream: values["ensure-stream"] ?? env["VELTRIX_ENSURE_STREAM"] === "1",
+  };
+}

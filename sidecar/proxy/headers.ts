@@ -1,0 +1,66 @@
+// Header rules of the proxy, pure: hop-by-hop headers (RFC 9110 §7.6.1, and any named
+// in Connection) never cross it; Veltrix's own headers are set by the sidecar only.
+import { randomUUID } from "node:crypto";
+import type { IncomingHttpHeaders } from "node:http";
+
+export const veltrixHeaders = {
+  requestId: "x-veltrix-request-id",
+  revision: "x-veltrix-config-revision",
+  attempt: "x-veltrix-attempt",
+  overrides: "x-veltrix-overrides",
+} as const;
+
+const hopByHop: ReadonlySet<string> = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "http2-settings",
+]);
+
+const ours: ReadonlySet<string> = new Set([
+  veltrixHeaders.revision,
+  veltrixHeaders.attempt,
+  veltrixHeaders.overrides,
+]);
+
+export type HeaderMap = Record<string, string | string[]>;
+
+/** Tokens listed in the Connection header(s), lowercased. */
+function connectionTokens(value: string | string[] | undefined): ReadonlySet<string> | undefined {
+  if (value === undefined) return undefined;
+  const text = Array.isArray(value) ? value.join(",") : value;
+  const set = new Set<string>();
+  for (const t of text.split(",")) {
+    const name = t.trim().toLowerCase();
+    if (name) set.add(name);
+  }
+  return set;
+}
+
+/** End-to-end headers of a message: without hop-by-hop ones and those named in Connection. */
+export function endToEnd(
+  headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>,
+  dropOurs: boolean,
+): HeaderMap {
+  const named = connectionTokens(headers["connection"]);
+  const out: HeaderMap = {};
+  for (const name in headers) {
+    const v = headers[name];
+    if (v === undefined || hopByHop.has(name) || named?.has(name) || (dropOurs && ours.has(name))) continue;
+    out[name] = v;
+  }
+  return out;
+}
+
+const validId = /^[A-Za-z0-9._:-]{8,128}$/;
+
+/** The client's x-veltrix-request-id when it is a valid id (8–128 of [A-Za-z0-9._:-]), else a new UUID. */
+export function requestIdFrom(value: string | string[] | undefined): string {
+  return typeof value === "string" && validId.test(value) ? value : randomUUID();
+}

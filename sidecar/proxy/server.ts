@@ -1,0 +1,354 @@
+// The client-facing listener. Admission (id, resolved config, record) is the same for
+// every mode; then the request goes straight to the app under the local bound
+// (`direct`) or through JetStream (`sync`, `async`, via the QueueClient).
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Socket } from "node:net";
+import { Readable } from "node:stream";
+import {
+  resolveIn,
+  type AppliedRevision,
+  type CurrentConfig,
+  type ResolvedRef,
+} from "../config/current-config.ts";
+import { sendError, VeltrixError, type ErrorCode } from "../errors.ts";
+import type { Metrics } from "../metrics.ts";
+import type { RequestStore } from "../state/store.ts";
+import { endToEnd, requestIdFrom, veltrixHeaders, type HeaderMap } from "./headers.ts";
+import { Limiter } from "./limiter.ts";
+import type { Upstream } from "./upstream.ts";
+
+/** What the proxy needs from the queue (sidecar/queue); absent in a direct-only sidecar. */
+export interface QueueClient {
+  /** True while the broker is reachable. */
+  readonly available: boolean;
+  /** Publishes a sync request and waits for the app's answer. Throws VeltrixError. */
+  sync(job: Job): Promise<{ status: number; headers: HeaderMap; body: Buffer }>;
+  /** Publishes an async request; resolves once JetStream acknowledged it. */
+  async(job: Job): Promise<void>;
+  /** Outcome of an async request from the shared outcome bucket, any pod. */
+  outcome(id: string): Promise<unknown>;
+}
+
+export interface Job {
+  id: string;
+  revision: string;
+  configKey: string;
+  method: string;
+  path: string;
+  headers: HeaderMap;
+  body: Buffer;
+  receivedAt: number;
+  settings: AppliedRevision["settings"];
+}
+
+export interface ProxyDeps {
+  config: CurrentConfig;
+  store: RequestStore;
+  upstream: Upstream;
+  metrics: Metrics;
+  queue: QueueClient | undefined;
+  maxHeaderBytes: number;
+}
+
+export const statusPathPrefix = "/_veltrix/requests/";
+
+export class ProxyServer {
+  readonly server: Server;
+  readonly limiter: Limiter;
+  private draining = false;
+  private readonly deps: ProxyDeps;
+  private readonly active = new Set<Promise<void>>();
+
+  constructor(deps: ProxyDeps) {
+    this.deps = deps;
+    const cfg = deps.config;
+    this.limiter = new Limiter(
+      () => cfg.current.settings.maxConcurrency,
+      () => cfg.current.settings.maxQueueDepth,
+    );
+    cfg.onChange(() => this.limiter.pump());
+    this.server = createServer(
+      { maxHeaderSize: deps.maxHeaderBytes, insecureHTTPParser: false, keepAliveTimeout: 65_000 },
+      (req, res) => {
+        const p = this.handle(req, res).catch((err: unknown) => {
+          console.error("veltrix proxy: unhandled", err);
+          sendError(res, "VX_ERR_INTERNAL", undefined, this.overflow());
+        });
+        this.active.add(p);
+        void p.finally(() => this.active.delete(p));
+      },
+    );
+    this.server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
+      if (!socket.writable) return socket.destroy();
+      const code: ErrorCode =
+        err.code === "HPE_HEADER_OVERFLOW" ? "VX_ERR_HEADERS_TOO_LARGE" : "VX_ERR_BAD_REQUEST";
+      const status =
+        code === "VX_ERR_HEADERS_TOO_LARGE" ? "431 Request Header Fields Too Large" : "400 Bad Request";
+      const body = JSON.stringify({ code });
+      socket.end(
+        `HTTP/1.1 ${status}\r\ncontent-type: application/json\r\nx-veltrix-error: ${code}\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
+      );
+    });
+  }
+
+  listen(port: number, host: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen({ port, host, exclusive: false }, () => {
+        const addr = this.server.address();
+        resolve(typeof addr === "object" && addr ? addr.port : port);
+      });
+    });
+  }
+
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
+  /** Stops admitting; resolves when every admitted request finished or `graceMs` passed. */
+  async drain(graceMs: number): Promise<void> {
+    this.draining = true;
+    this.server.close();
+    this.server.closeIdleConnections();
+    const deadline = new Promise((r) => setTimeout(r, graceMs).unref());
+    await Promise.race([Promise.allSettled([...this.active]), deadline]);
+    this.server.closeAllConnections();
+  }
+
+  private overflow(): { status: number; retryAfterSeconds: number } {
+    const s = this.deps.config.current.settings;
+    return { status: s.overflowStatus, retryAfterSeconds: s.retryAfterSeconds };
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const { store, metrics, config } = this.deps;
+    const id = requestIdFrom(req.headers[veltrixHeaders.requestId]);
+    const url = req.url ?? "/";
+    if (req.method === "GET" && url.startsWith(statusPathPrefix))
+      return this.status(url.slice(statusPathPrefix.length), res);
+    const rev = config.current;
+    const s = rev.settings;
+    if (this.draining) {
+      res.setHeader("connection", "close");
+      metrics.requests.inc({ mode: s.mode, outcome: "VX_ERR_DRAINING" });
+      return sendError(res, "VX_ERR_DRAINING", id, this.overflow());
+    }
+    const length = Number(req.headers["content-length"] ?? 0);
+    if (length > s.maxBodyBytes) {
+      res.setHeader("connection", "close");
+      metrics.requests.inc({ mode: s.mode, outcome: "VX_ERR_BODY_TOO_LARGE" });
+      return sendError(res, "VX_ERR_BODY_TOO_LARGE", id, this.overflow());
+    }
+    const path = url;
+    const ref = resolveIn(rev, path, req.headers);
+    const receivedAt = Date.now();
+    if (ref.isNew) store.putConfig(ref.key, ref.revision, ref.json);
+    let mode = s.mode;
+    if (mode !== "direct" && !this.deps.queue?.available) {
+      if (s.onBrokerUnavailable === "direct") mode = "direct";
+      else {
+        metrics.requests.inc({ mode, outcome: "VX_ERR_BROKER_UNAVAILABLE" });
+        return sendError(res, "VX_ERR_BROKER_UNAVAILABLE", id, this.overflow());
+      }
+    }
+    store.admit({
+      id,
+      revision: ref.revision,
+      configHash: ref.key,
+      mode,
+      method: req.method ?? "GET",
+      path,
+      receivedAt,
+    });
+    const headers = endToEnd(req.headers, true);
+    headers[veltrixHeaders.requestId] = id;
+    headers[veltrixHeaders.revision] = ref.revision;
+    headers[veltrixHeaders.attempt] = "1";
+    const plus = ref.key.indexOf("+");
+    if (plus > 0) headers[veltrixHeaders.overrides] = ref.key.slice(plus + 1).replaceAll("+", ",");
+    res.setHeader(veltrixHeaders.requestId, id);
+    res.setHeader(veltrixHeaders.revision, ref.revision);
+    if (mode === "direct") return this.direct(id, req, res, headers, rev, receivedAt);
+    return this.queued(mode, id, req, res, headers, rev, ref, receivedAt);
+  }
+
+  private async direct(
+    id: string,
+    req: IncomingMessage,
+    res: ServerResponse,
+    headers: HeaderMap,
+    rev: AppliedRevision,
+    receivedAt: number,
+  ): Promise<void> {
+    const { store, metrics, upstream } = this.deps;
+    const s = rev.settings;
+    const got = this.limiter.acquire(s.maxWaitMs);
+    if (got !== "granted") {
+      const ok = got === "full" ? false : await got;
+      if (!ok)
+        return this.shed(id, res, "direct", got === "full" ? "VX_ERR_QUEUE_FULL" : "VX_ERR_QUEUE_TIMEOUT");
+      if (res.destroyed) {
+        this.limiter.release();
+        store.update(id, { state: "failed", at: Date.now(), error: "client closed while waiting" });
+        return;
+      }
+    }
+    metrics.inFlight.inc();
+    const dispatchedAt = Date.now();
+    store.update(id, { state: "dispatched", at: dispatchedAt, attempt: 1 });
+    metrics.queueWait.observe({ mode: "direct" }, (dispatchedAt - receivedAt) / 1000);
+    const ac = new AbortController();
+    const onClose = (): void => {
+      if (!res.writableFinished) ac.abort();
+    };
+    res.once("close", onClose);
+    const hasBody =
+      req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined;
+    const body = hasBody
+      ? req.headers["content-length"] !== undefined
+        ? req
+        : limitBody(req, s.maxBodyBytes)
+      : null;
+    try {
+      const status = await upstream.streamTo(req, body, headers, res, s.requestTimeoutMs, ac.signal);
+      metrics.upstreamLatency.observe((Date.now() - dispatchedAt) / 1000);
+      store.update(id, { state: "done", at: Date.now(), status });
+      metrics.requests.inc({ mode: "direct", outcome: "done" });
+    } catch (err) {
+      const code = errorCode(err, res);
+      store.update(id, { state: "failed", at: Date.now(), error: code });
+      metrics.requests.inc({ mode: "direct", outcome: code });
+      if (code !== "client_closed") sendError(res, code, id, this.overflow());
+    } finally {
+      res.off("close", onClose);
+      metrics.inFlight.dec();
+      this.limiter.release();
+    }
+  }
+
+  private async queued(
+    mode: "sync" | "async",
+    id: string,
+    req: IncomingMessage,
+    res: ServerResponse,
+    headers: HeaderMap,
+    rev: AppliedRevision,
+    ref: ResolvedRef,
+    receivedAt: number,
+  ): Promise<void> {
+    const { store, metrics } = this.deps;
+    const queue = this.deps.queue;
+    if (!queue) throw new Error("queued mode without a queue client");
+    const s = rev.settings;
+    let body: Buffer;
+    try {
+      body = await readBody(req, s.maxBodyBytes);
+    } catch (err) {
+      const code = errorCode(err, res);
+      store.update(id, { state: "failed", at: Date.now(), error: code });
+      if (code !== "client_closed") sendError(res, code, id, this.overflow());
+      return;
+    }
+    const job: Job = {
+      id,
+      revision: ref.revision,
+      configKey: ref.key,
+      method: req.method ?? "GET",
+      path: req.url ?? "/",
+      headers,
+      body,
+      receivedAt,
+      settings: s,
+    };
+    try {
+      if (mode === "async") {
+        await queue.async(job);
+        store.update(id, { state: "queued", at: Date.now() });
+        store.flush();
+        const out = JSON.stringify({ id, status: `${statusPathPrefix}${id}`, revision: ref.revision });
+        res.writeHead(202, {
+          "content-type": "application/json",
+          "content-length": Buffer.byteLength(out),
+          location: `${statusPathPrefix}${id}`,
+        });
+        res.end(out);
+        metrics.requests.inc({ mode, outcome: "accepted" });
+        return;
+      }
+      store.update(id, { state: "queued", at: Date.now() });
+      const reply = await queue.sync(job);
+      reply.headers["content-length"] = String(reply.body.length);
+      if (!res.destroyed) {
+        res.writeHead(reply.status, reply.headers);
+        res.end(reply.body);
+      }
+      store.update(id, { state: "done", at: Date.now(), status: reply.status });
+      metrics.requests.inc({ mode, outcome: "done" });
+    } catch (err) {
+      const code = errorCode(err, res);
+      if (code === "VX_ERR_QUEUE_FULL" || code === "VX_ERR_QUEUE_TIMEOUT")
+        return this.shed(id, res, mode, code);
+      store.update(id, { state: "failed", at: Date.now(), error: code });
+      metrics.requests.inc({ mode, outcome: code });
+      if (code !== "client_closed") sendError(res, code, id, this.overflow());
+    }
+  }
+
+  private shed(id: string, res: ServerResponse, mode: string, code: ErrorCode): void {
+    this.deps.store.update(id, { state: "shed", at: Date.now(), error: code });
+    this.deps.metrics.shed.inc({ reason: code });
+    this.deps.metrics.requests.inc({ mode, outcome: "shed" });
+    sendError(res, code, id, this.overflow());
+  }
+
+  private async status(id: string, res: ServerResponse): Promise<void> {
+    const fromQueue = await this.deps.queue?.outcome(id).catch(() => undefined);
+    const local = this.deps.store.get(id);
+    const found =
+      fromQueue ?? (local ? { id, state: local.state, status: local.status, record: local } : undefined);
+    if (!found) return sendError(res, "VX_ERR_NOT_FOUND", id, this.overflow());
+    const body = JSON.stringify(found);
+    res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
+    res.end(body);
+  }
+}
+
+function errorCode(err: unknown, res: ServerResponse): ErrorCode | "client_closed" {
+  if (err instanceof VeltrixError) return err.code;
+  if (res.destroyed || (err instanceof Error && err.name === "AbortError")) return "client_closed";
+  console.error("veltrix proxy:", err);
+  return "VX_ERR_INTERNAL";
+}
+
+/** Counts a chunked body on its way up; errors with VX_ERR_BODY_TOO_LARGE past the limit. */
+function limitBody(req: IncomingMessage, max: number): Readable {
+  return Readable.from(
+    (async function* () {
+      let size = 0;
+      for await (const chunk of req as AsyncIterable<Buffer>) {
+        size += chunk.length;
+        if (size > max) throw new VeltrixError("VX_ERR_BODY_TOO_LARGE");
+        yield chunk;
+      }
+    })(),
+  );
+}
+
+function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size > max) {
+        req.removeAllListeners("data");
+        req.resume();
+        reject(new VeltrixError("VX_ERR_BODY_TOO_LARGE"));
+        return;
+      }
+      chunks.push(c);
+    });
+    req.once("end", () => resolve(Buffer.concat(chunks)));
+    req.once("error", reject);
+  });
+}

@@ -1,0 +1,132 @@
+// The app behind the sidecar: one keep-alive undici Pool. Two ways to call it:
+// `streamTo` pipes the client's body up and the app's response down (direct mode);
+// `call` sends a buffered body and collects the response (queued modes, where the
+// request travelled through JetStream and the reply travels back the same way).
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { Writable, type Readable } from "node:stream";
+import { Pool, errors as undiciErrors } from "undici";
+import { VeltrixError } from "../errors.ts";
+import { endToEnd, type HeaderMap } from "./headers.ts";
+
+export interface UpstreamOptions {
+  host: string;
+  port: number;
+}
+
+export interface Buffered {
+  status: number;
+  headers: HeaderMap;
+  body: Buffer;
+  /** The body was cut at the collect limit. */
+  truncated: boolean;
+}
+
+export class Upstream {
+  readonly pool: Pool;
+
+  constructor(opts: UpstreamOptions) {
+    this.pool = new Pool(`http://${opts.host}:${opts.port}`, {
+      keepAliveTimeout: 30_000,
+      keepAliveMaxTimeout: 600_000,
+      pipelining: 1,
+    });
+  }
+
+  /** Streams the request to the app and the answer to `res`; resolves with the app's status. */
+  async streamTo(
+    req: IncomingMessage,
+    body: Readable | null,
+    headers: HeaderMap,
+    res: ServerResponse,
+    timeoutMs: number,
+    signal: AbortSignal,
+  ): Promise<number> {
+    let status = 0;
+    try {
+      await this.pool.stream(
+        {
+          path: req.url ?? "/",
+          method: req.method as "GET",
+          headers,
+          body,
+          headersTimeout: timeoutMs,
+          bodyTimeout: timeoutMs,
+          signal,
+        },
+        ({ statusCode, headers: upstreamHeaders }) => {
+          status = statusCode;
+          res.writeHead(statusCode, endToEnd(upstreamHeaders, false));
+          return res;
+        },
+      );
+    } catch (err) {
+      throw classify(err);
+    }
+    return status;
+  }
+
+  /** Sends a buffered request and collects the answer (up to `maxBody` bytes kept). */
+  async call(
+    method: string,
+    path: string,
+    headers: HeaderMap,
+    body: Buffer | null,
+    timeoutMs: number,
+    maxBody: number,
+  ): Promise<Buffered> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let truncated = false;
+    let status = 0;
+    let resHeaders: HeaderMap = {};
+    try {
+      await this.pool.stream(
+        {
+          path,
+          method: method,
+          headers,
+          body: body && body.length > 0 ? body : null,
+          headersTimeout: timeoutMs,
+          bodyTimeout: timeoutMs,
+        },
+        ({ statusCode, headers: h }) => {
+          status = statusCode;
+          resHeaders = endToEnd(h, false);
+          return new Writable({
+            write(chunk: Buffer, _enc, cb) {
+              if (size + chunk.length <= maxBody) chunks.push(chunk);
+              else truncated = true;
+              size += chunk.length;
+              cb();
+            },
+          });
+        },
+      );
+    } catch (err) {
+      throw classify(err);
+    }
+    delete resHeaders["content-length"];
+    return { status, headers: resHeaders, body: Buffer.concat(chunks), truncated };
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+}
+
+function classify(err: unknown): unknown {
+  if (err instanceof VeltrixError) return err;
+  if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) {
+    return new VeltrixError("VX_ERR_UPSTREAM_TIMEOUT", undefined, { cause: err });
+  }
+  if (err instanceof Error && err.name === "AbortError") return err;
+  if (
+    err instanceof Error &&
+    (err as { cause?: { code?: string } }).cause?.code === "VX_ERR_BODY_TOO_LARGE"
+  ) {
+    return new VeltrixError("VX_ERR_BODY_TOO_LARGE");
+  }
+  return new VeltrixError("VX_ERR_UPSTREAM_UNAVAILABLE", err instanceof Error ? err.message : String(err), {
+    cause: err,
+  });
+}

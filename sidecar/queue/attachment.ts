@@ -1,0 +1,114 @@
+// Brings the JetStream queue up once NATS is reachable (the sidecar serves before
+// that: direct mode, or the onBrokerUnavailable choice) and takes it down in order on
+// shutdown: stop pulling, finish or nak, wait for held sync replies, drain NATS.
+import { jetstreamManager } from "@nats-io/jetstream";
+import type { CurrentConfig } from "../config/current-config.ts";
+import type { Metrics } from "../metrics.ts";
+import type { Upstream } from "../proxy/upstream.ts";
+import type { Attachment } from "../sidecar.ts";
+import type { RequestStore } from "../state/store.ts";
+import type { Broker } from "./broker.ts";
+import { JetStreamQueueClient } from "./client.ts";
+import { Executor } from "./executor.ts";
+import { queueNames, type QueueNames } from "./names.ts";
+import { ensureQueue, openOutcomes } from "./setup.ts";
+import { contract } from "../config/settings.ts";
+
+export interface QueueAttachmentDeps {
+  broker: Broker;
+  config: CurrentConfig;
+  store: RequestStore;
+  upstream: Upstream;
+  metrics: Metrics;
+  createStream: boolean;
+}
+
+export class QueueAttachment implements Attachment {
+  readonly client: JetStreamQueueClient;
+  readonly names: QueueNames;
+  private executor: Executor | undefined;
+  private readonly d: QueueAttachmentDeps;
+  private stopped = false;
+  private depthTimer: NodeJS.Timeout | undefined;
+  private lastError = "";
+
+  constructor(d: QueueAttachmentDeps) {
+    this.d = d;
+    this.names = queueNames(d.config.current.doc);
+    this.client = new JetStreamQueueClient(d.broker, this.names);
+    d.broker.onChange((up) => d.metrics.brokerUp.set(up ? 1 : 0));
+    void this.bringUp();
+  }
+
+  get ready(): boolean {
+    const s = this.d.config.current.settings;
+    return s.mode === "direct" || s.onBrokerUnavailable === "direct" || this.client.available;
+  }
+
+  get notReadyReason(): string {
+    return `broker unavailable and queue.onBrokerUnavailable is fail${this.lastError ? ` (${this.lastError})` : ""}`;
+  }
+
+  detail(): Record<string, unknown> {
+    return {
+      broker: this.d.broker.available ? "up" : "down",
+      queue: this.client.available ? "attached" : "detached",
+      stream: this.names.stream,
+      executing: this.executor?.inFlight ?? 0,
+      held: this.client.held,
+    };
+  }
+
+  private async bringUp(): Promise<void> {
+    const nc = await this.d.broker.ready();
+    const doc = this.d.config.current.doc;
+    const s = this.d.config.current.settings;
+    const subjects = contract.streamSubjects({ namespace: doc.namespace, name: doc.name });
+    while (!this.stopped) {
+      try {
+        await ensureQueue(nc, this.names, s, subjects, this.d.createStream);
+        const outcomes = await openOutcomes(nc, s);
+        this.client.attach(outcomes);
+        this.executor = new Executor({
+          nc,
+          names: this.names,
+          config: this.d.config,
+          store: this.d.store,
+          upstream: this.d.upstream,
+          metrics: this.d.metrics,
+          outcomes,
+        });
+        await this.executor.start();
+        this.lastError = "";
+        console.log(`veltrix queue: attached to ${this.names.stream}/${this.names.consumer}`);
+        this.sampleDepth();
+        return;
+      } catch (err) {
+        this.lastError = err instanceof Error ? err.message : String(err);
+        console.error(`veltrix queue: not attached yet: ${this.lastError}`);
+        await new Promise((r) => setTimeout(r, 2_000));
+      }
+    }
+  }
+
+  private sampleDepth(): void {
+    const nc = this.d.broker.connection;
+    if (!nc) return;
+    this.depthTimer = setInterval(() => {
+      if (!this.d.broker.available) return;
+      void jetstreamManager(nc)
+        .then((jsm) => jsm.streams.info(this.names.stream))
+        .then((i) => this.d.metrics.queueDepth.set(i.state.messages))
+        .catch(() => undefined);
+    }, 5_000);
+    this.depthTimer.unref();
+  }
+
+  async drain(graceMs: number): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.depthTimer);
+    await this.executor?.drain(graceMs);
+    await this.client.settle(graceMs);
+    this.client.close();
+  }
+}

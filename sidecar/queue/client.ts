@@ -1,0 +1,170 @@
+// The holding side of sync and async requests: publish to the work-queue stream with
+// msgID = request id (so a retried publish is de-duplicated), wait for the publish ack,
+// then (sync) wait for the reply on this sidecar's inbox. Memory per held request is
+// one small entry in `waiting`; the request body leaves memory once published.
+import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
+import type { KV } from "@nats-io/kv";
+import { headers as natsHeaders, type Msg, type Subscription } from "@nats-io/transport-node";
+import { errorTable, VeltrixError, type ErrorCode } from "../errors.ts";
+import type { HeaderMap } from "../proxy/headers.ts";
+import type { Job, QueueClient } from "../proxy/server.ts";
+import type { Broker } from "./broker.ts";
+import { outcomeKey, qh, type QueueNames } from "./names.ts";
+
+interface Waiting {
+  resolve: (r: { status: number; headers: HeaderMap; body: Buffer }) => void;
+  reject: (e: unknown) => void;
+  timer: NodeJS.Timeout;
+  started: boolean;
+  job: Job;
+}
+
+export class JetStreamQueueClient implements QueueClient {
+  private readonly broker: Broker;
+  private readonly names: QueueNames;
+  private js: JetStreamClient | undefined;
+  private sub: Subscription | undefined;
+  private outcomes: KV | undefined;
+  private readonly waiting = new Map<string, Waiting>();
+
+  constructor(broker: Broker, names: QueueNames) {
+    this.broker = broker;
+    this.names = names;
+  }
+
+  /** Call once connected: subscribes the reply inbox. */
+  attach(outcomes: KV): void {
+    const nc = this.broker.connection;
+    if (!nc) throw new Error("broker not connected");
+    this.js = jetstream(nc, { timeout: 5_000 });
+    this.outcomes = outcomes;
+    this.sub = nc.subscribe(`${this.names.replyPrefix}.>`, {
+      callback: (err, msg) => {
+        if (!err) this.onReply(msg);
+      },
+    });
+  }
+
+  get available(): boolean {
+    return this.broker.available && this.js !== undefined;
+  }
+
+  get held(): number {
+    return this.waiting.size;
+  }
+
+  async sync(job: Job): Promise<{ status: number; headers: HeaderMap; body: Buffer }> {
+    const s = job.settings;
+    const result = new Promise<{ status: number; headers: HeaderMap; body: Buffer }>((resolve, reject) => {
+      const timer = setTimeout(
+        () => this.expire(job.id),
+        Math.max(0, job.receivedAt + s.maxWaitMs - Date.now()),
+      );
+      this.waiting.set(job.id, { resolve, reject, timer, started: false, job });
+    });
+    try {
+      await this.publish(
+        this.names.syncSubject,
+        job,
+        `${this.names.replyPrefix}.${job.id}`,
+        job.receivedAt + s.maxWaitMs,
+      );
+    } catch (err) {
+      const w = this.waiting.get(job.id);
+      if (w) {
+        clearTimeout(w.timer);
+        this.waiting.delete(job.id);
+      }
+      void result.catch(() => undefined);
+      throw err;
+    }
+    return result;
+  }
+
+  async async(job: Job): Promise<void> {
+    await this.publish(this.names.asyncSubject, job, undefined, undefined);
+    await this.outcomes
+      ?.put(
+        outcomeKey(this.names, job.id),
+        JSON.stringify({ id: job.id, state: "queued", revision: job.revision, attempt: 0, at: Date.now() }),
+      )
+      .catch(() => undefined);
+  }
+
+  async outcome(id: string): Promise<unknown> {
+    const e = await this.outcomes?.get(outcomeKey(this.names, id));
+    if (!e || e.operation !== "PUT") return undefined;
+    return e.json<unknown>();
+  }
+
+  /** Waits until no sync request is held here or `ms` passed. */
+  async settle(ms: number): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (this.waiting.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  }
+
+  close(): void {
+    this.sub?.unsubscribe();
+  }
+
+  private async publish(
+    subject: string,
+    job: Job,
+    reply: string | undefined,
+    deadline: number | undefined,
+  ): Promise<void> {
+    const js = this.js;
+    if (!js || !this.broker.available) throw new VeltrixError("VX_ERR_BROKER_UNAVAILABLE");
+    const h = natsHeaders();
+    h.set(qh.id, job.id);
+    h.set(qh.revision, job.revision);
+    h.set(qh.configKey, job.configKey);
+    h.set(qh.method, job.method);
+    h.set(qh.path, job.path);
+    h.set(qh.headers, JSON.stringify(job.headers));
+    h.set(qh.received, String(job.receivedAt));
+    if (reply) h.set(qh.reply, reply);
+    if (deadline) h.set(qh.deadline, String(deadline));
+    try {
+      await js.publish(subject, job.body, { msgID: job.id, headers: h, timeout: 5_000 });
+    } catch (err) {
+      const text = err instanceof Error ? err.message : String(err);
+      if (/maximum messages/i.test(text))
+        throw new VeltrixError("VX_ERR_QUEUE_FULL", undefined, { cause: err });
+      throw new VeltrixError("VX_ERR_BROKER_UNAVAILABLE", text, { cause: err });
+    }
+  }
+
+  private expire(id: string): void {
+    const w = this.waiting.get(id);
+    if (!w) return;
+    this.waiting.delete(id);
+    w.reject(new VeltrixError(w.started ? "VX_ERR_UPSTREAM_TIMEOUT" : "VX_ERR_QUEUE_TIMEOUT"));
+  }
+
+  private onReply(msg: Msg): void {
+    const id = msg.subject.slice(this.names.replyPrefix.length + 1);
+    const w = this.waiting.get(id);
+    if (!w) return;
+    const h = msg.headers;
+    if (h?.get(qh.event) === "started") {
+      // Dispatched to an app: now the app's timeout applies (plus room for the reply).
+      w.started = true;
+      clearTimeout(w.timer);
+      w.timer = setTimeout(() => this.expire(id), w.job.settings.requestTimeoutMs + 2_000);
+      return;
+    }
+    clearTimeout(w.timer);
+    this.waiting.delete(id);
+    const error = h?.get(qh.error);
+    if (error) {
+      w.reject(new VeltrixError(error in errorTable ? (error as ErrorCode) : "VX_ERR_INTERNAL"));
+      return;
+    }
+    w.resolve({
+      status: Number(h?.get(qh.status) ?? 502),
+      headers: JSON.parse(h?.get(qh.headers) || "{}") as HeaderMap,
+      body: Buffer.from(msg.data),
+    });
+  }
+}

@@ -1,0 +1,262 @@
+// The executing side: pulls from the shared durable consumer only for free slots
+// (so this pod's app never has more than maxConcurrency in flight), calls the app,
+// replies (sync) or stores the outcome (async), commits the record, then acks.
+// Failures to reach the app are retried by redelivery up to maxDeliver, then the
+// request is dead-lettered.
+import { jetstream, type Consumer, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
+import type { KV } from "@nats-io/kv";
+import { headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
+import type { CurrentConfig } from "../config/current-config.ts";
+import { VeltrixError, type ErrorCode } from "../errors.ts";
+import type { Metrics } from "../metrics.ts";
+import { veltrixHeaders, type HeaderMap } from "../proxy/headers.ts";
+import type { Upstream } from "../proxy/upstream.ts";
+import type { RequestStore } from "../state/store.ts";
+import { outcomeKey, qh, type QueueNames } from "./names.ts";
+
+/** Largest async outcome body kept (bytes). */
+export const maxOutcomeBody = 256 * 1024;
+/** Largest sync reply body: below NATS's default max_payload of 1 MiB with room for headers. */
+export const maxReplyBody = 960 * 1024;
+const retryDelayMs = 500;
+
+export interface ExecutorDeps {
+  nc: NatsConnection;
+  names: QueueNames;
+  config: CurrentConfig;
+  store: RequestStore;
+  upstream: Upstream;
+  metrics: Metrics;
+  outcomes: KV;
+}
+
+export class Executor {
+  private readonly d: ExecutorDeps;
+  private consumer: Consumer | undefined;
+  private executing = 0;
+  private requested = 0;
+  private stopping = false;
+  private wake: (() => void) | undefined;
+  private readonly fetches = new Set<ConsumerMessages>();
+  private readonly running = new Set<Promise<void>>();
+  private loop: Promise<void> | undefined;
+
+  constructor(deps: ExecutorDeps) {
+    this.d = deps;
+  }
+
+  get inFlight(): number {
+    return this.executing;
+  }
+
+  async start(): Promise<void> {
+    const js = jetstream(this.d.nc);
+    this.consumer = await js.consumers.get(this.d.names.stream, this.d.names.consumer);
+    this.loop = this.pullLoop();
+  }
+
+  /** Stops pulling; waits for executing requests (naks what arrives late) up to `graceMs`. */
+  async drain(graceMs: number): Promise<void> {
+    this.stopping = true;
+    this.wake?.();
+    for (const f of this.fetches) f.stop();
+    const deadline = new Promise((r) => setTimeout(r, graceMs).unref());
+    await Promise.race([Promise.allSettled([...this.running]), deadline]);
+    await this.loop;
+  }
+
+  private async pullLoop(): Promise<void> {
+    const consumer = this.consumer;
+    if (!consumer) return;
+    while (!this.stopping) {
+      const free = this.d.config.current.settings.maxConcurrency - this.executing - this.requested;
+      if (free > 0) {
+        this.requested += free;
+        void this.fetchBatch(consumer, free);
+      }
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+        // Re-evaluate now and then even without events (limit changes, errors).
+        setTimeout(resolve, 1_000).unref();
+      });
+      this.wake = undefined;
+    }
+  }
+
+  private async fetchBatch(consumer: Consumer, n: number): Promise<void> {
+    let received = 0;
+    try {
+      const iter = await consumer.fetch({ max_messages: n, expires: 5_000 });
+      this.fetches.add(iter);
+      try {
+        for await (const m of iter) {
+          received++;
+          this.requested--;
+          if (this.stopping) {
+            m.nak();
+            continue;
+          }
+          this.executing++;
+          const p = this.execute(m).finally(() => {
+            this.executing--;
+            this.running.delete(p);
+            this.wake?.();
+          });
+          this.running.add(p);
+        }
+      } finally {
+        this.fetches.delete(iter);
+      }
+    } catch (err) {
+      if (!this.stopping) {
+        console.error("veltrix executor: fetch failed", err instanceof Error ? err.message : err);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    } finally {
+      this.requested -= n - received;
+      this.wake?.();
+    }
+  }
+
+  private async execute(m: JsMsg): Promise<void> {
+    const { store, metrics, upstream, config, nc } = this.d;
+    const h = m.headers;
+    const id = h?.get(qh.id) ?? "";
+    const kind = m.subject.endsWith(".async") ? "async" : "sync";
+    const reply = h?.get(qh.reply) ?? "";
+    const attempt = m.info.deliveryCount;
+    const s = config.current.settings;
+    const deadline = Number(h?.get(qh.deadline) ?? 0);
+    const now = Date.now();
+    const receivedAt = Number(h?.get(qh.received) ?? now);
+    if (kind === "sync" && deadline > 0 && now > deadline) {
+      // The holder has answered the overflow status already.
+      m.term("maxWait passed");
+      metrics.shed.inc({ reason: "VX_ERR_QUEUE_TIMEOUT" });
+      return;
+    }
+    if (attempt > s.maxDeliver)
+      return this.deadLetter(m, id, kind, reply, attempt, "executor lost on the last attempt");
+    store.admit({
+      id,
+      revision: h?.get(qh.revision) ?? "",
+      configHash: h?.get(qh.configKey) ?? "",
+      mode: kind,
+      method: h?.get(qh.method) ?? "GET",
+      path: h?.get(qh.path) ?? "/",
+      receivedAt,
+    });
+    store.update(id, { state: "dispatched", at: now, attempt });
+    metrics.queueWait.observe({ mode: kind }, (now - receivedAt) / 1000);
+    if (kind === "sync" && reply) {
+      const started = natsHeaders();
+      started.set(qh.event, "started");
+      nc.publish(reply, undefined, { headers: started });
+    }
+    const reqHeaders = JSON.parse(h?.get(qh.headers) || "{}") as HeaderMap;
+    reqHeaders[veltrixHeaders.attempt] = String(attempt);
+    metrics.inFlight.inc();
+    const t0 = Date.now();
+    try {
+      const res = await upstream.call(
+        h?.get(qh.method) ?? "GET",
+        h?.get(qh.path) ?? "/",
+        reqHeaders,
+        Buffer.from(m.data),
+        s.requestTimeoutMs,
+        kind === "sync" ? maxReplyBody : maxOutcomeBody,
+      );
+      metrics.upstreamLatency.observe((Date.now() - t0) / 1000);
+      if (kind === "sync") {
+        const rh = natsHeaders();
+        rh.set(qh.status, String(res.status));
+        rh.set(qh.headers, JSON.stringify(res.headers));
+        if (res.truncated) rh.set(qh.error, "VX_ERR_UPSTREAM_UNAVAILABLE");
+        if (reply) nc.publish(reply, res.body, { headers: rh });
+      } else {
+        await this.d.outcomes.put(
+          outcomeKey(this.d.names, id),
+          JSON.stringify({
+            id,
+            state: "done",
+            attempt,
+            revision: h?.get(qh.revision),
+            status: res.status,
+            headers: res.headers,
+            body: res.body.toString("base64"),
+            truncated: res.truncated,
+            at: Date.now(),
+          }),
+        );
+      }
+      store.update(id, { state: "done", at: Date.now(), status: res.status });
+      store.putOutcome(id, { status: res.status, headers: flat(res.headers), body: res.body });
+      store.flush();
+      m.ack();
+      if (kind === "async") metrics.requests.inc({ mode: "async", outcome: "done" });
+    } catch (err) {
+      const code: ErrorCode = err instanceof VeltrixError ? err.code : "VX_ERR_INTERNAL";
+      if (kind === "sync" && code === "VX_ERR_UPSTREAM_TIMEOUT") {
+        // The client is answered 504; running it again would not reach it in time.
+        this.replyError(reply, code);
+        store.update(id, { state: "failed", at: Date.now(), error: code });
+        store.flush();
+        m.term(code);
+        return;
+      }
+      if (attempt < s.maxDeliver && !this.stopping) {
+        store.update(id, { state: "queued", at: Date.now(), attempt, error: code });
+        store.flush();
+        m.nak(retryDelayMs * attempt);
+        return;
+      }
+      if (this.stopping && attempt < s.maxDeliver) {
+        m.nak();
+        return;
+      }
+      await this.deadLetter(m, id, kind, reply, attempt, code);
+    } finally {
+      metrics.inFlight.dec();
+    }
+  }
+
+  private replyError(reply: string, code: ErrorCode): void {
+    if (!reply) return;
+    const rh = natsHeaders();
+    rh.set(qh.error, code);
+    this.d.nc.publish(reply, undefined, { headers: rh });
+  }
+
+  private async deadLetter(
+    m: JsMsg,
+    id: string,
+    kind: string,
+    reply: string,
+    attempt: number,
+    why: string,
+  ): Promise<void> {
+    const { store, metrics, nc } = this.d;
+    const at = Date.now();
+    await this.d.outcomes
+      .put(
+        outcomeKey(this.d.names, id),
+        JSON.stringify({ id, state: "expired", deadLettered: true, attempt, error: why, at }),
+      )
+      .catch(() => undefined);
+    store.update(id, { state: "expired", at, attempt, error: `VX_ERR_DEAD_LETTERED: ${why}` });
+    store.flush();
+    if (kind === "sync") this.replyError(reply, "VX_ERR_DEAD_LETTERED");
+    const dh = natsHeaders();
+    dh.set(qh.id, id);
+    dh.set(qh.error, why);
+    nc.publish(this.d.names.deadLetterSubject, m.data, { headers: dh });
+    metrics.requests.inc({ mode: kind, outcome: "expired" });
+    m.term(why);
+  }
+}
+
+function flat(h: HeaderMap): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(h)) out[k] = Array.isArray(v) ? v.join(", ") : v;
+  return out;
+}

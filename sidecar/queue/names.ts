@@ -1,0 +1,54 @@
+// NATS names the sidecar uses beyond the operator's contract (operator/api/contract.ts):
+// all computed here, once, at start.
+import { randomBytes } from "node:crypto";
+import { contract, type ConfigDocument } from "../config/settings.ts";
+
+/** KV bucket holding async outcomes (status, headers, body) by request; TTL = store.retention. */
+export const outcomeBucket = "veltrix-outcomes";
+
+export interface QueueNames {
+  stream: string;
+  consumer: string;
+  syncSubject: string;
+  asyncSubject: string;
+  /** Core-NATS subject dead-lettered requests are announced on. */
+  deadLetterSubject: string;
+  /** This sidecar's reply inbox prefix: `<prefix>.<request id>`. */
+  replyPrefix: string;
+  outcomeKeyPrefix: string;
+}
+
+export function queueNames(doc: Pick<ConfigDocument, "namespace" | "name">): QueueNames {
+  const ref = { namespace: doc.namespace, name: doc.name };
+  const prefix = contract.queueSubjectPrefix(ref);
+  return {
+    stream: contract.streamName(ref),
+    consumer: contract.consumerName,
+    syncSubject: `${prefix}.sync`,
+    asyncSubject: `${prefix}.async`,
+    deadLetterSubject: `veltrix.dlq.${ref.namespace}.${ref.name}`,
+    replyPrefix: `_VX.reply.${randomBytes(8).toString("hex")}`,
+    outcomeKeyPrefix: `${ref.namespace}.${ref.name}`,
+  };
+}
+
+/** KV key of a request's outcome; KV keys allow [-/_=.a-zA-Z0-9]. */
+export function outcomeKey(names: QueueNames, id: string): string {
+  return `${names.outcomeKeyPrefix}.${id.replace(/[^A-Za-z0-9_=-]/g, "_")}`;
+}
+
+/** NATS header names of a queued request. */
+export const qh = {
+  id: "Vx-Id",
+  revision: "Vx-Revision",
+  configKey: "Vx-Config-Key",
+  method: "Vx-Method",
+  path: "Vx-Path",
+  headers: "Vx-Headers",
+  reply: "Vx-Reply",
+  deadline: "Vx-Deadline",
+  received: "Vx-Received",
+  status: "Vx-Status",
+  event: "Vx-Event",
+  error: "Vx-Error",
+} as const;

@@ -1,0 +1,171 @@
+// Wires one sidecar process: config (file, disk, NATS KV), store, upstream pool,
+// proxy and admin listeners, the JetStream queue, shutdown.
+import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { AdminServer } from "./admin/server.ts";
+import { CurrentConfig } from "./config/current-config.ts";
+import { loadConfigFile, type ConfigDocument } from "./config/settings.ts";
+import { createMetrics, type Metrics } from "./metrics.ts";
+import type { SidecarOptions } from "./options.ts";
+import { ProxyServer } from "./proxy/server.ts";
+import { Upstream } from "./proxy/upstream.ts";
+import { QueueAttachment } from "./queue/attachment.ts";
+import { Broker } from "./queue/broker.ts";
+import { ConfigSnapshots } from "./state/config-snapshots.ts";
+import { SqliteRequestStore } from "./state/sqlite-store.ts";
+import type { RequestStore } from "./state/store.ts";
+
+/** Something started after the listeners (NATS queue, KV watch) that must stop in order. */
+export interface Attachment {
+  readonly ready: boolean;
+  readonly notReadyReason: string;
+  detail(): Record<string, unknown>;
+  /** Stop taking new work; finish or hand back in-flight work within `graceMs`. */
+  drain(graceMs: number): Promise<void>;
+}
+
+export interface SidecarHandle {
+  proxyPort: number;
+  adminPort: number;
+  shutdown(reason: string): Promise<void>;
+}
+
+export interface Sidecar {
+  readonly opts: SidecarOptions;
+  readonly config: CurrentConfig;
+  readonly store: RequestStore;
+  readonly snapshots: ConfigSnapshots;
+  readonly metrics: Metrics;
+  readonly upstream: Upstream;
+  readonly proxy: ProxyServer;
+  readonly worker: number;
+  readonly broker: Broker | undefined;
+  attachments: Attachment[];
+}
+
+/** The revision to boot with: the last applied one on disk, else the config file. */
+export async function bootConfig(
+  opts: SidecarOptions,
+  snapshots: ConfigSnapshots,
+): Promise<{ doc: ConfigDocument; source: string }> {
+  const fromFile = opts.configFile ? loadConfigFile(opts.configFile, opts.namespace) : undefined;
+  // Local mode (no NATS): the file is the source of truth.
+  if (!opts.natsUrl && fromFile) return { doc: fromFile, source: "file" };
+  const last = await snapshots.latest();
+  if (last) return { doc: last.spec as ConfigDocument, source: "disk" };
+  if (fromFile) return { doc: fromFile, source: "file" };
+  throw new Error("no config: pass --config, or start once with NATS reachable so a revision is on disk");
+}
+
+export function renderConfig(file: string | undefined, doc: ConfigDocument): void {
+  if (!file) return;
+  const tmp = `${file}.tmp`;
+  writeFileSync(
+    tmp,
+    JSON.stringify({ revision: doc.revision, config: doc.config, overrides: doc.overrides }, null, 2),
+  );
+  renameSync(tmp, file);
+}
+
+export async function createSidecar(opts: SidecarOptions, worker = 0): Promise<Sidecar> {
+  mkdirSync(opts.dataDir, { recursive: true });
+  const metrics = createMetrics();
+  const snapshots = new ConfigSnapshots(join(opts.dataDir, "config.db"));
+  const { doc, source } = await bootConfig(opts, snapshots);
+  console.log(`veltrix sidecar: config ${doc.namespace}/${doc.name} revision ${doc.revision} from ${source}`);
+  await snapshots.save({ revision: doc.revision, spec: doc, appliedAt: Date.now() });
+  const config = new CurrentConfig(doc);
+  const store = new SqliteRequestStore(join(opts.dataDir, `requests-${worker}.db`), {
+    onError: (err) => {
+      metrics.storeErrors.inc();
+      console.error("veltrix store: commit failed", err);
+    },
+  });
+  const upstream = new Upstream({ host: opts.appHost, port: opts.appPort });
+  const broker = opts.natsUrl ? new Broker(opts.natsUrl, `veltrix-sidecar ${opts.pod}/${worker}`) : undefined;
+  const queue = broker
+    ? new QueueAttachment({ broker, config, store, upstream, metrics, createStream: opts.ensureStream })
+    : undefined;
+  const proxy = new ProxyServer({
+    config,
+    store,
+    upstream,
+    metrics,
+    queue: queue?.client,
+    maxHeaderBytes: opts.maxHeaderBytes,
+  });
+  const onApplied = (d: ConfigDocument): void => {
+    metrics.configRevision.reset();
+    metrics.configRevision.set({ revision: d.revision }, 1);
+    metrics.limit.set(config.current.settings.maxConcurrency);
+    if (worker === 0) renderConfig(opts.renderFile, d);
+  };
+  onApplied(doc);
+  config.onChange((rev) => onApplied(rev.doc));
+  return {
+    opts,
+    config,
+    store,
+    snapshots,
+    metrics,
+    upstream,
+    proxy,
+    worker,
+    broker,
+    attachments: queue ? [queue] : [],
+  };
+}
+
+/** Periodic retention sweep of finished records. */
+export function startSweeper(sc: Sidecar): NodeJS.Timeout {
+  const every = Math.min(60_000, Math.max(1_000, sc.config.current.settings.retentionMs / 10));
+  const t = setInterval(() => {
+    try {
+      sc.store.sweep(Date.now() - sc.config.current.settings.retentionMs);
+    } catch (err) {
+      sc.metrics.storeErrors.inc();
+      console.error("veltrix store: sweep failed", err);
+    }
+  }, every);
+  t.unref();
+  return t;
+}
+
+export async function startListeners(sc: Sidecar, admin: boolean): Promise<SidecarHandle> {
+  let shuttingDown: Promise<void> | undefined;
+  const shutdown = (reason: string): Promise<void> => {
+    shuttingDown ??= (async () => {
+      console.log(`veltrix sidecar: draining (${reason})`);
+      const grace = sc.opts.graceMs;
+      await Promise.all([sc.proxy.drain(grace), ...sc.attachments.map((a) => a.drain(grace))]);
+      await sc.broker?.close();
+      sc.store.flush();
+      sc.store.close();
+      await sc.upstream.close().catch(() => undefined);
+      await sc.snapshots.close().catch(() => undefined);
+      adminServer?.close();
+      console.log("veltrix sidecar: drained");
+    })();
+    return shuttingDown;
+  };
+  const adminServer = admin
+    ? new AdminServer({
+        config: sc.config,
+        store: sc.store,
+        metrics: sc.metrics,
+        notReady: () => [
+          ...(sc.proxy.isDraining ? ["draining"] : []),
+          ...sc.attachments.filter((a) => !a.ready).map((a) => a.notReadyReason),
+        ],
+        detail: () => {
+          const out: Record<string, unknown> = { mode: sc.config.current.settings.mode };
+          for (const a of sc.attachments) Object.assign(out, a.detail());
+          return out;
+        },
+        drain: () => void shutdown("/drain").then(() => process.exit(0)),
+      })
+    : undefined;
+  const adminPort = adminServer ? await adminServer.listen(sc.opts.adminPort) : 0;
+  const proxyPort = await sc.proxy.listen(sc.opts.port, sc.opts.host);
+  return { proxyPort, adminPort, shutdown };
+}

@@ -1,0 +1,141 @@
+// Starts the real test app and real sidecar processes for the sidecar tests.
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { stringify } from "yaml";
+import { freePort } from "../harness/ports.ts";
+import { ManagedProcess } from "../harness/process.ts";
+import { repoRoot } from "../harness/tools.ts";
+
+const node = process.execPath;
+
+export interface App {
+  port: number;
+  process: ManagedProcess;
+  stats(): Promise<{
+    inFlight: number;
+    maxInFlight: number;
+    count: number;
+    seen: Record<string, number>;
+    lastHeaders: Record<string, string>;
+  }>;
+  reset(): Promise<void>;
+}
+
+export async function startApp(dir: string, name = "app"): Promise<App> {
+  const port = await freePort();
+  const proc = new ManagedProcess({
+    name,
+    command: node,
+    args: [join(repoRoot, "test/sidecar/fixtures/app.ts"), String(port)],
+    logFile: join(dir, `${name}.log`),
+  });
+  proc.start();
+  const base = `http://127.0.0.1:${port}`;
+  await proc.waitUntil("listening", async () => (await fetch(`${base}/__stats`)).ok);
+  return {
+    port,
+    process: proc,
+    stats: async () => (await (await fetch(`${base}/__stats`)).json()) as Awaited<ReturnType<App["stats"]>>,
+    reset: async () => {
+      await fetch(`${base}/__reset`, { method: "POST" });
+    },
+  };
+}
+
+export interface VeltrixConfigInput {
+  name: string;
+  namespace?: string;
+  config?: Record<string, string>;
+  overrides?: {
+    name: string;
+    match: { pathPrefix?: string; headers?: Record<string, string> };
+    config: Record<string, string>;
+  }[];
+  queue?: Record<string, unknown>;
+  store?: Record<string, unknown>;
+}
+
+export function writeVeltrixConfig(
+  dir: string,
+  input: VeltrixConfigInput,
+  file = "veltrixconfig.yaml",
+): string {
+  const path = join(dir, file);
+  writeFileSync(
+    path,
+    stringify({
+      apiVersion: "veltrix.io/v1alpha1",
+      kind: "VeltrixConfig",
+      metadata: { name: input.name, namespace: input.namespace ?? "default" },
+      spec: {
+        config: input.config ?? {},
+        ...(input.overrides ? { overrides: input.overrides } : {}),
+        queue: input.queue ?? {},
+        store: input.store ?? {},
+      },
+    }),
+  );
+  return path;
+}
+
+export interface Sidecar {
+  url: string;
+  admin: string;
+  port: number;
+  adminPort: number;
+  process: ManagedProcess;
+  dataDir: string;
+  start(): Promise<void>;
+}
+
+export async function startSidecar(opts: {
+  dir: string;
+  name?: string;
+  configFile: string;
+  appPort: number;
+  natsUrl?: string;
+  extraArgs?: string[];
+  port?: number;
+}): Promise<Sidecar> {
+  const name = opts.name ?? "sidecar";
+  const port = opts.port ?? (await freePort());
+  const adminPort = await freePort();
+  const dataDir = join(opts.dir, `${name}-data`);
+  const args = [
+    join(repoRoot, "sidecar/main.ts"),
+    "--config",
+    opts.configFile,
+    "--app-port",
+    String(opts.appPort),
+    "--port",
+    String(port),
+    "--host",
+    "127.0.0.1",
+    "--admin-port",
+    String(adminPort),
+    "--data-dir",
+    dataDir,
+    "--pod",
+    name,
+    "--grace-ms",
+    "8000",
+    ...(opts.natsUrl ? ["--nats", opts.natsUrl, "--ensure-stream"] : []),
+    ...(opts.extraArgs ?? []),
+  ];
+  const proc = new ManagedProcess({ name, command: node, args, logFile: join(opts.dir, `${name}.log`) });
+  const admin = `http://127.0.0.1:${adminPort}`;
+  const sc: Sidecar = {
+    url: `http://127.0.0.1:${port}`,
+    admin,
+    port,
+    adminPort,
+    process: proc,
+    dataDir,
+    start: async () => {
+      proc.start();
+      await proc.waitUntil("ready", async () => (await fetch(`${admin}/readyz`)).ok);
+    },
+  };
+  await sc.start();
+  return sc;
+}
