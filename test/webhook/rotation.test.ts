@@ -1,0 +1,71 @@
+// Certificate rotation under load: serving certificates that live nine seconds
+// are renewed at two thirds of their life while the API server keeps sending pods.
+import { connect } from "node:tls";
+import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { group, plural, version } from "../../operator/api/contract.ts";
+import { createNamespace, kubeConfig } from "../harness/env.ts";
+import { startTestWebhook, type TestWebhook } from "./webhook-env.ts";
+
+function servedSerial(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: "127.0.0.1", port, rejectUnauthorized: false }, () => {
+      const serial = socket.getPeerCertificate().serialNumber;
+      socket.end();
+      resolve(serial);
+    });
+    socket.on("error", reject);
+  });
+}
+
+describe("webhook certificate rotation", () => {
+  let webhook: TestWebhook;
+
+  beforeAll(async () => {
+    webhook = await startTestWebhook({ servingValidityMs: 9_000, checkIntervalMs: 250 });
+  });
+  afterAll(async () => {
+    await webhook.close();
+  });
+
+  it("rotates the serving certificate while the API server keeps calling", async () => {
+    const kc = kubeConfig();
+    const core = kc.makeApiClient(CoreV1Api);
+    const namespace = await createNamespace("vx-rotate", webhook.selector);
+    await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+      group,
+      version,
+      plural,
+      namespace,
+      body: {
+        apiVersion: `${group}/${version}`,
+        kind: "VeltrixConfig",
+        metadata: { name: "default" },
+        spec: {},
+      },
+    });
+    const serials = new Set<string>([await servedSerial(webhook.server.port)]);
+    const deliveredAtStart = webhook.certificatesDelivered();
+    const deadline = Date.now() + 15_000;
+    let created = 0;
+    while (Date.now() < deadline) {
+      const p = await core.createNamespacedPod({
+        namespace,
+        body: {
+          metadata: { generateName: "rot-", annotations: { "veltrix.io/inject": "true" } },
+          spec: {
+            containers: [{ name: "web", image: "registry.example/web:1", ports: [{ containerPort: 8080 }] }],
+          },
+        },
+      });
+      expect(p.spec?.initContainers?.some((c) => c.name === "veltrix-sidecar")).toBe(true);
+      created++;
+      serials.add(await servedSerial(webhook.server.port));
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    // Each serving certificate lives 9 s and is renewed after 6 s: 15 s see at least two renewals.
+    expect(webhook.certificatesDelivered() - deliveredAtStart).toBeGreaterThanOrEqual(2);
+    expect(serials.size).toBeGreaterThanOrEqual(3);
+    expect(created).toBeGreaterThan(20);
+  });
+});
