@@ -255,6 +255,19 @@ describe("helm template: defaults", () => {
   });
 });
 
+describe("helm template: webhook.podOptIn=annotation", () => {
+  it("sends every pod outside opted-in namespaces to the webhook, but never blocks them", async () => {
+    const manifests = await renderChart({ set: ["webhook.podOptIn=annotation"] });
+    const [byNamespace, byPod] = webhooks(manifests);
+    expect(byNamespace?.failurePolicy).toBe("Fail");
+    expect(byPod?.failurePolicy).toBe("Ignore");
+    expect(byPod?.objectSelector?.matchExpressions).toEqual([
+      { key: "veltrix.io/inject", operator: "NotIn", values: ["false"] },
+    ]);
+    expect(excludedNamespaces(byPod!)).toContain("kube-system");
+  });
+});
+
 describe("helm template: cert-manager mode with ServiceMonitor and NetworkPolicy", () => {
   let manifests: Manifest[];
   beforeAll(async () => {
