@@ -1,0 +1,158 @@
+// The runtime tree the images copy (scripts/build-bundle.sh, run by images/Dockerfile's build
+// stage): built here without a container engine, checked for production-only contents, and
+// both programs started from it serve /healthz. The tree is built outside the repository so
+// Node cannot fall back to the repository's node_modules.
+import { execFile } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { tempDir } from "../harness/env.ts";
+import { freePort } from "../harness/ports.ts";
+import { ManagedProcess } from "../harness/process.ts";
+import { repoRoot } from "../harness/tools.ts";
+
+const run = promisify(execFile);
+
+function walk(dir: string, out: string[] = []): string[] {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, entry.name);
+    if (entry.isDirectory()) walk(p, out);
+    else out.push(p);
+  }
+  return out;
+}
+
+async function healthz(port: number): Promise<boolean> {
+  const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+  return res.ok;
+}
+
+describe("runtime bundle (the images' tree, built without a container engine)", () => {
+  const bundle = join(mkdtempSync(join(tmpdir(), "veltrix-bundle-")), "app");
+  const processes: ManagedProcess[] = [];
+  // Only Node 24 (this test's node) on PATH besides the system: nothing from the repo.
+  const env = { PATH: `${dirname(process.execPath)}:/usr/bin:/bin`, HOME: tmpdir() };
+
+  beforeAll(async () => {
+    const { stdout } = await run("bash", [join(repoRoot, "scripts/build-bundle.sh"), bundle], {
+      cwd: repoRoot,
+      env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env["PATH"] ?? ""}` },
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    expect(stdout).toMatch(/build-bundle: \S+ in /);
+  }, 300_000);
+
+  afterAll(async () => {
+    for (const p of processes) await p.stop();
+    rmSync(dirname(bundle), { recursive: true, force: true });
+  });
+
+  it("holds compiled JavaScript and production dependencies only", () => {
+    const pkg = JSON.parse(readFileSync(join(bundle, "package.json"), "utf8")) as Record<string, unknown>;
+    const rootPkg = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as Record<
+      string,
+      unknown
+    >;
+    expect(pkg["type"]).toBe("module");
+    expect(pkg["devDependencies"]).toBeUndefined();
+    expect(pkg["dependencies"]).toEqual(rootPkg["dependencies"]);
+    // What `npm ci --omit=dev` leaves out: every lockfile entry marked dev (a devDependency that a
+    // production package also needs, like @types/node, is not marked dev and stays).
+    const lock = JSON.parse(readFileSync(join(repoRoot, "package-lock.json"), "utf8")) as {
+      packages: Record<string, { dev?: boolean }>;
+    };
+    const devOnly = Object.entries(lock.packages).filter(([p, e]) => p.startsWith("node_modules/") && e.dev);
+    expect(devOnly.length).toBeGreaterThan(50);
+    for (const [path] of devOnly)
+      expect(existsSync(join(bundle, path)), `dev-only ${path} in the bundle`).toBe(false);
+    for (const tool of ["vitest", "eslint", "typescript", "prettier"]) {
+      expect(existsSync(join(bundle, "node_modules", tool)), tool).toBe(false);
+    }
+    for (const dep of Object.keys(rootPkg["dependencies"] as Record<string, string>)) {
+      expect(existsSync(join(bundle, "node_modules", dep, "package.json")), `dependency ${dep} missing`).toBe(
+        true,
+      );
+    }
+    const code = [...walk(join(bundle, "operator")), ...walk(join(bundle, "sidecar"))];
+    expect(code.filter((f) => f.endsWith(".ts"))).toEqual([]);
+    expect(code.some((f) => f.endsWith(".test.js"))).toBe(false);
+    expect(existsSync(join(bundle, "operator/main.js"))).toBe(true);
+    expect(existsSync(join(bundle, "sidecar/main.js"))).toBe(true);
+  });
+
+  it("matches what images/Dockerfile copies and runs", () => {
+    const dockerfile = readFileSync(join(repoRoot, "images/Dockerfile"), "utf8");
+    expect(dockerfile).toContain("RUN bash scripts/build-bundle.sh /bundle");
+    expect(dockerfile).toContain("COPY --from=build /bundle /app");
+    expect(dockerfile).toMatch(/^USER 65532:65532$/m);
+    for (const [, target, cmd] of dockerfile.matchAll(/FROM runtime AS (\w+)[\s\S]*?CMD \["([^"]+)"\]/g)) {
+      expect(existsSync(join(bundle, cmd!)), `${target}: CMD ${cmd} not in the bundle`).toBe(true);
+    }
+    for (const [, sources] of dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)) {
+      for (const src of sources!.split(" "))
+        expect(existsSync(join(repoRoot, src)), `COPY ${src}`).toBe(true);
+    }
+  });
+
+  it("starts the sidecar from the tree and it serves /healthz", async () => {
+    const [appPort, port, adminPort] = [await freePort(), await freePort(), await freePort()];
+    const dir = tempDir("bundle-sidecar");
+    const sidecar = new ManagedProcess({
+      name: "bundle-sidecar",
+      command: process.execPath,
+      args: [
+        join(bundle, "sidecar/main.js"),
+        "--config",
+        join(repoRoot, "crds/samples/minimal.yaml"),
+        "--app-port",
+        String(appPort),
+        "--port",
+        String(port),
+        "--admin-port",
+        String(adminPort),
+        "--data-dir",
+        join(dir, "data"),
+      ],
+      logFile: join(dir, "sidecar.log"),
+      cwd: dirname(bundle),
+      env,
+    });
+    processes.push(sidecar);
+    sidecar.start();
+    await sidecar.waitUntil("serving /healthz", () => healthz(adminPort), 30_000);
+    expect(existsSync(join(dir, "data"))).toBe(true);
+  });
+
+  it("starts the operator from the tree and it serves /healthz", async () => {
+    const httpPort = await freePort();
+    const dir = tempDir("bundle-operator");
+    const operator = new ManagedProcess({
+      name: "bundle-operator",
+      command: process.execPath,
+      args: [
+        join(bundle, "operator/main.js"),
+        "--kubeconfig",
+        inject("kubeconfigPath"),
+        "--nats-url",
+        inject("natsUrl"),
+        "--http-port",
+        String(httpPort),
+        "--http-host",
+        "127.0.0.1",
+        "--leader-elect",
+        "false",
+        // A namespace with no VeltrixConfigs: this process must not reconcile other tests' configs.
+        "--watch-namespace",
+        `bundle-${httpPort}`,
+      ],
+      logFile: join(dir, "operator.log"),
+      cwd: dirname(bundle),
+      env,
+    });
+    processes.push(operator);
+    operator.start();
+    await operator.waitUntil("serving /healthz", () => healthz(httpPort), 60_000);
+  });
+});
