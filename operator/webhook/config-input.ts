@@ -14,6 +14,7 @@ export interface InjectionConfig {
   revision: string;
   sidecar: {
     image: string;
+    imagePullPolicy?: string;
     resources?: ResourceRequirements;
     ports?: { proxy?: number; admin?: number };
   };
@@ -56,8 +57,15 @@ function stringMap(v: unknown): Record<string, string> | undefined {
   return Object.keys(out).length > 0 ? out : undefined;
 }
 
+/** Cluster-wide sidecar defaults (the chart's sidecar-defaults ConfigMap), below the VeltrixConfig. */
+export interface ClusterDefaults {
+  image: string;
+  imagePullPolicy?: string;
+  resources?: ResourceRequirements;
+}
+
 /** Reads the fields the injector needs from a VeltrixConfig as returned by the API. */
-export function injectionConfigFrom(object: unknown, defaultImage: string): InjectionConfig {
+export function injectionConfigFrom(object: unknown, defaults: ClusterDefaults): InjectionConfig {
   const o = record(object);
   const meta = record(o["metadata"]);
   const spec = record(o["spec"]);
@@ -76,13 +84,17 @@ export function injectionConfigFrom(object: unknown, defaultImage: string): Inje
         : typeof meta["generation"] === "number"
           ? `generation-${meta["generation"]}`
           : "unknown",
-    sidecar: { image: typeof sidecar["image"] === "string" ? sidecar["image"] : defaultImage },
+    sidecar: {
+      image: typeof sidecar["image"] === "string" ? sidecar["image"] : defaults.image,
+      ...(defaults.imagePullPolicy !== undefined && { imagePullPolicy: defaults.imagePullPolicy }),
+    },
     store: {},
   };
   const requests = stringMap(resources["requests"]);
   const limits = stringMap(resources["limits"]);
   if (requests || limits)
     config.sidecar.resources = { ...(requests && { requests }), ...(limits && { limits }) };
+  else if (defaults.resources) config.sidecar.resources = defaults.resources;
   const proxy = ports["proxy"];
   const admin = ports["admin"];
   if (typeof proxy === "number" || typeof admin === "number") {

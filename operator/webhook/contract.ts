@@ -4,6 +4,9 @@
 export const sidecarContainerName = "veltrix-sidecar";
 export const stateVolumeName = "veltrix-state";
 export const renderedConfigVolumeName = "veltrix-config";
+/** The operator's boot-fallback ConfigMap (operator/api/contract.ts configMapName), optional. */
+export const bootConfigVolumeName = "veltrix-boot";
+export const bootConfigMountPath = "/etc/veltrix-boot";
 export const stateMountPath = "/var/lib/veltrix";
 export const sidecarConfigMountPath = "/run/veltrix/config";
 
@@ -20,19 +23,23 @@ export const injectLabel = "veltrix.io/inject";
 export const namespaceInjectionLabel = "veltrix.io/injection";
 export const injectedStatus = "injected";
 
-/** Env the sidecar reads. */
+/** Env the sidecar reads (sidecar/options.ts), plus the NATS credentials the chart documents. */
 export const sidecarEnv = {
   configName: "VELTRIX_CONFIG_NAME",
   namespace: "VELTRIX_NAMESPACE",
   podName: "VELTRIX_POD_NAME",
   natsUrl: "VELTRIX_NATS_URL",
   natsCredentials: "VELTRIX_NATS_CREDENTIALS",
-  listenPort: "VELTRIX_LISTEN_PORT",
+  port: "VELTRIX_PORT",
   adminPort: "VELTRIX_ADMIN_PORT",
-  appUrl: "VELTRIX_APP_URL",
-  stateDir: "VELTRIX_STATE_DIR",
-  renderedConfigDir: "VELTRIX_RENDERED_CONFIG_DIR",
+  appPort: "VELTRIX_APP_PORT",
+  dataDir: "VELTRIX_DATA_DIR",
+  renderFile: "VELTRIX_RENDER_FILE",
+  configFile: "VELTRIX_CONFIG_FILE",
 } as const;
+
+/** File name of the rendered config in the shared volume, and of the ConfigMap key. */
+export const renderedConfigFile = "config.json";
 
 /** Env added to app containers so the app finds its config. */
 export const appEnv = {

@@ -5,12 +5,12 @@
 import { ApiException, CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import { group, plural, version } from "../api/contract.ts";
 import type { Lookups } from "./admit.ts";
-import { type InjectionConfig, injectionConfigFrom } from "./config-input.ts";
+import { type ClusterDefaults, type InjectionConfig, injectionConfigFrom } from "./config-input.ts";
 import type { NamespaceInfo } from "./pod.ts";
 
 export interface KubeLookupOptions {
-  /** Sidecar image when the VeltrixConfig names none (the operator's --sidecar-image). */
-  defaultImage: string;
+  /** What a VeltrixConfig does not set (image, pull policy, resources). */
+  defaults: ClusterDefaults;
   /** How long a found object is reused (default 2 s). */
   cacheTtlMs?: number;
   now?: () => number;
@@ -77,7 +77,7 @@ export function createKubeLookups(kc: KubeConfig, options: KubeLookupOptions): L
           namespace,
           name,
         });
-        const config = injectionConfigFrom(object, options.defaultImage);
+        const config = injectionConfigFrom(object, options.defaults);
         configs.set(key, config);
         return config;
       } catch (err) {

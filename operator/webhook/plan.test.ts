@@ -82,7 +82,7 @@ describe("config input", () => {
         },
         status: { revision: "abc123" },
       },
-      "ghcr.io/veltrix/sidecar:dev",
+      { image: "ghcr.io/veltrix/sidecar:dev", resources: { requests: { cpu: "1" } } },
     );
     expect(config).toEqual({
       name: "web",

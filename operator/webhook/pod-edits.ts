@@ -3,11 +3,15 @@
 // mounts, env and preStop. The edits only add; a collision is refused earlier.
 import type { AnnotationValues } from "./annotations.ts";
 import type { InjectionConfig, InjectionOptions, ResourceRequirements } from "./config-input.ts";
+import { configMapName } from "../api/contract.ts";
 import {
   adminPortName,
+  bootConfigMountPath,
+  bootConfigVolumeName,
   appEnv,
   appPortName,
   proxyPortFallbackName,
+  renderedConfigFile,
   renderedConfigVolumeName,
   sidecarConfigMountPath,
   sidecarContainerName,
@@ -104,7 +108,7 @@ function allContainers(pod: Pod): Container[] {
 export function findConflicts(pod: Pod, target: AppTarget, s: Settings): string[] {
   const problems: string[] = [];
   for (const volume of pod.spec.volumes ?? []) {
-    if (volume.name === stateVolumeName || volume.name === renderedConfigVolumeName) {
+    if ([stateVolumeName, renderedConfigVolumeName, bootConfigVolumeName].includes(volume.name)) {
       problems.push(`the pod already has a volume named '${volume.name}'`);
     }
   }
@@ -189,11 +193,12 @@ function sidecarEnvFor(
     });
   }
   env.push(
-    { name: sidecarEnv.listenPort, value: String(s.proxyPort) },
+    { name: sidecarEnv.port, value: String(s.proxyPort) },
     { name: sidecarEnv.adminPort, value: String(s.adminPort) },
-    { name: sidecarEnv.appUrl, value: `http://127.0.0.1:${target.port}` },
-    { name: sidecarEnv.stateDir, value: stateMountPath },
-    { name: sidecarEnv.renderedConfigDir, value: sidecarConfigMountPath },
+    { name: sidecarEnv.appPort, value: String(target.port) },
+    { name: sidecarEnv.dataDir, value: stateMountPath },
+    { name: sidecarEnv.renderFile, value: `${sidecarConfigMountPath}/${renderedConfigFile}` },
+    { name: sidecarEnv.configFile, value: `${bootConfigMountPath}/${renderedConfigFile}` },
   );
   return env;
 }
@@ -204,8 +209,9 @@ function sidecarContainer(
   s: Settings,
   options: InjectionOptions,
 ): Container {
-  const probe = (path: string, periodSeconds: number, failureThreshold: number) => ({
-    httpGet: { path, port: adminPortName },
+  // The admin API listens on 127.0.0.1 only, out of the kubelet's reach: probe the proxy listener.
+  const probe = (periodSeconds: number, failureThreshold: number) => ({
+    tcpSocket: { port: s.proxyPort },
     periodSeconds,
     failureThreshold,
     timeoutSeconds: 1,
@@ -213,6 +219,7 @@ function sidecarContainer(
   return {
     name: sidecarContainerName,
     image: config.sidecar.image,
+    ...(config.sidecar.imagePullPolicy !== undefined && { imagePullPolicy: config.sidecar.imagePullPolicy }),
     ...(options.nativeSidecars && { restartPolicy: "Always" }),
     ports: [
       { name: target.portName ?? proxyPortFallbackName, containerPort: s.proxyPort, protocol: "TCP" },
@@ -223,10 +230,11 @@ function sidecarContainer(
     volumeMounts: [
       { name: stateVolumeName, mountPath: stateMountPath },
       { name: renderedConfigVolumeName, mountPath: sidecarConfigMountPath },
+      { name: bootConfigVolumeName, mountPath: bootConfigMountPath, readOnly: true },
     ],
-    startupProbe: probe("/healthz", 1, 60),
-    readinessProbe: probe("/readyz", 5, 3),
-    livenessProbe: probe("/healthz", 10, 3),
+    startupProbe: probe(1, 60),
+    readinessProbe: probe(5, 3),
+    livenessProbe: probe(10, 3),
     securityContext: {
       allowPrivilegeEscalation: false,
       capabilities: { drop: ["ALL"] },
@@ -321,8 +329,9 @@ export function buildInjection(
       meta.annotations = { ...meta.annotations, [defaultContainer]: target.containerName };
     }
   }
-  (pod.spec.volumes ??= []).push(stateVolume(config, s), {
-    name: renderedConfigVolumeName,
-    emptyDir: { sizeLimit: "16Mi" },
-  });
+  (pod.spec.volumes ??= []).push(
+    stateVolume(config, s),
+    { name: renderedConfigVolumeName, emptyDir: { sizeLimit: "16Mi" } },
+    { name: bootConfigVolumeName, configMap: { name: configMapName(config.name), optional: true } },
+  );
 }

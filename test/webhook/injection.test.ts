@@ -56,9 +56,9 @@ function pod(name: string, annotations: Record<string, string> = {}): V1Pod {
 function withoutTokenVolume(p: V1Pod): unknown {
   const spec = structuredClone(p.spec!);
   const keep = (name: string) => !name.startsWith("kube-api-access-");
-  spec.volumes = spec.volumes?.filter((v) => keep(v.name));
+  if (spec.volumes) spec.volumes = spec.volumes.filter((v) => keep(v.name));
   for (const c of [...spec.containers, ...(spec.initContainers ?? [])]) {
-    c.volumeMounts = c.volumeMounts?.filter((m) => keep(m.name));
+    if (c.volumeMounts) c.volumeMounts = c.volumeMounts.filter((m) => keep(m.name));
   }
   return spec;
 }

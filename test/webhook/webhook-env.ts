@@ -59,7 +59,7 @@ export async function startTestWebhook(opts: { servingValidityMs?: number; check
     host: "127.0.0.1",
     port: 0,
     certificate,
-    lookups: createKubeLookups(kc, { defaultImage: sidecarImage, cacheTtlMs: 0 }),
+    lookups: createKubeLookups(kc, { defaults: { image: sidecarImage }, cacheTtlMs: 0 }),
     injection: {
       ...injectionFeaturesFor(version.gitVersion),
       nats: {

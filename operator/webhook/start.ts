@@ -1,0 +1,171 @@
+// One call for operator/main.ts: certificates (self-managed or cert-manager),
+// cluster defaults, API lookups and the HTTPS server, with the flags that drive
+// them. Env names are the chart's (charts/veltrix/templates/_env.tpl).
+import { readFileSync } from "node:fs";
+import { type KubeConfig, VersionApi } from "@kubernetes/client-node";
+import type { Registry } from "prom-client";
+import { MountedCertificates } from "../certs/mounted.ts";
+import { SelfManagedCertificates, serviceDnsNames } from "../certs/self-managed.ts";
+import { type ClusterDefaults, type InjectionOptions, injectionFeaturesFor } from "./config-input.ts";
+import { createKubeLookups } from "./kube-lookups.ts";
+import { createWebhookMetrics } from "./metrics.ts";
+import { startWebhookServer, type WebhookServer } from "./server.ts";
+
+export const webhookFlags = [
+  {
+    flag: "webhook-cert-mode",
+    env: "VELTRIX_WEBHOOK_CERT_MODE",
+    default: "selfManaged",
+    doc: "selfManaged, certManager, or disabled (no webhook server)",
+  },
+  {
+    flag: "webhook-port",
+    env: "VELTRIX_WEBHOOK_PORT",
+    default: "9443",
+    doc: "HTTPS port of the admission webhook",
+  },
+  {
+    flag: "webhook-host",
+    env: "VELTRIX_WEBHOOK_HOST",
+    default: "0.0.0.0",
+    doc: "address of the webhook listener",
+  },
+  {
+    flag: "webhook-service",
+    env: "VELTRIX_WEBHOOK_SERVICE",
+    default: "veltrix",
+    doc: "Service the API server calls (names in the serving certificate)",
+  },
+  {
+    flag: "webhook-secret",
+    env: "VELTRIX_WEBHOOK_SECRET",
+    default: "veltrix-webhook-tls",
+    doc: "Secret holding the self-managed CA and serving certificate",
+  },
+  {
+    flag: "webhook-config-name",
+    env: "VELTRIX_WEBHOOK_CONFIG_NAME",
+    default: "veltrix",
+    doc: "MutatingWebhookConfiguration whose caBundle is patched",
+  },
+  {
+    flag: "webhook-cert-validity-days",
+    env: "VELTRIX_WEBHOOK_CERT_VALIDITY_DAYS",
+    default: "365",
+    doc: "self-managed serving certificate validity (renewed at 2/3)",
+  },
+  {
+    flag: "webhook-cert-dir",
+    env: "VELTRIX_WEBHOOK_CERT_DIR",
+    default: "/etc/veltrix/webhook-tls",
+    doc: "certManager mode: directory with tls.crt and tls.key",
+  },
+  {
+    flag: "sidecar-defaults-file",
+    env: "VELTRIX_SIDECAR_DEFAULTS_FILE",
+    default: "",
+    doc: "JSON with the cluster-wide sidecar defaults (chart ConfigMap)",
+  },
+] as const;
+
+/** The chart's defaults.json (charts/veltrix/templates/sidecar-defaults.yaml). */
+export interface SidecarDefaultsFile {
+  image?: string;
+  imagePullPolicy?: string;
+  resources?: ClusterDefaults["resources"];
+  nativeSidecar?: boolean;
+  natsUrl?: string;
+  natsCredentials?: { secretName?: string; key?: string };
+}
+
+export interface StartWebhookOptions {
+  kubeConfig: KubeConfig;
+  /** The operator's registry (served on /metrics). */
+  registry: Registry;
+  /** The operator's own namespace (where the self-managed Secret lives). */
+  namespace: string;
+  /** Values of webhookFlags, by flag name. */
+  flags: Record<(typeof webhookFlags)[number]["flag"], string>;
+  /** NATS URL for sidecars when the defaults file has none (the operator's --nats-url). */
+  natsUrl: string;
+  log: (message: string, fields: Record<string, unknown>) => void;
+}
+
+export interface RunningWebhook {
+  server: WebhookServer;
+  stop(): Promise<void>;
+}
+
+export async function startWebhook(o: StartWebhookOptions): Promise<RunningWebhook | undefined> {
+  const f = o.flags;
+  const mode = f["webhook-cert-mode"];
+  if (mode === "disabled") return undefined;
+  if (mode !== "selfManaged" && mode !== "certManager") {
+    throw new Error(`--webhook-cert-mode: want selfManaged, certManager or disabled, got '${mode}'`);
+  }
+  const file: SidecarDefaultsFile = f["sidecar-defaults-file"]
+    ? (JSON.parse(readFileSync(f["sidecar-defaults-file"], "utf8")) as SidecarDefaultsFile)
+    : {};
+  const version = await o.kubeConfig.makeApiClient(VersionApi).getCode();
+  const features = injectionFeaturesFor(version.gitVersion);
+  const credentials = file.natsCredentials?.secretName;
+  const injection: InjectionOptions = {
+    nativeSidecars: features.nativeSidecars && file.nativeSidecar !== false,
+    preStopSleep: features.preStopSleep,
+    nats: {
+      url: file.natsUrl ?? o.natsUrl,
+      ...(credentials && {
+        credentialsSecret: { name: credentials, key: file.natsCredentials?.key ?? "creds" },
+      }),
+    },
+  };
+  const defaults: ClusterDefaults = {
+    image: file.image ?? "ghcr.io/veltrix/sidecar:0.1.0",
+    ...(file.imagePullPolicy !== undefined && { imagePullPolicy: file.imagePullPolicy }),
+    ...(file.resources !== undefined && { resources: file.resources }),
+  };
+
+  const holder: { server?: WebhookServer } = {};
+  const onCertificate = (c: Parameters<WebhookServer["setCertificate"]>[0]): void => {
+    holder.server?.setCertificate(c);
+    o.log("webhook certificate loaded", { notAfter: c.notAfter?.toISOString() });
+  };
+  const validityDays = Number(f["webhook-cert-validity-days"]);
+  if (!(validityDays > 0)) throw new Error(`--webhook-cert-validity-days: want a positive number`);
+  const certs =
+    mode === "selfManaged"
+      ? new SelfManagedCertificates({
+          kubeConfig: o.kubeConfig,
+          namespace: o.namespace,
+          secretName: f["webhook-secret"],
+          webhookConfigName: f["webhook-config-name"],
+          dnsNames: serviceDnsNames(f["webhook-service"], o.namespace),
+          servingValidityMs: validityDays * 86_400_000,
+          onCertificate,
+          log: o.log,
+        })
+      : new MountedCertificates({ dir: f["webhook-cert-dir"], onCertificate, log: o.log });
+  const certificate = await certs.start();
+  const server = await startWebhookServer({
+    host: f["webhook-host"],
+    port: Number(f["webhook-port"]),
+    certificate,
+    lookups: createKubeLookups(o.kubeConfig, { defaults }),
+    injection,
+    metrics: createWebhookMetrics(o.registry),
+    log: o.log,
+  });
+  holder.server = server;
+  o.log("webhook serving", {
+    port: server.port,
+    certificates: mode,
+    nativeSidecars: injection.nativeSidecars,
+  });
+  return {
+    server,
+    async stop() {
+      await certs.stop();
+      await server.close();
+    },
+  };
+}
