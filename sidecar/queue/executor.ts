@@ -190,9 +190,9 @@ export class Executor {
         );
       }
       store.update(id, { state: "done", at: Date.now(), status: res.status });
-      store.putOutcome(id, { status: res.status, headers: flat(res.headers), body: res.body });
-      store.flush();
-      m.ack();
+      if (kind === "async")
+        store.putOutcome(id, { status: res.status, headers: flat(res.headers), body: res.body });
+      store.afterCommit(() => m.ack());
       if (kind === "async") metrics.requests.inc({ mode: "async", outcome: "done" });
     } catch (err) {
       const code: ErrorCode = err instanceof VeltrixError ? err.code : "VX_ERR_INTERNAL";
@@ -200,14 +200,12 @@ export class Executor {
         // The client is answered 504; running it again would not reach it in time.
         this.replyError(reply, code);
         store.update(id, { state: "failed", at: Date.now(), error: code });
-        store.flush();
-        m.term(code);
+        store.afterCommit(() => m.term(code));
         return;
       }
       if (attempt < s.maxDeliver && !this.stopping) {
         store.update(id, { state: "queued", at: Date.now(), attempt, error: code });
-        store.flush();
-        m.nak(retryDelayMs * attempt);
+        store.afterCommit(() => m.nak(retryDelayMs * attempt));
         return;
       }
       if (this.stopping && attempt < s.maxDeliver) {

@@ -47,6 +47,7 @@ export class SqliteRequestStore implements RequestStore {
     StatementSync
   >;
   private pending: Op[] = [];
+  private committed: (() => void)[] = [];
   private scheduled = false;
   private readonly maxBatch: number;
   private readonly onError: (err: unknown) => void;
@@ -143,7 +144,26 @@ export class SqliteRequestStore implements RequestStore {
     this.enqueue(() => this.s.putOutcome.run(id, o.status, JSON.stringify(o.headers), o.body, at));
   }
 
+  afterCommit(cb: () => void): void {
+    this.committed.push(cb);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => {
+        this.scheduled = false;
+        this.flush();
+      });
+    }
+  }
+
   flush(): void {
+    this.commit();
+    if (this.committed.length === 0) return;
+    const cbs = this.committed;
+    this.committed = [];
+    for (const cb of cbs) cb();
+  }
+
+  private commit(): void {
     if (this.pending.length === 0) return;
     const ops = this.pending;
     this.pending = [];

@@ -55,8 +55,13 @@ export interface RequestStore {
   /** Moves a request to a new state. Batched. */
   update(id: string, change: RequestUpdate): void;
   putOutcome(id: string, outcome: Outcome, at?: number): void;
-  /** Commits every pending write in one transaction. */
+  /** Commits every pending write in one transaction, then runs the afterCommit callbacks. */
   flush(): void;
+  /**
+   * Runs `cb` once every write queued so far is committed (batched with the tick's
+   * other writes): acknowledgements that a record gates go here.
+   */
+  afterCommit(cb: () => void): void;
   get(id: string): RequestRecord | undefined;
   getConfig(hash: string): string | undefined;
   getOutcome(id: string): Outcome | undefined;

@@ -229,7 +229,9 @@ describe("sidecar shutdown in direct mode", () => {
       expect(await Promise.all(inflight)).toEqual([200, 200, 200, 200, 200]);
       await stopped;
       expect(sc.process.running).toBe(false);
-      expect(sc.process.tail()).toContain("exited code=0");
+      await eventually("exit logged", () =>
+        Promise.resolve(sc.process.tail().includes("exited code=0") ? true : undefined),
+      );
     } finally {
       await sc.process.stop();
       await app.process.stop();

@@ -1,0 +1,263 @@
+import { randomBytes } from "node:crypto";
+import { afterAll, describe, expect, it } from "vitest";
+import { eventually, natsUrl, tempDir } from "../harness/env.ts";
+import { startNats } from "../harness/nats.ts";
+import { startApp, startSidecar, writeVeltrixConfig, type App, type Sidecar } from "./helpers.ts";
+
+const cleanups: (() => Promise<void>)[] = [];
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c().catch(() => undefined);
+});
+
+async function app(dir: string, name: string): Promise<App> {
+  const a = await startApp(dir, name);
+  cleanups.push(() => a.process.stop());
+  return a;
+}
+
+async function sidecar(opts: Parameters<typeof startSidecar>[0]): Promise<Sidecar> {
+  const s = await startSidecar(opts);
+  cleanups.push(() => s.process.stop());
+  return s;
+}
+
+const uniq = (p: string): string => `${p}-${randomBytes(3).toString("hex")}`;
+
+interface Outcome {
+  state: string;
+  status?: number;
+  attempt?: number;
+  body?: string;
+  deadLettered?: boolean;
+}
+
+async function outcome(sc: Sidecar, id: string): Promise<Outcome | undefined> {
+  const res = await fetch(`${sc.url}/_veltrix/requests/${id}`);
+  return res.ok ? ((await res.json()) as Outcome) : undefined;
+}
+
+describe("sync mode over real JetStream", () => {
+  it("two sidecars sharing one stream never exceed maxConcurrency at their apps; overflow is fast", async () => {
+    const dir = tempDir("sidecar-sync");
+    const [appA, appB] = [await app(dir, "app-a"), await app(dir, "app-b")];
+    const configFile = writeVeltrixConfig(dir, {
+      name: uniq("sync"),
+      queue: {
+        mode: "sync",
+        maxConcurrency: 2,
+        maxQueueDepth: 30,
+        maxWait: "2s",
+        requestTimeout: "5s",
+        overflow: { status: 503, retryAfter: "1s" },
+      },
+    });
+    const a = await sidecar({ dir, name: "sc-a", configFile, appPort: appA.port, natsUrl: natsUrl() });
+    const b = await sidecar({ dir, name: "sc-b", configFile, appPort: appB.port, natsUrl: natsUrl() });
+
+    const one = await fetch(`${a.url}/hello?x=1`, { method: "POST", body: "payload" });
+    expect(one.status).toBe(200);
+    const echoed = (await one.json()) as { id: string; bodyBytes: number; attempt: string };
+    expect(echoed.id).toBe(one.headers.get("x-veltrix-request-id"));
+    expect(echoed.bodyBytes).toBe(7);
+
+    await appA.reset();
+    await appB.reset();
+    const fire = (sc: Sidecar): Promise<{ status: number; ms: number; retryAfter: string | null }>[] =>
+      Array.from({ length: 40 }, async () => {
+        const t0 = Date.now();
+        const res = await fetch(`${sc.url}/work?delay=150`);
+        await res.arrayBuffer();
+        return { status: res.status, ms: Date.now() - t0, retryAfter: res.headers.get("retry-after") };
+      });
+    const results = await Promise.all([...fire(a), ...fire(b)]);
+    const [sa, sb] = [await appA.stats(), await appB.stats()];
+    expect(sa.maxInFlight).toBeLessThanOrEqual(2);
+    expect(sb.maxInFlight).toBeLessThanOrEqual(2);
+    expect(sa.count).toBeGreaterThan(0);
+    expect(sb.count).toBeGreaterThan(0);
+    const ok = results.filter((r) => r.status === 200);
+    const shed = results.filter((r) => r.status === 503);
+    expect(ok.length + shed.length).toBe(80);
+    expect(ok.length).toBe(sa.count + sb.count);
+    expect(shed.length).toBeGreaterThan(0);
+    for (const r of shed) {
+      expect(r.retryAfter).toBe("1");
+      expect(r.ms).toBeLessThan(2_000 + 1_000);
+    }
+    const metrics = await (await fetch(`${a.admin}/metrics`)).text();
+    expect(metrics).toMatch(/veltrix_sidecar_shed_total\{reason="VX_ERR_QUEUE_(FULL|TIMEOUT)"\} [1-9]/);
+  });
+
+  it("answers 413 for a body over maxBodyBytes before publishing", async () => {
+    const dir = tempDir("sidecar-sync-413");
+    const a0 = await app(dir, "app");
+    const configFile = writeVeltrixConfig(dir, {
+      name: uniq("big"),
+      queue: { mode: "sync", maxBodyBytes: 100 },
+    });
+    const sc = await sidecar({ dir, configFile, appPort: a0.port, natsUrl: natsUrl() });
+    const res = await fetch(`${sc.url}/up`, { method: "POST", body: "x".repeat(500) });
+    expect(res.status).toBe(413);
+    expect((await a0.stats()).count).toBe(0);
+  });
+});
+
+describe("async mode over real JetStream", () => {
+  it("202 → status URL → result, readable from any sidecar of the config", async () => {
+    const dir = tempDir("sidecar-async");
+    const a0 = await app(dir, "app");
+    const configFile = writeVeltrixConfig(dir, {
+      name: uniq("async"),
+      queue: { mode: "async", maxConcurrency: 2 },
+    });
+    const a = await sidecar({ dir, name: "sc-a", configFile, appPort: a0.port, natsUrl: natsUrl() });
+    const b = await sidecar({ dir, name: "sc-b", configFile, appPort: a0.port, natsUrl: natsUrl() });
+    const res = await fetch(`${a.url}/report?delay=100`, { method: "POST", body: "data" });
+    expect(res.status).toBe(202);
+    const accepted = (await res.json()) as { id: string; status: string };
+    expect(res.headers.get("location")).toBe(accepted.status);
+    const done = await eventually("outcome done", async () => {
+      const o = await outcome(b, accepted.id);
+      return o?.state === "done" ? o : undefined;
+    });
+    expect(done.status).toBe(200);
+    const body = JSON.parse(Buffer.from(done.body ?? "", "base64").toString()) as {
+      id: string;
+      bodyBytes: number;
+    };
+    expect(body).toMatchObject({ id: accepted.id, bodyBytes: 4 });
+  });
+
+  it("retries up to maxDeliver, then dead-letters", async () => {
+    const dir = tempDir("sidecar-dlq");
+    const a0 = await app(dir, "app");
+    const configFile = writeVeltrixConfig(dir, {
+      name: uniq("dlq"),
+      queue: { mode: "async", maxDeliver: 2 },
+    });
+    const sc = await sidecar({ dir, configFile, appPort: a0.port, natsUrl: natsUrl() });
+    const res = await fetch(`${sc.url}/boom?crash=1`, { method: "POST" });
+    const { id } = (await res.json()) as { id: string };
+    const dead = await eventually("dead-lettered", async () => {
+      const o = await outcome(sc, id);
+      return o?.state === "expired" ? o : undefined;
+    });
+    expect(dead.deadLettered).toBe(true);
+    expect((await a0.stats()).seen[id]).toBe(2);
+  });
+
+  it("a request survives kill -9 of the executing sidecar and completes once it is restarted", async () => {
+    const dir = tempDir("sidecar-kill");
+    const a0 = await app(dir, "app");
+    const configFile = writeVeltrixConfig(dir, {
+      name: uniq("kill"),
+      queue: { mode: "async", maxConcurrency: 1, requestTimeout: "2s", maxDeliver: 3 },
+    });
+    const sc = await sidecar({ dir, configFile, appPort: a0.port, natsUrl: natsUrl() });
+    const res = await fetch(`${sc.url}/job?delay=1500`, { method: "POST" });
+    const { id } = (await res.json()) as { id: string };
+    await eventually("executing", async () => ((await a0.stats()).seen[id] === 1 ? true : undefined));
+    await sc.process.kill();
+    await sc.start();
+    const done = await eventually(
+      "completed after restart",
+      async () => {
+        const o = await outcome(sc, id);
+        return o?.state === "done" ? o : undefined;
+      },
+      60_000,
+    );
+    expect(done.status).toBe(200);
+    expect(done.attempt).toBeGreaterThanOrEqual(2);
+    expect((await a0.stats()).seen[id]).toBeGreaterThanOrEqual(2);
+  }, 90_000);
+
+  it("SIGTERM under load loses no acknowledged request", async () => {
+    const dir = tempDir("sidecar-term-load");
+    const a0 = await app(dir, "app");
+    const configFile = writeVeltrixConfig(dir, {
+      name: uniq("term"),
+      queue: { mode: "async", maxConcurrency: 2, requestTimeout: "3s" },
+    });
+    const a = await sidecar({ dir, name: "sc-a", configFile, appPort: a0.port, natsUrl: natsUrl() });
+    const b = await sidecar({ dir, name: "sc-b", configFile, appPort: a0.port, natsUrl: natsUrl() });
+    const ids: string[] = [];
+    const sending = (async () => {
+      for (let i = 0; i < 30; i++) {
+        const r = await fetch(`${a.url}/job?delay=200`, { method: "POST" }).catch(() => undefined);
+        if (r?.status === 202) ids.push(((await r.json()) as { id: string }).id);
+        else await r?.arrayBuffer();
+      }
+    })();
+    await eventually("some accepted", () => Promise.resolve(ids.length >= 10 ? true : undefined));
+    await a.process.stop();
+    await sending;
+    await eventually("exit logged", () =>
+      Promise.resolve(a.process.tail().includes("exited code=0") ? true : undefined),
+    );
+    expect(ids.length).toBeGreaterThanOrEqual(10);
+    await eventually(
+      "every acknowledged request done",
+      async () => {
+        for (const id of ids) if ((await outcome(b, id))?.state !== "done") return undefined;
+        return true;
+      },
+      60_000,
+    );
+    const seen = (await a0.stats()).seen;
+    for (const id of ids) expect(seen[id]).toBeGreaterThanOrEqual(1);
+  }, 90_000);
+});
+
+describe("broker unavailable", () => {
+  it("fails fast or falls back to direct per queue.onBrokerUnavailable, and says so in /readyz", async () => {
+    const dir = tempDir("sidecar-nonats");
+    const nats = await startNats({ dir, name: "own-nats" });
+    cleanups.push(() => nats.stop());
+    const a0 = await app(dir, "app");
+    const failFile = writeVeltrixConfig(
+      dir,
+      { name: "fail", queue: { mode: "sync", onBrokerUnavailable: "fail" } },
+      "f.yaml",
+    );
+    const directFile = writeVeltrixConfig(
+      dir,
+      { name: "fallback", queue: { mode: "sync", onBrokerUnavailable: "direct" } },
+      "d.yaml",
+    );
+    const f = await sidecar({
+      dir,
+      name: "sc-fail",
+      configFile: failFile,
+      appPort: a0.port,
+      natsUrl: nats.url,
+    });
+    const d = await sidecar({
+      dir,
+      name: "sc-direct",
+      configFile: directFile,
+      appPort: a0.port,
+      natsUrl: nats.url,
+    });
+    await eventually("attached", async () => {
+      const r = (await (await fetch(`${f.admin}/readyz`)).json()) as { queue: string };
+      return r.queue === "attached" ? true : undefined;
+    });
+    expect((await fetch(`${f.url}/x`)).status).toBe(200);
+    await nats.stop();
+    await eventually("fail mode not ready", async () =>
+      (await fetch(`${f.admin}/readyz`)).status === 503 ? true : undefined,
+    );
+    const failed = await fetch(`${f.url}/x`);
+    expect(failed.status).toBe(503);
+    expect(failed.headers.get("x-veltrix-error")).toBe("VX_ERR_BROKER_UNAVAILABLE");
+    const viaDirect = await fetch(`${d.url}/x`);
+    expect(viaDirect.status).toBe(200);
+    const ready = (await (await fetch(`${d.admin}/readyz`)).json()) as { ready: boolean; broker: string };
+    expect(ready).toMatchObject({ ready: true, broker: "down" });
+    await nats.start();
+    await eventually("back to sync", async () =>
+      (await fetch(`${f.url}/x`)).status === 200 ? true : undefined,
+    );
+  }, 90_000);
+});
