@@ -122,21 +122,19 @@ describe("helm install / upgrade / uninstall (real helm, real kube-apiserver)", 
     expect(await canI("patch", "veltrixconfigs/status", appNamespace, undefined, "veltrix.io")).toBe(true);
     expect(await canI("create", "configmaps", appNamespace)).toBe(true);
     expect(await canI("list", "pods")).toBe(true);
+    expect(await canI("get", "pods", appNamespace)).toBe(false);
     expect(
       await canI("update", "leases", namespace, `${release}-veltrix-leader`, "coordination.k8s.io"),
     ).toBe(true);
     expect(await canI("get", "secrets", namespace, secret)).toBe(true);
-    expect(
-      await canI(
-        "patch",
-        "mutatingwebhookconfigurations",
-        undefined,
-        webhookName,
-        "admissionregistration.k8s.io",
-      ),
-    ).toBe(true);
+    const webhooksGroup = "admissionregistration.k8s.io";
+    expect(await canI("update", "mutatingwebhookconfigurations", undefined, webhookName, webhooksGroup)).toBe(
+      true,
+    );
     // Not broader than needed.
     expect(await canI("list", "secrets")).toBe(false);
+    expect(await canI("list", "secrets", namespace)).toBe(false);
+    expect(await canI("delete", "configmaps", appNamespace)).toBe(false);
     expect(await canI("get", "secrets", appNamespace, secret)).toBe(false);
     expect(await canI("get", "secrets", namespace, "some-other-secret")).toBe(false);
     expect(await canI("create", "pods", appNamespace)).toBe(false);
@@ -146,11 +144,11 @@ describe("helm install / upgrade / uninstall (real helm, real kube-apiserver)", 
     );
     expect(
       await canI(
-        "patch",
+        "update",
         "mutatingwebhookconfigurations",
         undefined,
         "istio-sidecar-injector",
-        "admissionregistration.k8s.io",
+        webhooksGroup,
       ),
     ).toBe(false);
     expect(

@@ -167,7 +167,7 @@ describe("helm template: defaults", () => {
         apiGroups: [""],
         resources: ["secrets"],
         resourceNames: ["vx-veltrix-webhook-tls"],
-        verbs: ["get", "list", "watch", "update", "patch"],
+        verbs: ["get", "update"],
       },
     ]);
   });
