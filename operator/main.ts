@@ -110,6 +110,14 @@ export const flags = [
   { flag: "log-level", env: "VELTRIX_LOG_LEVEL", default: "info", doc: "debug, info, warn or error" },
 ] as const satisfies readonly FlagSpec[];
 
+/** The flag table of docs/operator.md (a unit test keeps the two equal). */
+export function flagTableMarkdown(): string {
+  const rows = flags.map(
+    (f) => `| \`--${f.flag}\` | \`${f.env}\` | ${f.default ? `\`${f.default}\`` : "(empty)"} | ${f.doc} |`,
+  );
+  return ["| flag | env | default | meaning |", "| --- | --- | --- | --- |", ...rows].join("\n");
+}
+
 type FlagName = (typeof flags)[number]["flag"];
 
 export function readFlags(argv: string[], env: NodeJS.ProcessEnv): Record<FlagName, string> {

@@ -8,6 +8,7 @@ import {
   CustomObjectsApi,
   KubernetesObjectApi,
   PatchStrategy,
+  setHeaderOptions,
 } from "@kubernetes/client-node";
 import { parse } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -172,6 +173,24 @@ describe("VeltrixConfig CRD (real kube-apiserver)", () => {
       );
     expect(err, "the API server accepted an invalid VeltrixConfig").toBeDefined();
     expect(errorText(err)).toMatch(message);
+  });
+
+  it("refuses changing the stream storage of an existing VeltrixConfig", async () => {
+    const target = { group, version, namespace, plural };
+    await custom().createNamespacedCustomObject({
+      ...target,
+      body: { apiVersion, kind, metadata: { name: "storage" }, spec: {} },
+    });
+    const err = await custom()
+      .patchNamespacedCustomObject(
+        { ...target, name: "storage", body: { spec: { queue: { stream: { storage: "memory" } } } } },
+        setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+      )
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(errorText(err)).toMatch(/queue.stream.storage cannot be changed after creation/);
   });
 
   it("refuses a name that cannot name NATS subjects", async () => {

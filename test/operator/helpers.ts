@@ -83,21 +83,27 @@ export async function getVxc(namespace: string, name: string): Promise<VeltrixCo
   })) as VeltrixConfig;
 }
 
-/** Replaces the spec (read-modify-write with the current resourceVersion). */
+/** Replaces the spec (read-modify-write, retried when the operator wrote in between). */
 export async function updateSpec(
   namespace: string,
   name: string,
   change: (spec: VeltrixConfigSpec) => VeltrixConfigSpec,
 ): Promise<VeltrixConfig> {
-  const cur = await getVxc(namespace, name);
-  return (await custom().replaceNamespacedCustomObject({
-    group,
-    version,
-    namespace,
-    plural,
-    name,
-    body: { ...cur, spec: change(cur.spec ?? {}) },
-  })) as VeltrixConfig;
+  for (let attempt = 0; ; attempt++) {
+    const cur = await getVxc(namespace, name);
+    try {
+      return (await custom().replaceNamespacedCustomObject({
+        group,
+        version,
+        namespace,
+        plural,
+        name,
+        body: { ...cur, spec: change(cur.spec ?? {}) },
+      })) as VeltrixConfig;
+    } catch (err) {
+      if ((err as { code?: number }).code !== 409 || attempt >= 10) throw err;
+    }
+  }
 }
 
 export function condition(vxc: VeltrixConfig | undefined, type: string) {
