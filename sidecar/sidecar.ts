@@ -4,6 +4,7 @@ import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { AdminServer } from "./admin/server.ts";
 import { CurrentConfig } from "./config/current-config.ts";
+import { ConfigDelivery } from "./config/delivery.ts";
 import { loadConfigFile, type ConfigDocument } from "./config/settings.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
 import type { SidecarOptions } from "./options.ts";
@@ -112,7 +113,12 @@ export async function createSidecar(opts: SidecarOptions, worker = 0): Promise<S
     proxy,
     worker,
     broker,
-    attachments: queue ? [queue] : [],
+    attachments: [
+      ...(queue ? [queue] : []),
+      ...(broker
+        ? [new ConfigDelivery({ broker, config, snapshots, metrics, pod: opts.pod, report: worker === 0 })]
+        : []),
+    ],
   };
 }
 

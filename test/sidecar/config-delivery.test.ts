@@ -1,0 +1,109 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Kvm } from "@nats-io/kv";
+import { connect } from "@nats-io/transport-node";
+import { afterAll, describe, expect, it } from "vitest";
+import {
+  configBucket,
+  configKey,
+  sidecarStatusBucket,
+  sidecarStatusKey,
+} from "../../operator/api/contract.ts";
+import { configDocument } from "../../operator/api/resolve.ts";
+import { eventually, tempDir } from "../harness/env.ts";
+import { startNats } from "../harness/nats.ts";
+import { startApp, startSidecar, writeVeltrixConfig, type Sidecar } from "./helpers.ts";
+
+const cleanups: (() => Promise<void>)[] = [];
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c().catch(() => undefined);
+});
+
+async function revisionOf(sc: Sidecar): Promise<string> {
+  const res = await fetch(`${sc.admin}/v1/config`);
+  return ((await res.json()) as { revision: string }).revision;
+}
+
+describe("config delivery over NATS KV (real nats-server)", () => {
+  it("reaches two running sidecars, in-flight requests keep their revision, and a restart with NATS down boots from disk", async () => {
+    const dir = tempDir("sidecar-kv");
+    const nats = await startNats({ dir, name: "kv-nats" });
+    cleanups.push(() => nats.stop());
+    const app = await startApp(dir);
+    cleanups.push(() => app.process.stop());
+    const ref = { namespace: "team", name: "shop" };
+    const spec1 = { config: { color: "blue" }, queue: { mode: "direct" as const } };
+    const spec2 = { config: { color: "green" }, queue: { mode: "direct" as const } };
+    const doc1 = configDocument(ref, spec1);
+    const doc2 = configDocument(ref, spec2);
+    const configFile = writeVeltrixConfig(dir, { ...ref, ...spec1 });
+
+    const nc = await connect({ servers: nats.url });
+    cleanups.push(() => nc.drain());
+    const kv = await new Kvm(nc).create(configBucket, { history: 5 });
+    await kv.put(configKey(ref), JSON.stringify(doc1));
+
+    const render = join(dir, "rendered.json");
+    const a = await startSidecar({
+      dir,
+      name: "sc-a",
+      configFile,
+      appPort: app.port,
+      natsUrl: nats.url,
+      extraArgs: ["--render-file", render, "--namespace", "team"],
+    });
+    cleanups.push(() => a.process.stop());
+    const b = await startSidecar({ dir, name: "sc-b", configFile, appPort: app.port, natsUrl: nats.url });
+    cleanups.push(() => b.process.stop());
+    expect(await revisionOf(a)).toBe(doc1.revision);
+
+    // A request admitted under revision 1, still running when revision 2 arrives.
+    const inflight = fetch(`${a.url}/slow?delay=1500`, {
+      headers: { "x-veltrix-request-id": "inflight-0001" },
+    });
+    await eventually("request at the app", async () =>
+      (await app.stats()).inFlight === 1 ? true : undefined,
+    );
+    const etag = `"${doc1.revision}"`;
+    const longPoll = fetch(`${a.admin}/v1/config?wait=10s`, { headers: { "if-none-match": etag } });
+    await kv.put(configKey(ref), JSON.stringify(doc2));
+
+    const changed = await longPoll;
+    expect(changed.status).toBe(200);
+    expect(changed.headers.get("etag")).toBe(`"${doc2.revision}"`);
+    expect(((await changed.json()) as { config: Record<string, string> }).config).toEqual({ color: "green" });
+    await eventually("b switched", async () => ((await revisionOf(b)) === doc2.revision ? true : undefined));
+
+    const old = await inflight;
+    expect(((await old.json()) as { revision: string }).revision).toBe(doc1.revision);
+    const rec = (await (await fetch(`${a.admin}/v1/requests/inflight-0001`)).json()) as {
+      record: { revision: string };
+      config: { config: Record<string, string> };
+    };
+    expect(rec.record.revision).toBe(doc1.revision);
+    expect(rec.config.config).toEqual({ color: "blue" });
+    const fresh = (await (await fetch(`${a.url}/new`)).json()) as { revision: string };
+    expect(fresh.revision).toBe(doc2.revision);
+    expect(JSON.parse(readFileSync(render, "utf8"))).toMatchObject({
+      revision: doc2.revision,
+      config: { color: "green" },
+    });
+
+    // Both pods report the applied revision for the operator.
+    const status = await new Kvm(nc).open(sidecarStatusBucket);
+    await eventually("status reported", async () => {
+      const e = await status.get(sidecarStatusKey(ref, "sc-b"));
+      return e?.json<{ revision: string }>().revision === doc2.revision ? true : undefined;
+    });
+
+    // NATS down: a restarted sidecar serves the last revision it applied, from disk.
+    await nats.stop();
+    await a.process.stop();
+    await a.start();
+    expect(await revisionOf(a)).toBe(doc2.revision);
+    const served = (await (await fetch(`${a.url}/after-restart`)).json()) as { revision: string };
+    expect(served.revision).toBe(doc2.revision);
+    const metrics = await (await fetch(`${a.admin}/metrics`)).text();
+    expect(metrics).toContain(`veltrix_sidecar_config_info{revision="${doc2.revision}"} 1`);
+  }, 90_000);
+});
