@@ -1,7 +1,8 @@
 // The webhook's reads from the API server: the pod's namespace (labels, annotations)
 // and the VeltrixConfig it names. Hits are cached for a short TTL so a burst of
-// pods from one ReplicaSet costs two reads, not two per pod; a miss is never
-// cached, so a config created a moment ago is found on the next pod.
+// pods from one ReplicaSet costs two reads, not two per pod, and refreshed in the
+// background so no admission waits on an expiry; a miss is never cached, so a
+// config created a moment ago is found on the next pod.
 import { ApiException, CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import { group, plural, version } from "../api/contract.ts";
 import type { Lookups } from "./admit.ts";
@@ -20,8 +21,14 @@ function isNotFound(err: unknown): boolean {
   return err instanceof ApiException && err.code === 404;
 }
 
-class TtlCache<T> {
-  private readonly entries = new Map<string, { value: T; until: number }>();
+/**
+ * Found objects are fresh for `ttlMs`; after that the next reader still gets the
+ * cached value at once while one refresh runs in the background (stale for at most
+ * another ttl). Concurrent misses share one request. A miss is never cached.
+ */
+class LookupCache<T> {
+  private readonly entries = new Map<string, { value: T; at: number }>();
+  private readonly inflight = new Map<string, Promise<T | undefined>>();
   private readonly ttlMs: number;
   private readonly now: () => number;
 
@@ -30,17 +37,33 @@ class TtlCache<T> {
     this.now = now;
   }
 
-  get(key: string): T | undefined {
+  async get(key: string, load: () => Promise<T | undefined>): Promise<T | undefined> {
     const hit = this.entries.get(key);
-    if (hit === undefined) return undefined;
-    if (hit.until > this.now()) return hit.value;
-    this.entries.delete(key);
-    return undefined;
+    const age = hit ? this.now() - hit.at : Infinity;
+    if (hit && age < this.ttlMs) return hit.value;
+    if (hit && age < 2 * this.ttlMs) {
+      this.refresh(key, load).catch(() => this.entries.delete(key));
+      return hit.value;
+    }
+    return this.refresh(key, load);
   }
 
-  set(key: string, value: T): void {
-    if (this.entries.size > 10_000) this.entries.clear();
-    this.entries.set(key, { value, until: this.now() + this.ttlMs });
+  private refresh(key: string, load: () => Promise<T | undefined>): Promise<T | undefined> {
+    let pending = this.inflight.get(key);
+    if (!pending) {
+      pending = load()
+        .then((value) => {
+          if (value === undefined) this.entries.delete(key);
+          else {
+            if (this.entries.size > 10_000) this.entries.clear();
+            this.entries.set(key, { value, at: this.now() });
+          }
+          return value;
+        })
+        .finally(() => this.inflight.delete(key));
+      this.inflight.set(key, pending);
+    }
+    return pending;
   }
 }
 
@@ -49,41 +72,37 @@ export function createKubeLookups(kc: KubeConfig, options: KubeLookupOptions): L
   const custom = kc.makeApiClient(CustomObjectsApi);
   const now = options.now ?? Date.now;
   const ttl = options.cacheTtlMs ?? 2_000;
-  const namespaces = new TtlCache<NamespaceInfo>(ttl, now);
-  const configs = new TtlCache<InjectionConfig>(ttl, now);
+  const namespaces = new LookupCache<NamespaceInfo>(ttl, now);
+  const configs = new LookupCache<InjectionConfig>(ttl, now);
   return {
     async namespace(name) {
-      const cached = namespaces.get(name);
-      if (cached) return cached;
-      try {
-        const ns = await core.readNamespace({ name });
-        const info = { name, labels: ns.metadata?.labels ?? {}, annotations: ns.metadata?.annotations ?? {} };
-        namespaces.set(name, info);
-        return info;
-      } catch (err) {
-        if (isNotFound(err)) return { name, labels: {}, annotations: {} };
-        throw err;
-      }
+      const info = await namespaces.get(name, async () => {
+        try {
+          const ns = await core.readNamespace({ name });
+          return { name, labels: ns.metadata?.labels ?? {}, annotations: ns.metadata?.annotations ?? {} };
+        } catch (err) {
+          if (isNotFound(err)) return undefined;
+          throw err;
+        }
+      });
+      return info ?? { name, labels: {}, annotations: {} };
     },
-    async config(namespace, name) {
-      const key = `${namespace}/${name}`;
-      const cached = configs.get(key);
-      if (cached) return cached;
-      try {
-        const object: unknown = await custom.getNamespacedCustomObject({
-          group,
-          version,
-          plural,
-          namespace,
-          name,
-        });
-        const config = injectionConfigFrom(object, options.defaults);
-        configs.set(key, config);
-        return config;
-      } catch (err) {
-        if (isNotFound(err)) return undefined;
-        throw err;
-      }
+    config(namespace, name) {
+      return configs.get(`${namespace}/${name}`, async () => {
+        try {
+          const object: unknown = await custom.getNamespacedCustomObject({
+            group,
+            version,
+            plural,
+            namespace,
+            name,
+          });
+          return injectionConfigFrom(object, options.defaults);
+        } catch (err) {
+          if (isNotFound(err)) return undefined;
+          throw err;
+        }
+      });
     },
   };
 }
