@@ -1,0 +1,208 @@
+// Proves the chart's RBAC is sufficient: install the chart, mint a token for the chart's
+// ServiceAccount (TokenRequest API), and run the real operator as a process with only that
+// identity and the environment the chart's Deployment gives it; it must win the Lease, reconcile
+// a sample VeltrixConfig to Ready, and clean up on delete, with no Forbidden anywhere.
+// Its own control plane and NATS: a cluster-wide operator must not touch other test files'
+// VeltrixConfigs on the shared API server.
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  AppsV1Api,
+  CoordinationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  type V1EnvVar,
+} from "@kubernetes/client-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { startControlPlane, type ControlPlane } from "../harness/control-plane.ts";
+import { eventually, tempDir } from "../harness/env.ts";
+import { helm } from "../harness/helm.ts";
+import { startNats, type NatsServer } from "../harness/nats.ts";
+import { freePort } from "../harness/ports.ts";
+import { ManagedProcess } from "../harness/process.ts";
+import { repoRoot } from "../harness/tools.ts";
+import { chartDir } from "./chart.ts";
+
+const releaseNamespace = "veltrix-system";
+const appNamespace = "shop";
+const podName = "vx-veltrix-6d4f-abcde";
+const target = {
+  group: "veltrix.io",
+  version: "v1alpha1",
+  plural: "veltrixconfigs",
+  namespace: appNamespace,
+};
+
+interface Condition {
+  type: string;
+  status: string;
+  reason?: string;
+}
+interface VeltrixConfigObject {
+  metadata: { name: string; finalizers?: string[] };
+  status?: { conditions?: Condition[]; revision?: string };
+}
+
+/** The container env as the kubelet would resolve it for the pod the Deployment creates. */
+function resolveEnv(env: V1EnvVar[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const e of env) {
+    const field = e.valueFrom?.fieldRef?.fieldPath;
+    if (e.value !== undefined) out[e.name] = e.value;
+    else if (field === "metadata.namespace") out[e.name] = releaseNamespace;
+    else if (field === "metadata.name") out[e.name] = podName;
+    else if (!e.valueFrom)
+      out[e.name] = ""; // value "" is omitted by the API server
+    else throw new Error(`env ${e.name}: unsupported valueFrom in this test`);
+  }
+  return out;
+}
+
+describe("the operator runs with exactly the chart's RBAC", () => {
+  let cp: ControlPlane;
+  let nats: NatsServer;
+  let operator: ManagedProcess;
+  let httpPort = 0;
+
+  function forbiddenLines(): string[] {
+    return readFileSync(operator.spec.logFile, "utf8")
+      .split("\n")
+      .filter((line) => /forbidden/i.test(line));
+  }
+
+  beforeAll(async () => {
+    const dir = tempDir("chart-rbac");
+    [nats, cp] = await Promise.all([
+      startNats({ dir, name: "nats-rbac" }),
+      startControlPlane({ dir, controllerManager: false }),
+    ]);
+    const core = cp.kubeConfig().makeApiClient(CoreV1Api);
+    for (const name of [releaseNamespace, appNamespace]) {
+      await core.createNamespace({ body: { metadata: { name } } });
+    }
+    await helm(
+      [
+        "install",
+        "vx",
+        chartDir,
+        "--namespace",
+        releaseNamespace,
+        "--set",
+        `nats.url=${nats.url}`,
+        "--timeout",
+        "60s",
+      ],
+      { home: join(dir, "helm"), kubeconfig: cp.kubeconfigPath },
+    );
+
+    // A token for the chart's ServiceAccount, and a kubeconfig holding only that.
+    const token = await core.createNamespacedServiceAccountToken({
+      name: "vx-veltrix",
+      namespace: releaseNamespace,
+      body: { spec: { audiences: [], expirationSeconds: 3600 } },
+    });
+    const kubeconfig = join(dir, "operator.kubeconfig");
+    writeFileSync(
+      kubeconfig,
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Config",
+        clusters: [{ name: "c", cluster: { server: cp.server, "certificate-authority": cp.caFile } }],
+        users: [{ name: "vx-veltrix", user: { token: token.status?.token } }],
+        contexts: [{ name: "c", context: { cluster: "c", user: "vx-veltrix" } }],
+        "current-context": "c",
+      }),
+      { mode: 0o600 },
+    );
+
+    // The environment the chart's Deployment sets, as installed.
+    const deploy = await cp
+      .kubeConfig()
+      .makeApiClient(AppsV1Api)
+      .readNamespacedDeployment({ name: "vx-veltrix", namespace: releaseNamespace });
+    const container = deploy.spec?.template.spec?.containers[0];
+    expect(container?.args).toEqual(["operator/main.js"]);
+    const env = resolveEnv(container?.env ?? []);
+    expect(env["VELTRIX_NATS_URL"]).toBe(nats.url);
+    httpPort = await freePort();
+    operator = new ManagedProcess({
+      name: "operator-as-chart-sa",
+      command: process.execPath,
+      // The image runs the compiled operator/main.js; here the same program from source.
+      args: [join(repoRoot, "operator/main.ts"), "--http-host", "127.0.0.1"],
+      logFile: join(dir, "operator.log"),
+      env: { PATH: process.env["PATH"], KUBECONFIG: kubeconfig, ...env, VELTRIX_HTTP_PORT: String(httpPort) },
+      cwd: repoRoot,
+    });
+    operator.start();
+    await operator.waitUntil(
+      "ready",
+      async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`)).ok,
+      60_000,
+    );
+  }, 240_000);
+
+  afterAll(async () => {
+    await operator?.stop();
+    await cp?.stop();
+    await nats?.stop();
+  });
+
+  it("takes the leader Lease the chart's Role allows", async () => {
+    const lease = await eventually("lease held", async () => {
+      const l = await cp
+        .kubeConfig()
+        .makeApiClient(CoordinationV1Api)
+        .readNamespacedLease({ name: "vx-veltrix-leader", namespace: releaseNamespace });
+      return l.spec?.holderIdentity ? l : undefined;
+    });
+    expect(lease.spec?.holderIdentity).toBe(podName);
+  });
+
+  it("reconciles a sample VeltrixConfig to Ready and cleans up on delete, with no Forbidden", async () => {
+    const custom = cp.kubeConfig().makeApiClient(CustomObjectsApi);
+    const sample = parse(readFileSync(join(repoRoot, "crds/samples/minimal.yaml"), "utf8")) as object;
+    await custom.createNamespacedCustomObject({ ...target, body: sample });
+    // Polls until Ready, or stops early when the operator logs a Forbidden (RBAC too narrow).
+    const outcome = await eventually(
+      "VeltrixConfig Ready (or a Forbidden in the operator log)",
+      async () => {
+        const denied = forbiddenLines();
+        if (denied.length > 0) return { denied, vxc: undefined };
+        const vxc = (await custom.getNamespacedCustomObject({
+          ...target,
+          name: "minimal",
+        })) as VeltrixConfigObject;
+        const cond = vxc.status?.conditions?.find((c) => c.type === "Ready");
+        return cond?.status === "True" ? { denied, vxc } : undefined;
+      },
+      60_000,
+    );
+    expect(outcome.denied).toEqual([]);
+    const ready = outcome.vxc!;
+    expect(ready.status?.revision).toMatch(/\S+/);
+    expect(ready.metadata.finalizers?.length).toBeGreaterThan(0);
+    const configMaps = await cp
+      .kubeConfig()
+      .makeApiClient(CoreV1Api)
+      .listNamespacedConfigMap({ namespace: appNamespace });
+    expect(configMaps.items.length).toBeGreaterThan(0);
+
+    await custom.deleteNamespacedCustomObject({ ...target, name: "minimal" });
+    await eventually(
+      "VeltrixConfig gone (finalizer removed by the operator)",
+      async () => {
+        try {
+          await custom.getNamespacedCustomObject({ ...target, name: "minimal" });
+          return undefined;
+        } catch (err) {
+          return (err as { code?: number }).code === 404 ? true : undefined;
+        }
+      },
+      60_000,
+    );
+    expect(forbiddenLines()).toEqual([]);
+    expect(operator.running).toBe(true);
+  });
+});
