@@ -64,6 +64,7 @@ describe("the operator runs with exactly the chart's RBAC", () => {
   let nats: NatsServer;
   let operator: ManagedProcess;
   let httpPort = 0;
+  let webhookPort = 0;
 
   function forbiddenLines(): string[] {
     return readFileSync(operator.spec.logFile, "utf8")
@@ -125,14 +126,30 @@ describe("the operator runs with exactly the chart's RBAC", () => {
     expect(container?.args).toEqual(["operator/main.js"]);
     const env = resolveEnv(container?.env ?? []);
     expect(env["VELTRIX_NATS_URL"]).toBe(nats.url);
+    // The chart mounts its sidecar-defaults ConfigMap at the path in VELTRIX_SIDECAR_DEFAULTS_FILE.
+    const defaults = await core.readNamespacedConfigMap({
+      name: "vx-veltrix-sidecar-defaults",
+      namespace: releaseNamespace,
+    });
+    expect(env["VELTRIX_SIDECAR_DEFAULTS_FILE"]).toBe("/etc/veltrix/sidecar/defaults.json");
+    env["VELTRIX_SIDECAR_DEFAULTS_FILE"] = join(dir, "sidecar-defaults.json");
+    writeFileSync(env["VELTRIX_SIDECAR_DEFAULTS_FILE"], defaults.data?.["defaults.json"] ?? "");
     httpPort = await freePort();
+    webhookPort = await freePort();
     operator = new ManagedProcess({
       name: "operator-as-chart-sa",
       command: process.execPath,
       // The image runs the compiled operator/main.js; here the same program from source.
       args: [join(repoRoot, "operator/main.ts"), "--http-host", "127.0.0.1"],
       logFile: join(dir, "operator.log"),
-      env: { PATH: process.env["PATH"], KUBECONFIG: kubeconfig, ...env, VELTRIX_HTTP_PORT: String(httpPort) },
+      env: {
+        PATH: process.env["PATH"],
+        KUBECONFIG: kubeconfig,
+        ...env,
+        VELTRIX_HTTP_PORT: String(httpPort),
+        VELTRIX_WEBHOOK_PORT: String(webhookPort),
+        VELTRIX_WEBHOOK_HOST: "127.0.0.1",
+      },
       cwd: repoRoot,
     });
     operator.start();
