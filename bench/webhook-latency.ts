@@ -5,7 +5,8 @@
 //  2. pod-creation throughput through the API server with and without the webhook.
 //   scripts/with-node24 node bench/webhook-latency.ts [--short]
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -25,7 +26,8 @@ import { injectionFeaturesFor } from "../operator/webhook/config-input.ts";
 import { createKubeLookups } from "../operator/webhook/kube-lookups.ts";
 import { createWebhookMetrics } from "../operator/webhook/metrics.ts";
 import { admissionPath, startWebhookServer } from "../operator/webhook/server.ts";
-import { startControlPlane } from "../test/harness/control-plane.ts";
+import { type ControlPlane, startControlPlane } from "../test/harness/control-plane.ts";
+import { podBody } from "./webhook-fixtures.ts";
 import { median, type Row, printTable, short, writeResults } from "./lib/report.ts";
 
 function percentile(xs: number[], p: number): number {
@@ -63,59 +65,49 @@ async function createConfig(kc: KubeConfig, namespace: string): Promise<void> {
   });
 }
 
-function podBody(i: number | string): Record<string, unknown> {
-  return {
-    metadata: {
-      name: `web-${i}`,
-      labels: { app: "web" },
-      annotations: { "veltrix.io/inject": "true" },
-    },
-    spec: {
-      containers: [
-        {
-          name: "web",
-          image: "registry.example/web:1",
-          ports: [{ name: "http", containerPort: 8080 }],
-          env: [{ name: "MODE", value: "production" }],
-          resources: { requests: { cpu: "100m", memory: "128Mi" } },
-        },
-      ],
-    },
-  };
-}
-
-function load(port: number, ca: string, body: string, concurrency: number, warmup: number, requests: number) {
-  return new Promise<{ latencies: number[]; seconds: number }>((resolve, reject) => {
-    const worker = new Worker(new URL("./webhook-load.ts", import.meta.url), {
-      workerData: { port, ca, body, concurrency, warmup, requests },
-    });
-    worker.once("message", resolve);
+function runWorker<T>(data: Record<string, unknown>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const worker = new Worker(new URL("./webhook-load.ts", import.meta.url), { workerData: data });
+    worker.once("message", (m: T) => resolve(m));
     worker.once("error", reject);
   });
 }
 
-async function createPods(
-  kc: KubeConfig,
-  namespace: string,
-  round: number,
-  count: number,
-  concurrency: number,
-) {
-  const core = kc.makeApiClient(CoreV1Api);
-  const latencies: number[] = [];
-  let next = 0;
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < count) {
-        const i = next++;
-        const s = performance.now();
-        await core.createNamespacedPod({ namespace, body: podBody(`${round}-${i}`) });
-        latencies.push(performance.now() - s);
-      }
-    }),
-  );
-  return { latencies, seconds: (performance.now() - t0) / 1000 };
+function load(port: number, ca: string, body: string, concurrency: number, warmup: number, requests: number) {
+  return runWorker<{ latencies: number[]; seconds: number }>({
+    kind: "reviews",
+    port,
+    ca,
+    body,
+    concurrency,
+    warmup,
+    requests,
+  });
+}
+
+function fetchText(plane: ControlPlane, path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      `${plane.server}${path}`,
+      { headers: { authorization: `Bearer ${plane.adminToken}` }, ca: readFileSync(plane.caFile) },
+      (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (c: string) => (body += c));
+        res.on("end", () => resolve(body));
+      },
+    );
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+/** Sum of a metric's samples for the webhook "pod.inject.veltrix.io" (Prometheus text format). */
+function apiMetric(text: string, name: string): number {
+  return text
+    .split("\n")
+    .filter((l) => l.startsWith(`${name}{`) && l.includes('name="pod.inject.veltrix.io"'))
+    .reduce((acc, l) => acc + Number(l.split(" ").at(-1)), 0);
 }
 
 async function main(): Promise<void> {
@@ -175,6 +167,7 @@ async function main(): Promise<void> {
       const requests = short ? 1_000 : concurrency === 1 ? 3_000 : 10_000;
       // Warm-up at this concurrency opens the TLS connections the API server would keep alive.
       const warmup = Math.max(200, concurrency * 5);
+      registry.resetMetrics();
       const { latencies, seconds } = await load(
         server.port,
         ca.certPem,
@@ -232,9 +225,17 @@ async function main(): Promise<void> {
     const results = new Map<string, { rates: number[]; latencies: number[] }>(
       cases.map(([label]) => [label, { rates: [], latencies: [] }]),
     );
+    const connectionsBefore = (await metrics.connections.get()).values[0]?.value ?? 0;
     for (let round = 0; round < rounds; round++) {
       for (const [label, namespace] of cases) {
-        const { latencies, seconds } = await createPods(kc, namespace, round, pods, concurrency);
+        const { latencies, seconds } = await runWorker<{ latencies: number[]; seconds: number }>({
+          kind: "pods",
+          kubeconfigPath: plane.kubeconfigPath,
+          namespace,
+          round,
+          count: pods,
+          concurrency,
+        });
         const r = results.get(label)!;
         r.rates.push(pods / seconds);
         r.latencies.push(...latencies);
@@ -258,8 +259,25 @@ async function main(): Promise<void> {
     if (!check.spec?.initContainers?.some((c) => c.name === "veltrix-sidecar")) {
       throw new Error("pods in the webhook namespace were not injected");
     }
+    // What the API server itself measured for its calls to the webhook.
+    const apiMetrics = await fetchText(plane, "/metrics");
+    const sum = apiMetric(apiMetrics, "apiserver_admission_webhook_admission_duration_seconds_sum");
+    const count = apiMetric(apiMetrics, "apiserver_admission_webhook_admission_duration_seconds_count");
+    const webhookCallMs = count > 0 ? (1000 * sum) / count : 0;
+    if (process.env["BENCH_DEBUG"]) {
+      console.log(
+        apiMetrics
+          .split("\n")
+          .filter((l) => l.includes("pod.inject.veltrix.io") && !l.includes("_bucket"))
+          .join("\n"),
+      );
+    }
     console.log("\nPod creation through the API server (kube-apiserver + etcd on this machine)");
     printTable(throughputRows);
+    const connections = ((await metrics.connections.get()).values[0]?.value ?? 0) - connectionsBefore;
+    console.log(
+      `API server's mean webhook call: ${webhookCallMs.toFixed(2)} ms over ${count} calls, ${connections} TLS connections`,
+    );
     const file = writeResults("webhook-latency", {
       kubernetes: gitVersion,
       latency: latencyRows,

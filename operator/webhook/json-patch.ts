@@ -35,7 +35,8 @@ export function deepEqual(a: JsonValue | undefined, b: JsonValue | undefined): b
 }
 
 function diffInto(from: JsonValue, to: JsonValue, path: string, ops: PatchOperation[]): void {
-  if (deepEqual(from, to)) return;
+  if (from === to) return;
+  // Objects recurse key by key; equal subtrees produce nothing, so no whole-tree compare first.
   if (isObject(from) && isObject(to)) {
     for (const key of Object.keys(from)) {
       if (!(key in to)) ops.push({ op: "remove", path: `${path}/${escapeToken(key)}` });
@@ -55,12 +56,13 @@ function diffInto(from: JsonValue, to: JsonValue, path: string, ops: PatchOperat
       return;
     }
     if (to.length === from.length) {
+      // (equal arrays took the branch above)
       // Same shape: descend so a changed element yields a focused patch.
       for (let i = 0; i < to.length; i++) diffInto(from[i]!, to[i]!, `${path}/${i}`, ops);
       return;
     }
   }
-  ops.push({ op: "replace", path, value: to });
+  if (!deepEqual(from, to)) ops.push({ op: "replace", path, value: to });
 }
 
 /** The patch that turns `from` into `to` (empty when they are equal). */

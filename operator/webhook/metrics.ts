@@ -7,6 +7,7 @@ export interface WebhookMetrics {
   admissions: Counter<"outcome" | "reason">;
   latency: Histogram<"outcome">;
   certificateExpiry: Gauge;
+  connections: Counter;
 }
 
 export function createWebhookMetrics(registry: Registry): WebhookMetrics {
@@ -23,6 +24,11 @@ export function createWebhookMetrics(registry: Registry): WebhookMetrics {
       help: "Time from a complete request body to the response, by outcome.",
       labelNames: ["outcome"],
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    }),
+    connections: new Counter({
+      name: "veltrix_webhook_tls_connections_total",
+      help: "TLS connections accepted (callers that reuse connections keep this low).",
       registers,
     }),
     certificateExpiry: new Gauge({

@@ -148,6 +148,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     });
   });
   server.on("clientError", (_err, socket) => socket.destroy());
+  server.on("secureConnection", () => metrics?.connections.inc());
   // The API server keeps connections alive; keep them longer than its idle timeout.
   server.keepAliveTimeout = 65_000;
 
