@@ -100,7 +100,7 @@ export const annotationTable = {
     key: "veltrix.io/app-container",
     scope: "pod",
     default: undefined,
-    defaultDoc: "the first container",
+    defaultDoc: "the first container that is not a mesh proxy",
     doc: "The container the sidecar forwards to; its port is taken over (see above).",
     parse: parseContainerName,
   }),

@@ -26,7 +26,7 @@ function isNotFound(err: unknown): boolean {
  * cached value at once while one refresh runs in the background (stale for at most
  * another ttl). Concurrent misses share one request. A miss is never cached.
  */
-class LookupCache<T> {
+export class LookupCache<T> {
   private readonly entries = new Map<string, { value: T; at: number }>();
   private readonly inflight = new Map<string, Promise<T | undefined>>();
   private readonly ttlMs: number;

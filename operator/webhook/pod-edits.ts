@@ -65,7 +65,7 @@ export function resolveAppTarget(pod: Pod, values: AnnotationValues): AppTarget 
   const names = containers.map((c) => c.name);
   const container =
     values.appContainer === undefined
-      ? containers[0]
+      ? (containers.find((c) => !meshProxies.has(c.name)) ?? containers[0])
       : containers.find((c) => c.name === values.appContainer);
   if (!container) {
     return `invalid value '${values.appContainer ?? ""}' for annotation 'veltrix.io/app-container': no such container (containers: ${names.join(", ")})`;
