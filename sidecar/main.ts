@@ -1,14 +1,24 @@
 // Entry point: node sidecar/main.ts --config veltrixconfig.yaml --app-port 8080
+import cluster from "node:cluster";
+import { AggregatorRegistry } from "prom-client";
 import { parseOptions } from "./options.ts";
 import { createSidecar, startListeners, startSweeper } from "./sidecar.ts";
+import { runPrimary, workerEnv } from "./workers.ts";
 
 async function main(): Promise<void> {
   const opts = parseOptions(process.argv.slice(2));
-  const sc = await createSidecar(opts);
+  if (opts.workers > 1 && cluster.isPrimary) return runPrimary(opts);
+  const worker = cluster.isWorker ? Number(process.env[workerEnv] ?? 1) : 0;
+  const sc = await createSidecar(opts, worker);
+  if (cluster.isWorker) {
+    // Constructing one registers the worker's responder to the primary's metrics requests.
+    const responder = new AggregatorRegistry();
+    AggregatorRegistry.setRegistries([sc.metrics.registry, responder]);
+  }
   startSweeper(sc);
-  const handle = await startListeners(sc, true);
+  const handle = await startListeners(sc, worker === 0);
   console.log(
-    `veltrix sidecar: proxy :${handle.proxyPort} admin 127.0.0.1:${handle.adminPort} app ${opts.appHost}:${opts.appPort}`,
+    `veltrix sidecar${worker ? ` worker ${worker}` : ""}: proxy :${handle.proxyPort}${worker ? "" : ` admin 127.0.0.1:${handle.adminPort}`} app ${opts.appHost}:${opts.appPort}`,
   );
   const stop = (signal: string): void => {
     void handle.shutdown(signal).then(

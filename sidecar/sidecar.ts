@@ -103,6 +103,7 @@ export async function createSidecar(opts: SidecarOptions, worker = 0): Promise<S
   };
   onApplied(doc);
   config.onChange((rev) => onApplied(rev.doc));
+  setInterval(() => metrics.recordsWritten.set(store.written), 1_000).unref();
   return {
     opts,
     config,

@@ -16,6 +16,8 @@ export interface AdminDeps {
   drain: () => void;
   /** Looks up a record another worker or pod may hold (optional). */
   lookup?: (id: string) => Promise<unknown>;
+  /** Metrics text (default: this process's registry); a multi-worker primary aggregates. */
+  metricsText?: () => Promise<{ contentType: string; text: string }>;
 }
 
 const maxLongPollMs = 60_000;
@@ -63,9 +65,13 @@ export class AdminServer {
       });
     }
     if (p === "/metrics") {
-      this.deps.metrics.recordsWritten.set(this.deps.store.written);
-      const text = await this.deps.metrics.registry.metrics();
-      res.writeHead(200, { "content-type": this.deps.metrics.registry.contentType });
+      const { contentType, text } = this.deps.metricsText
+        ? await this.deps.metricsText()
+        : {
+            contentType: this.deps.metrics.registry.contentType,
+            text: await this.deps.metrics.registry.metrics(),
+          };
+      res.writeHead(200, { "content-type": contentType });
       res.end(text);
       return;
     }

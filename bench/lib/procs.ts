@@ -1,0 +1,103 @@
+// Processes and load for the benchmarks: spawn servers and wait for their port, run
+// wrk (or report that it is missing), read a process's RSS.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+
+export const repo = join(import.meta.dirname, "..", "..");
+const live = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const c of live) c.kill("SIGKILL");
+});
+
+export function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ port, host: "127.0.0.1" }, () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.on("error", () => resolve(false));
+  });
+}
+
+export interface Proc {
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+export async function start(cmd: string, args: string[], waitPort: number, log?: string): Promise<Proc> {
+  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+  live.add(child);
+  let out = "";
+  child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr?.on("data", (d: Buffer) => (out += d.toString()));
+  const deadline = Date.now() + 30_000;
+  while (!(await portOpen(waitPort))) {
+    if (child.exitCode !== null || Date.now() > deadline)
+      throw new Error(`${cmd} ${args.join(" ")} did not start:\n${out}`);
+    await sleep(50);
+  }
+  return {
+    child,
+    stop: async () => {
+      if (log) writeFileSync(log, out);
+      if (child.exitCode !== null) return;
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      const t = setTimeout(() => child.kill("SIGKILL"), 5_000);
+      await exited;
+      clearTimeout(t);
+      live.delete(child);
+    },
+  };
+}
+
+let nextPort = 21_000 + Math.floor(Math.random() * 20_000);
+export function port(): number {
+  return nextPort++;
+}
+
+export function hasWrk(): boolean {
+  return spawnSync("wrk", ["--version"]).error === undefined;
+}
+
+export interface WrkResult {
+  rps: number;
+  p50ms: number;
+  p99ms: number;
+  non2xx: number;
+  errors: number;
+}
+
+function ms(v: string): number {
+  const m = /([\d.]+)(us|ms|s)/.exec(v);
+  if (!m) return Number.NaN;
+  const n = Number(m[1]);
+  return m[2] === "us" ? n / 1000 : m[2] === "s" ? n * 1000 : n;
+}
+
+export function wrk(url: string, connections: number, seconds: number): Promise<WrkResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("wrk", ["-t2", `-c${connections}`, `-d${seconds}s`, "--latency", url]);
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.on("error", reject);
+    child.on("exit", () => {
+      const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? Number.NaN);
+      const p50 = /50%\s+(\S+)/.exec(out)?.[1] ?? "";
+      const p99 = /99%\s+(\S+)/.exec(out)?.[1] ?? "";
+      const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
+      const errs = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+      const errors = errs ? errs.slice(1).reduce((a, b) => a + Number(b), 0) : 0;
+      resolve({ rps, p50ms: ms(p50), p99ms: ms(p99), non2xx, errors });
+    });
+  });
+}
+
+/** Resident set size of a process in KiB (Linux /proc). */
+export function rssKiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return Number(m?.[1] ?? Number.NaN);
+}

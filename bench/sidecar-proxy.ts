@@ -1,0 +1,124 @@
+// Throughput and tail latency of the sidecar (`direct` with a record per request, and
+// `sync` over a real JetStream) against the plain app, HAProxy (maxconn 32) and a
+// minimal undici proxy, all in the same run with wrk -t2 -c64. Medians of the runs.
+//   scripts/with-node24 node bench/sidecar-proxy.ts [--short]
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { toolPath } from "../test/harness/tools.ts";
+import { hasWrk, port, repo, start, wrk, type Proc, type WrkResult } from "./lib/procs.ts";
+import { median, printTable, short, writeResults, type Row } from "./lib/report.ts";
+
+const seconds = short ? 2 : 8;
+const runs = short ? 1 : 3;
+const connections = 64;
+const node = process.execPath;
+
+if (!hasWrk()) {
+  console.log("sidecar-proxy: wrk not installed (apt-get install -y wrk); skipped");
+  process.exit(0);
+}
+
+const dir = mkdtempSync(join(tmpdir(), "vx-bench-proxy-"));
+const procs: Proc[] = [];
+const appPort = port();
+procs.push(await start(node, [join(repo, "bench/lib/plain-app.ts"), String(appPort)], appPort));
+
+const targets: { name: string; url: string }[] = [
+  { name: "app (no proxy)", url: `http://127.0.0.1:${appPort}/` },
+];
+
+if (spawnSync("haproxy", ["-v"]).error === undefined) {
+  const hp = port();
+  const cfg = join(dir, "haproxy.cfg");
+  writeFileSync(
+    cfg,
+    `global\n  maxconn 5000\ndefaults\n  mode http\n  timeout connect 5s\n  timeout client 60s\n  timeout server 60s\n  option http-keep-alive\nfrontend f\n  bind 127.0.0.1:${hp}\n  default_backend b\nbackend b\n  server app 127.0.0.1:${appPort} maxconn 32\n`,
+  );
+  procs.push(await start("haproxy", ["-f", cfg, "-db"], hp));
+  targets.push({ name: "haproxy maxconn 32", url: `http://127.0.0.1:${hp}/` });
+}
+
+const mp = port();
+procs.push(await start(node, [join(repo, "bench/lib/minimal-proxy.ts"), String(mp), String(appPort)], mp));
+targets.push({ name: "minimal undici proxy", url: `http://127.0.0.1:${mp}/` });
+
+const natsPort = port();
+procs.push(
+  await start(
+    toolPath("nats-server"),
+    ["-js", "-sd", join(dir, "js"), "-a", "127.0.0.1", "-p", String(natsPort)],
+    natsPort,
+  ),
+);
+
+function configFile(mode: string): string {
+  const f = join(dir, `${mode}.yaml`);
+  writeFileSync(
+    f,
+    [
+      "apiVersion: veltrix.io/v1alpha1",
+      "kind: VeltrixConfig",
+      `metadata: {name: bench-${mode}, namespace: bench}`,
+      "spec:",
+      '  config: {feature: "on"}',
+      `  queue: {mode: ${mode}, maxConcurrency: 64, maxQueueDepth: 100000, maxWait: 30s, requestTimeout: 30s}`,
+      "",
+    ].join("\n"),
+  );
+  return f;
+}
+
+for (const mode of ["direct", "sync"]) {
+  const p = port();
+  const args = [
+    join(repo, "sidecar/main.ts"),
+    "--config",
+    configFile(mode),
+    "--app-port",
+    String(appPort),
+    "--port",
+    String(p),
+    "--host",
+    "127.0.0.1",
+    "--admin-port",
+    String(port()),
+    "--data-dir",
+    join(dir, `data-${mode}`),
+    ...(mode === "sync" ? ["--nats", `nats://127.0.0.1:${natsPort}`, "--ensure-stream"] : []),
+  ];
+  procs.push(await start(node, args, p, join(dir, `sidecar-${mode}.log`)));
+  targets.push({ name: `sidecar ${mode}`, url: `http://127.0.0.1:${p}/` });
+}
+// Let the sync sidecar attach to its stream.
+await new Promise((r) => setTimeout(r, 1_500));
+
+const results = new Map<string, WrkResult[]>();
+for (let r = 0; r < runs; r++) {
+  for (const t of targets) {
+    const res = await wrk(t.url, connections, seconds);
+    results.set(t.name, [...(results.get(t.name) ?? []), res]);
+  }
+}
+
+const med = (name: string, k: keyof WrkResult): number => median((results.get(name) ?? []).map((x) => x[k]));
+const anchor = targets.some((t) => t.name.startsWith("haproxy"))
+  ? "haproxy maxconn 32"
+  : "minimal undici proxy";
+const appP99 = med("app (no proxy)", "p99ms");
+const rows: Row[] = targets.map((t) => ({
+  target: t.name,
+  "req/s": Math.round(med(t.name, "rps")),
+  [`x ${anchor.split(" ")[0]}`]: med(t.name, "rps") / med(anchor, "rps"),
+  "p50 ms": med(t.name, "p50ms"),
+  "p99 ms": med(t.name, "p99ms"),
+  "p99 added ms": t.name.startsWith("app") ? 0 : med(t.name, "p99ms") - appP99,
+  "non-2xx": med(t.name, "non2xx"),
+  errors: med(t.name, "errors"),
+}));
+console.log(`wrk -t2 -c${connections} -d${seconds}s, ${runs} run(s), medians; node ${process.version}`);
+printTable(rows);
+console.log(`results: ${writeResults("sidecar-proxy", { connections, seconds, runs, anchor, rows })}`);
+for (const p of procs.reverse()) await p.stop();
+rmSync(dir, { recursive: true, force: true });

@@ -1,0 +1,87 @@
+// `--workers N`: the primary process forks N proxy workers that share the listener
+// (node:cluster), each with its own NATS connection, upstream pool and record file.
+// The primary holds no requests: it serves the admin API for all of them (records
+// from every worker's file, metrics aggregated), watches and reports the config
+// revision, and on SIGTERM or /drain drains every worker and exits when they have.
+import cluster from "node:cluster";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { AggregatorRegistry } from "prom-client";
+import { AdminServer } from "./admin/server.ts";
+import { CurrentConfig } from "./config/current-config.ts";
+import { ConfigDelivery } from "./config/delivery.ts";
+import { createMetrics } from "./metrics.ts";
+import type { SidecarOptions } from "./options.ts";
+import { Broker } from "./queue/broker.ts";
+import { bootConfig, renderConfig } from "./sidecar.ts";
+import { ConfigSnapshots } from "./state/config-snapshots.ts";
+import { ShardedReader } from "./state/sharded-store.ts";
+
+export const workerEnv = "VELTRIX_WORKER_INDEX";
+
+export async function runPrimary(opts: SidecarOptions): Promise<void> {
+  mkdirSync(opts.dataDir, { recursive: true });
+  const metrics = createMetrics();
+  const snapshots = new ConfigSnapshots(join(opts.dataDir, "config.db"));
+  const { doc } = await bootConfig(opts, snapshots);
+  await snapshots.save({ revision: doc.revision, spec: doc, appliedAt: Date.now() });
+  const config = new CurrentConfig(doc);
+  renderConfig(opts.renderFile, doc);
+  config.onChange((rev) => renderConfig(opts.renderFile, rev.doc));
+  const broker = opts.natsUrl ? new Broker(opts.natsUrl, `veltrix-sidecar ${opts.pod}/primary`) : undefined;
+  const delivery = broker
+    ? new ConfigDelivery({ broker, config, snapshots, metrics, pod: opts.pod, report: true })
+    : undefined;
+  // Workers create their record files before they listen; the reader opens them after.
+  const listening = new Set<number>();
+  let draining = false;
+  let exited = 0;
+  const aggregator = new AggregatorRegistry();
+  for (let i = 1; i <= opts.workers; i++) {
+    const w = cluster.fork({ [workerEnv]: String(i) });
+    w.on("listening", () => listening.add(i));
+    w.on("exit", (code) => {
+      listening.delete(i);
+      exited++;
+      if (!draining) {
+        console.error(`veltrix sidecar: worker ${i} exited (code ${code}); stopping the pod`);
+        void drain("worker exit");
+      }
+      if (exited === opts.workers) process.exit(draining ? 0 : 1);
+    });
+  }
+  let reader: ShardedReader | undefined;
+  const store = (): ShardedReader =>
+    (reader ??= new ShardedReader(
+      Array.from({ length: opts.workers }, (_, i) => join(opts.dataDir, `requests-${i + 1}.db`)),
+    ));
+  const drain = async (reason: string): Promise<void> => {
+    if (draining) return;
+    draining = true;
+    console.log(`veltrix sidecar: draining ${opts.workers} workers (${reason})`);
+    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill("SIGTERM");
+    await delivery?.drain();
+    await broker?.close();
+  };
+  const admin = new AdminServer({
+    config,
+    get store() {
+      return store();
+    },
+    metrics,
+    notReady: () => [
+      ...(draining ? ["draining"] : []),
+      ...(listening.size < opts.workers ? [`${listening.size}/${opts.workers} workers listening`] : []),
+    ],
+    detail: () => ({ mode: config.current.settings.mode, workers: opts.workers, ...delivery?.detail() }),
+    drain: () => void drain("/drain"),
+    metricsText: async () => ({
+      contentType: aggregator.contentType,
+      text: `${await aggregator.clusterMetrics()}\n${await metrics.registry.metrics()}`,
+    }),
+  });
+  const port = await admin.listen(opts.adminPort);
+  console.log(`veltrix sidecar: primary admin 127.0.0.1:${port}, ${opts.workers} workers`);
+  process.once("SIGTERM", () => void drain("SIGTERM"));
+  process.once("SIGINT", () => void drain("SIGINT"));
+}
