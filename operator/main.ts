@@ -7,6 +7,7 @@ import { parseDuration } from "./api/resolve.ts";
 import { loadKubeConfig } from "./controller/kube-config.ts";
 import { createLogger, type Level } from "./controller/log.ts";
 import { Operator } from "./controller/operator.ts";
+import { startWebhook, webhookFlags } from "./webhook/start.ts";
 
 export interface FlagSpec {
   flag: string;
@@ -15,7 +16,7 @@ export interface FlagSpec {
   doc: string;
 }
 
-export const flags = [
+const operatorFlags = [
   {
     flag: "kubeconfig",
     env: "KUBECONFIG",
@@ -110,6 +111,9 @@ export const flags = [
   { flag: "log-level", env: "VELTRIX_LOG_LEVEL", default: "info", doc: "debug, info, warn or error" },
 ] as const satisfies readonly FlagSpec[];
 
+/** Every flag of the process: the operator's and the webhook's (operator/webhook/start.ts). */
+export const flags = [...operatorFlags, ...webhookFlags] as const satisfies readonly FlagSpec[];
+
 /** The flag table of docs/operator.md (a unit test keeps the two equal). */
 export function flagTableMarkdown(): string {
   const rows = flags.map(
@@ -119,6 +123,7 @@ export function flagTableMarkdown(): string {
 }
 
 type FlagName = (typeof flags)[number]["flag"];
+type WebhookFlagName = (typeof webhookFlags)[number]["flag"];
 
 export function readFlags(argv: string[], env: NodeJS.ProcessEnv): Record<FlagName, string> {
   const { values } = parseArgs({
@@ -147,8 +152,9 @@ async function main(): Promise<void> {
     level: f["log-level"] as Level,
     fields: { component: "operator", identity: f.identity },
   });
+  const kc = loadKubeConfig(f.kubeconfig || undefined);
   const op = new Operator({
-    kc: loadKubeConfig(f.kubeconfig || undefined),
+    kc,
     natsUrl: f["nats-url"],
     log,
     namespace: f.namespace,
@@ -171,7 +177,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info("shutting down", { signal });
-    op.stop().then(
+    Promise.all([op.stop(), webhook?.stop()]).then(
       () => process.exit(0),
       (err: unknown) => {
         log.error("shutdown failed", { err });
@@ -179,6 +185,18 @@ async function main(): Promise<void> {
       },
     );
   };
+  // Every replica serves the webhook, leader or not; --webhook-cert-mode=disabled turns it off.
+  const webhook = await startWebhook({
+    kubeConfig: kc,
+    registry: op.metrics.registry,
+    namespace: f.namespace,
+    flags: Object.fromEntries(webhookFlags.map((w) => [w.flag, f[w.flag]])) as Record<
+      WebhookFlagName,
+      string
+    >,
+    natsUrl: f["nats-url"],
+    log: (message, fields) => log.info(message, { ...fields, component: "webhook" }),
+  });
   process.on("SIGTERM", () => shutdown("SIGTERM"));
   process.on("SIGINT", () => shutdown("SIGINT"));
   log.info("starting", { natsUrl: f["nats-url"], namespace: f.namespace, leaderElect: f["leader-elect"] });

@@ -61,8 +61,10 @@ export class NatsLink {
     return this.handles;
   }
 
-  /** Marks the link down after a request failed because the server went away. */
+  /** Remembers why a request failed (shown in the next unavailable error). */
   noteFailure(err: unknown): void {
+    // Our own "unavailable" error wraps lastError already; keeping it would nest messages.
+    if (err instanceof VeltrixError && err.code === errorCodes.natsUnavailable) return;
     this.lastError = err;
   }
 

@@ -69,7 +69,11 @@ export class Operator {
     const custom = o.kc.makeApiClient(CustomObjectsApi);
     const core = o.kc.makeApiClient(CoreV1Api);
     const log = o.log;
-    const enqueue = (key: string): void => this.controller.enqueue(key);
+    const enqueue = (key: string): void => {
+      // KV and advisory events cover every namespace; keep to the one we watch.
+      if (o.watchNamespace && !key.startsWith(`${o.watchNamespace}/`)) return;
+      this.controller.enqueue(key);
+    };
 
     const informer = <T extends VeltrixConfig | V1ConfigMap | V1Pod>(
       name: string,
@@ -107,9 +111,11 @@ export class Operator {
 
     this.configs = informer<VeltrixConfig>(
       "veltrixconfigs",
-      `/apis/${group}/${version}/${plural}`,
+      base(`/apis/${group}/${version}`, plural),
       () =>
-        custom.listClusterCustomObject({ group, version, plural }) as Promise<
+        (ns
+          ? custom.listNamespacedCustomObject({ group, version, plural, namespace: ns })
+          : custom.listClusterCustomObject({ group, version, plural })) as Promise<
           KubernetesListObject<VeltrixConfig>
         >,
       keyOf,

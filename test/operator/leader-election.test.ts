@@ -50,6 +50,7 @@ describe("leader election (two operator processes)", () => {
           `--http-port=${port}`,
           "--http-host=127.0.0.1",
           "--log-level=debug",
+          "--webhook-cert-mode=disabled",
         ],
         logFile: join(dir, `${name}.log`),
       });

@@ -1,0 +1,242 @@
+// Operator scale: create N VeltrixConfigs (default 1,000; --short 50) against a real
+// kube-apiserver + etcd and nats-server, with the operator running as its own process
+// (`node operator/main.ts`), and measure the time until all are Ready, the operator's
+// RSS (idle, peak, end) and the API requests it made (its own counter, by verb).
+//   scripts/with-node24 node bench/operator-scale.ts [--short] [--count N] [--workers N]
+// runOperatorScale() is also driven by test/operator/bench-short.test.ts on the test env.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
+import { apiVersion, group, kind, plural, version } from "../operator/api/contract.ts";
+import { installCrd } from "../operator/api/install-crd.ts";
+import type { VeltrixConfig } from "../operator/api/types.generated.ts";
+import { startControlPlane } from "../test/harness/control-plane.ts";
+import { startNats } from "../test/harness/nats.ts";
+import { freePort } from "../test/harness/ports.ts";
+import { ManagedProcess } from "../test/harness/process.ts";
+import { repoRoot } from "../test/harness/tools.ts";
+import { printTable, short, writeResults, type Row } from "./lib/report.ts";
+
+export interface ScaleOptions {
+  kubeconfigPath: string;
+  natsUrl: string;
+  count: number;
+  dir: string;
+  namespace: string;
+  workers?: number;
+  timeoutMs?: number;
+}
+
+export interface ScaleResult {
+  count: number;
+  workers: number;
+  createSeconds: number;
+  allReadySeconds: number;
+  readyAfterLastCreateSeconds: number;
+  rssIdleMiB: number;
+  rssPeakMiB: number;
+  rssEndMiB: number;
+  apiRequests: number;
+  apiRequestsByVerb: Record<string, number>;
+  apiRequestsPerConfig: number;
+  reconciles: number;
+}
+
+function metric(text: string, name: string): number {
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    if (line.startsWith(name) && (line[name.length] === " " || line[name.length] === "{")) {
+      sum += Number(line.slice(line.lastIndexOf(" ") + 1));
+    }
+  }
+  return sum;
+}
+
+function byVerb(text: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/^veltrix_operator_api_requests_total\{([^}]*)\} (\S+)$/gm)) {
+    const verb = /verb="([^"]+)"/.exec(m[1] ?? "")?.[1] ?? "?";
+    out[verb] = (out[verb] ?? 0) + Number(m[2]);
+  }
+  return out;
+}
+
+const mib = (bytes: number): number => Math.round((bytes / 1024 / 1024) * 10) / 10;
+
+export async function runOperatorScale(o: ScaleOptions): Promise<ScaleResult> {
+  const kc = new KubeConfig();
+  kc.loadFromFile(o.kubeconfigPath);
+  await installCrd(kc);
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  const workers = o.workers ?? 4;
+  const port = await freePort();
+  const proc = new ManagedProcess({
+    name: "operator",
+    command: process.execPath,
+    args: [
+      join(repoRoot, "operator/main.ts"),
+      `--kubeconfig=${o.kubeconfigPath}`,
+      `--nats-url=${o.natsUrl}`,
+      "--leader-elect=false",
+      `--watch-namespace=${o.namespace}`,
+      `--workers=${workers}`,
+      `--http-port=${port}`,
+      "--http-host=127.0.0.1",
+      "--log-level=warn",
+      "--webhook-cert-mode=disabled",
+    ],
+    logFile: join(o.dir, "operator.log"),
+  });
+  proc.start();
+  const scrape = async (): Promise<string> => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  try {
+    await proc.waitUntil("ready", async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok);
+    await sleep(1_000);
+    const idle = await scrape();
+    const rssIdle = metric(idle, "veltrix_operator_process_resident_memory_bytes");
+    const requestsIdle = metric(idle, "veltrix_operator_api_requests_total");
+    const verbsIdle = byVerb(idle);
+
+    let rssPeak = rssIdle;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        rssPeak = Math.max(rssPeak, metric(await scrape(), "veltrix_operator_process_resident_memory_bytes"));
+        await sleep(250);
+      }
+    })();
+
+    const t0 = performance.now();
+    let next = 0;
+    const create = async (): Promise<void> => {
+      while (next < o.count) {
+        const i = next++;
+        await custom.createNamespacedCustomObject({
+          group,
+          version,
+          plural,
+          namespace: o.namespace,
+          body: {
+            apiVersion,
+            kind,
+            metadata: { name: `app-${String(i).padStart(4, "0")}` },
+            spec: {
+              config: { index: String(i), tier: i % 2 ? "gold" : "silver" },
+              queue: { maxConcurrency: 1 + (i % 32) },
+            },
+          },
+        });
+      }
+    };
+    await Promise.all(Array.from({ length: 32 }, create));
+    const tCreated = performance.now();
+
+    const deadline = Date.now() + (o.timeoutMs ?? 600_000);
+    let ready = 0;
+    for (;;) {
+      const list = (await custom.listNamespacedCustomObject({
+        group,
+        version,
+        plural,
+        namespace: o.namespace,
+      })) as {
+        items: VeltrixConfig[];
+      };
+      ready = list.items.filter(
+        (v) =>
+          v.status?.observedGeneration === v.metadata?.generation &&
+          v.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
+      ).length;
+      if (ready >= o.count) break;
+      if (Date.now() > deadline)
+        throw new Error(`only ${ready}/${o.count} Ready after ${o.timeoutMs ?? 600_000} ms`);
+      await sleep(250);
+    }
+    const tReady = performance.now();
+    sampling = false;
+    await sampler;
+    const end = await scrape();
+    const verbsEnd = byVerb(end);
+    const apiRequestsByVerb: Record<string, number> = {};
+    for (const [v, n] of Object.entries(verbsEnd)) apiRequestsByVerb[v] = n - (verbsIdle[v] ?? 0);
+    const apiRequests = metric(end, "veltrix_operator_api_requests_total") - requestsIdle;
+    return {
+      count: o.count,
+      workers,
+      createSeconds: (tCreated - t0) / 1000,
+      allReadySeconds: (tReady - t0) / 1000,
+      readyAfterLastCreateSeconds: (tReady - tCreated) / 1000,
+      rssIdleMiB: mib(rssIdle),
+      rssPeakMiB: mib(rssPeak),
+      rssEndMiB: mib(metric(end, "veltrix_operator_process_resident_memory_bytes")),
+      apiRequests,
+      apiRequestsByVerb,
+      apiRequestsPerConfig: Math.round((apiRequests / o.count) * 100) / 100,
+      reconciles: metric(end, "veltrix_operator_reconciles_total"),
+    };
+  } finally {
+    await proc.stop();
+  }
+}
+
+export function resultRow(r: ScaleResult): Row {
+  return {
+    configs: r.count,
+    workers: r.workers,
+    "create s": r.createSeconds,
+    "all Ready s": r.allReadySeconds,
+    "after last create s": r.readyAfterLastCreateSeconds,
+    "RSS idle MiB": r.rssIdleMiB,
+    "RSS peak MiB": r.rssPeakMiB,
+    "API requests": r.apiRequests,
+    "per config": r.apiRequestsPerConfig,
+    reconciles: r.reconciles,
+  };
+}
+
+async function main(): Promise<void> {
+  const arg = (name: string): string | undefined => {
+    const i = process.argv.indexOf(`--${name}`);
+    return i >= 0 ? process.argv[i + 1] : undefined;
+  };
+  const count = Number(arg("count") ?? (short ? 50 : 1_000));
+  const workersList = (arg("workers") ?? "4").split(",").map(Number);
+  const dir = mkdtempSync(join(tmpdir(), "vx-operator-bench-"));
+  const plane = await startControlPlane({ dir, controllerManager: false });
+  const nats = await startNats({ dir });
+  const rows: Row[] = [];
+  const results: ScaleResult[] = [];
+  try {
+    for (const [i, workers] of workersList.entries()) {
+      const namespace = `bench-${i}`;
+      const kc = plane.kubeConfig();
+      const { CoreV1Api } = await import("@kubernetes/client-node");
+      await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } });
+      const r = await runOperatorScale({
+        kubeconfigPath: plane.kubeconfigPath,
+        natsUrl: nats.url,
+        count,
+        dir,
+        namespace,
+        workers,
+      });
+      results.push(r);
+      rows.push(resultRow(r));
+    }
+    printTable(rows);
+    console.log(`wrote ${writeResults(short ? "operator-scale-short" : "operator-scale", results)}`);
+  } finally {
+    await plane.stop();
+    await nats.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
