@@ -176,8 +176,7 @@ export function renderDocs(crd: CrdDoc): string {
       if (s.maximum !== undefined) limits.push(`max ${s.maximum}`);
       if (s.maxItems !== undefined) limits.push(`at most ${s.maxItems} items`);
       if (s.maxProperties !== undefined) limits.push(`at most ${s.maxProperties} keys`);
-      const def =
-        s.default === undefined ? "" : `\`${JSON.stringify(s.default).replace(/^"(.*)"$/, "$1")}\``;
+      const def = s.default === undefined ? "" : `\`${JSON.stringify(s.default).replace(/^"(.*)"$/, "$1")}\``;
       const desc = [s.description ?? "", required ? "Required." : "", limits.join(", ")]
         .filter(Boolean)
         .join(" ");
