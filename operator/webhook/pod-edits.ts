@@ -21,6 +21,8 @@ import {
 } from "./contract.ts";
 import type { Container, EnvVar, Pod, Volume } from "./pod.ts";
 
+const serviceAccountTokenPath = "/var/run/secrets/kubernetes.io/serviceaccount";
+
 /** Mesh proxies are not app containers: they get no config mount, env or preStop. */
 const meshProxies: ReadonlySet<string> = new Set(["istio-proxy", "linkerd-proxy"]);
 
@@ -319,6 +321,11 @@ export function buildInjection(
     }
   }
   const sidecar = sidecarContainer(config, target, s, options);
+  // The ServiceAccount admission plugin runs before webhooks and mounts the token into
+  // every container; it would mount it into the sidecar after us anyway, and that
+  // change would make the API server call the webhook a second time. Mount it now.
+  const token = app.volumeMounts?.find((m) => m.mountPath === serviceAccountTokenPath);
+  if (token) sidecar.volumeMounts?.push({ ...token });
   if (options.nativeSidecars) {
     (pod.spec.initContainers ??= []).push(sidecar);
   } else {

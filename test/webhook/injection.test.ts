@@ -63,6 +63,10 @@ function withoutTokenVolume(p: V1Pod): unknown {
   return spec;
 }
 
+async function admissionCount(webhook: TestWebhook): Promise<number> {
+  return (await webhook.metrics.admissions.get()).values.reduce((sum, v) => sum + v.value, 0);
+}
+
 const sidecarOf = (p: V1Pod) => p.spec?.initContainers?.find((c) => c.name === "veltrix-sidecar");
 
 describe("mutating webhook through the real API server", () => {
@@ -78,10 +82,14 @@ describe("mutating webhook through the real API server", () => {
   it("stores an annotated pod with the sidecar, volumes, env and stamps", async () => {
     const namespace = await createNamespace("vx-inject", webhook.selector);
     await createConfig(namespace, "web-config", { store: { sizeLimit: "3Gi" } });
+    const callsBefore = await admissionCount(webhook);
     const created = await core.createNamespacedPod({
       namespace,
       body: pod("orders", { "veltrix.io/inject": "true", "veltrix.io/config": "web-config" }),
     });
+    // One call: the sidecar already carries the token mount the ServiceAccount plugin would
+    // add after us, so the API server has no reason to reinvoke the webhook.
+    expect((await admissionCount(webhook)) - callsBefore).toBe(1);
     const stored = await core.readNamespacedPod({ name: "orders", namespace });
     expect(stored.spec).toEqual(created.spec);
     const sidecar = sidecarOf(stored);
