@@ -11,6 +11,8 @@ export interface SidecarOptions {
   adminPort: number;
   dataDir: string;
   natsUrl: string | undefined;
+  /** NATS credentials file (.creds). */
+  natsCredentials: string | undefined;
   namespace: string;
   name: string | undefined;
   pod: string;
@@ -29,6 +31,7 @@ export const usage = `usage: node sidecar/main.ts --config veltrixconfig.yaml --
   --admin-port N         admin port on 127.0.0.1 (default 15090)
   --data-dir DIR         SQLite files (default ./veltrix-data)
   --nats URL             NATS server; without it only direct mode (and fallbacks) work
+  --nats-creds FILE      NATS credentials file
   --namespace NS --name NAME   which VeltrixConfig (default: from --config)
   --pod NAME             reported with the applied revision (default: hostname)
   --workers N            proxy processes sharing the listener (default 1)
@@ -49,6 +52,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
       "admin-port": { type: "string" },
       "data-dir": { type: "string" },
       nats: { type: "string" },
+      "nats-creds": { type: "string" },
       namespace: { type: "string" },
       name: { type: "string" },
       pod: { type: "string" },
@@ -84,6 +88,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     adminPort: num(values["admin-port"], "VELTRIX_ADMIN_PORT", 15090, "--admin-port"),
     dataDir: values["data-dir"] ?? env["VELTRIX_DATA_DIR"] ?? "./veltrix-data",
     natsUrl: values.nats ?? env["VELTRIX_NATS_URL"],
+    natsCredentials: values["nats-creds"] ?? env["VELTRIX_NATS_CREDENTIALS"],
     namespace: values.namespace ?? env["VELTRIX_NAMESPACE"] ?? "default",
     name: values.name ?? env["VELTRIX_CONFIG_NAME"],
     pod: values.pod ?? env["VELTRIX_POD_NAME"] ?? hostname(),

@@ -1,6 +1,7 @@
 // Wires one sidecar process: config (file, disk, NATS KV), store, upstream pool,
 // proxy and admin listeners, the JetStream queue, shutdown.
-import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { firstRevisionFromKv } from "./config/delivery.ts";
 import { join } from "node:path";
 import { AdminServer } from "./admin/server.ts";
 import { CurrentConfig } from "./config/current-config.ts";
@@ -49,13 +50,24 @@ export async function bootConfig(
   opts: SidecarOptions,
   snapshots: ConfigSnapshots,
 ): Promise<{ doc: ConfigDocument; source: string }> {
-  const fromFile = opts.configFile ? loadConfigFile(opts.configFile, opts.namespace) : undefined;
+  // The ConfigMap file is optional in a pod (the volume may be absent).
+  const fromFile =
+    opts.configFile && existsSync(opts.configFile)
+      ? loadConfigFile(opts.configFile, opts.namespace)
+      : undefined;
   // Local mode (no NATS): the file is the source of truth.
   if (!opts.natsUrl && fromFile) return { doc: fromFile, source: "file" };
   const last = await snapshots.latest();
-  if (last) return { doc: last.spec as ConfigDocument, source: "disk" };
+  if (last && (!opts.name || (last.spec as ConfigDocument).name === opts.name)) {
+    return { doc: last.spec as ConfigDocument, source: "disk" };
+  }
   if (fromFile) return { doc: fromFile, source: "file" };
-  throw new Error("no config: pass --config, or start once with NATS reachable so a revision is on disk");
+  if (opts.natsUrl && opts.name) {
+    // First start of a pod with no ConfigMap mounted: wait for the operator's KV entry.
+    const doc = await firstRevisionFromKv(opts, { namespace: opts.namespace, name: opts.name });
+    return { doc, source: "nats-kv" };
+  }
+  throw new Error("no config: pass --config, or --nats with --name so the sidecar can fetch it");
 }
 
 export function renderConfig(file: string | undefined, doc: ConfigDocument): void {
@@ -83,7 +95,9 @@ export async function createSidecar(opts: SidecarOptions, worker = 0): Promise<S
     },
   });
   const upstream = new Upstream({ host: opts.appHost, port: opts.appPort });
-  const broker = opts.natsUrl ? new Broker(opts.natsUrl, `veltrix-sidecar ${opts.pod}/${worker}`) : undefined;
+  const broker = opts.natsUrl
+    ? new Broker(opts.natsUrl, `veltrix-sidecar ${opts.pod}/${worker}`, opts.natsCredentials)
+    : undefined;
   const queue = broker
     ? new QueueAttachment({ broker, config, store, upstream, metrics, createStream: opts.ensureStream })
     : undefined;

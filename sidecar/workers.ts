@@ -28,7 +28,9 @@ export async function runPrimary(opts: SidecarOptions): Promise<void> {
   const config = new CurrentConfig(doc);
   renderConfig(opts.renderFile, doc);
   config.onChange((rev) => renderConfig(opts.renderFile, rev.doc));
-  const broker = opts.natsUrl ? new Broker(opts.natsUrl, `veltrix-sidecar ${opts.pod}/primary`) : undefined;
+  const broker = opts.natsUrl
+    ? new Broker(opts.natsUrl, `veltrix-sidecar ${opts.pod}/primary`, opts.natsCredentials)
+    : undefined;
   const delivery = broker
     ? new ConfigDelivery({ broker, config, snapshots, metrics, pod: opts.pod, report: true })
     : undefined;

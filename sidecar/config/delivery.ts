@@ -7,7 +7,8 @@
 import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Metrics } from "../metrics.ts";
-import type { Broker } from "../queue/broker.ts";
+import { Broker } from "../queue/broker.ts";
+import type { SidecarOptions } from "../options.ts";
 import type { Attachment } from "../sidecar.ts";
 import type { ConfigSnapshots } from "../state/config-snapshots.ts";
 import type { CurrentConfig } from "./current-config.ts";
@@ -139,5 +140,29 @@ async function openOrCreate(
     return await kvm.create(bucket, opts);
   } catch {
     return kvm.open(bucket);
+  }
+}
+
+/** Boot without any config on disk or file: waits until the operator's KV entry exists. */
+export async function firstRevisionFromKv(
+  opts: Pick<SidecarOptions, "natsUrl" | "natsCredentials" | "namespace" | "pod">,
+  ref: contract.ConfigRef,
+): Promise<ConfigDocument> {
+  const broker = new Broker(opts.natsUrl ?? "", `veltrix-sidecar ${opts.pod}/boot`, opts.natsCredentials);
+  const nc = await broker.ready();
+  try {
+    for (;;) {
+      try {
+        const kv = await openOrCreate(nc, contract.configBucket, { history: 5 });
+        const e = await kv.get(contract.configKey(ref));
+        if (e?.operation === "PUT") return toConfigDocument(e.json<unknown>(), ref.namespace, "nats kv");
+        console.log(`veltrix config: waiting for ${contract.configBucket}/${contract.configKey(ref)}`);
+      } catch (err) {
+        console.error("veltrix config: boot fetch failed:", err instanceof Error ? err.message : err);
+      }
+      await new Promise((r) => setTimeout(r, 2_000));
+    }
+  } finally {
+    await broker.close();
   }
 }

@@ -1,7 +1,8 @@
 // The sidecar's NATS connection: connects in the background (the sidecar serves from
 // disk/direct while NATS is unreachable), reconnects forever, and tracks whether it is
 // up now for readiness, metrics and the onBrokerUnavailable choice.
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { readFileSync } from "node:fs";
+import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
 
 export class Broker {
   private conn: NatsConnection | undefined;
@@ -12,10 +13,11 @@ export class Broker {
   /** When the connection was last known up (ms epoch), 0 if never. */
   lastUpAt = 0;
 
-  constructor(url: string, name: string) {
+  constructor(url: string, name: string, credentialsFile?: string) {
     this.connected = connect({
       servers: url,
       name,
+      ...(credentialsFile ? { authenticator: credsAuthenticator(readFileSync(credentialsFile)) } : {}),
       waitOnFirstConnect: true,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 500,

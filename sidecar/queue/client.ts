@@ -11,12 +11,14 @@ import type { Job, QueueClient } from "../proxy/server.ts";
 import type { Broker } from "./broker.ts";
 import { outcomeKey, qh, type QueueNames } from "./names.ts";
 
+const empty = Buffer.alloc(0);
+
 interface Waiting {
   resolve: (r: { status: number; headers: HeaderMap; body: Buffer }) => void;
   reject: (e: unknown) => void;
   timer: NodeJS.Timeout;
   started: boolean;
-  job: Job;
+  requestTimeoutMs: number;
 }
 
 export class JetStreamQueueClient implements QueueClient {
@@ -60,7 +62,13 @@ export class JetStreamQueueClient implements QueueClient {
         () => this.expire(job.id),
         Math.max(0, job.receivedAt + s.maxWaitMs - Date.now()),
       );
-      this.waiting.set(job.id, { resolve, reject, timer, started: false, job });
+      this.waiting.set(job.id, {
+        resolve,
+        reject,
+        timer,
+        started: false,
+        requestTimeoutMs: s.requestTimeoutMs,
+      });
     });
     try {
       await this.publish(
@@ -78,6 +86,9 @@ export class JetStreamQueueClient implements QueueClient {
       void result.catch(() => undefined);
       throw err;
     }
+    // Published: the body and headers live in JetStream now, not in this process.
+    job.body = empty;
+    job.headers = {};
     return result;
   }
 
@@ -151,7 +162,7 @@ export class JetStreamQueueClient implements QueueClient {
       // Dispatched to an app: now the app's timeout applies (plus room for the reply).
       w.started = true;
       clearTimeout(w.timer);
-      w.timer = setTimeout(() => this.expire(id), w.job.settings.requestTimeoutMs + 2_000);
+      w.timer = setTimeout(() => this.expire(id), w.requestTimeoutMs + 2_000);
       return;
     }
     clearTimeout(w.timer);

@@ -96,6 +96,18 @@ describe("config delivery over NATS KV (real nats-server)", () => {
       return e?.json<{ revision: string }>().revision === doc2.revision ? true : undefined;
     });
 
+    // A new pod with no ConfigMap mounted and nothing on disk fetches the revision from KV.
+    const c = await startSidecar({
+      dir,
+      name: "sc-c",
+      configFile: join(dir, "absent.json"),
+      appPort: app.port,
+      natsUrl: nats.url,
+      extraArgs: ["--namespace", "team", "--name", "shop"],
+    });
+    cleanups.push(() => c.process.stop());
+    expect(await revisionOf(c)).toBe(doc2.revision);
+
     // NATS down: a restarted sidecar serves the last revision it applied, from disk.
     await nats.stop();
     await a.process.stop();

@@ -1,0 +1,153 @@
+// RSS per held request: a bare node:http server that never answers (the floor for any
+// Node proxy) against the sidecar holding the same number of requests: waiting for a
+// local slot (direct), waiting in JetStream (sync), and in flight to the app (direct,
+// which also holds the upstream socket). Resolved configs of 1 KB and 64 KB.
+//   scripts/with-node24 node bench/sidecar-memory.ts [--short]
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { connect, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { toolPath } from "../test/harness/tools.ts";
+import { port, repo, rssKiB, start, type Proc } from "./lib/procs.ts";
+import { printTable, short, writeResults, type Row } from "./lib/report.ts";
+
+const held = short ? 500 : 4_000;
+const node = process.execPath;
+const dir = mkdtempSync(join(tmpdir(), "vx-bench-mem-"));
+const procs: Proc[] = [];
+
+const floorSrc = join(dir, "floor.mjs");
+writeFileSync(
+  floorSrc,
+  `import { createServer } from "node:http";
+const held = [];
+createServer((req, res) => { held.push(res); }).listen(Number(process.argv[2]), "127.0.0.1");`,
+);
+
+const appPort = port();
+procs.push(await start(node, [join(repo, "bench/lib/plain-app.ts"), String(appPort)], appPort));
+const natsPort = port();
+procs.push(
+  await start(
+    toolPath("nats-server"),
+    ["-js", "-sd", join(dir, "js"), "-a", "127.0.0.1", "-p", String(natsPort)],
+    natsPort,
+  ),
+);
+
+function config(name: string, mode: string, maxConcurrency: number, configKiB: number): string {
+  const value = "v".repeat(1000);
+  const keys = Array.from({ length: configKiB }, (_, i) => `    key${i}: "${value}"`);
+  const f = join(dir, `${name}.yaml`);
+  writeFileSync(
+    f,
+    [
+      "apiVersion: veltrix.io/v1alpha1",
+      "kind: VeltrixConfig",
+      `metadata: {name: ${name}, namespace: bench}`,
+      "spec:",
+      "  config:",
+      ...keys,
+      "  overrides:",
+      "    - name: hold",
+      "      match: {pathPrefix: /hold}",
+      '      config: {held: "yes"}',
+      `  queue: {mode: ${mode}, maxConcurrency: ${maxConcurrency}, maxQueueDepth: ${held * 2}, maxWait: 300s, requestTimeout: 300s}`,
+      "",
+    ].join("\n"),
+  );
+  return f;
+}
+
+/** Opens `n` connections, each with one request that will not be answered soon. */
+async function hold(p: number, n: number): Promise<Socket[]> {
+  const sockets: Socket[] = [];
+  for (let i = 0; i < n; i++) {
+    const s = connect({ port: p, host: "127.0.0.1" });
+    s.on("error", () => undefined);
+    s.write("GET /hold HTTP/1.1\r\nHost: bench\r\n\r\n");
+    sockets.push(s);
+    if (i % 100 === 99) await sleep(20);
+  }
+  return sockets;
+}
+
+async function settledRss(pid: number): Promise<number> {
+  await sleep(1_500);
+  let last = rssKiB(pid);
+  for (let i = 0; i < 10; i++) {
+    await sleep(500);
+    const now = rssKiB(pid);
+    if (Math.abs(now - last) < 256) return now;
+    last = now;
+  }
+  return last;
+}
+
+async function measure(name: string, proc: Proc, p: number): Promise<Row> {
+  const pid = proc.child.pid ?? 0;
+  // Warm up (JIT, pools, first records) so the baseline is not the cold process.
+  const warm = await hold(p, 20);
+  await sleep(500);
+  for (const s of warm) s.destroy();
+  const before = await settledRss(pid);
+  const sockets = await hold(p, held);
+  const after = await settledRss(pid);
+  for (const s of sockets) s.destroy();
+  return {
+    case: name,
+    held,
+    "rss before MiB": before / 1024,
+    "rss after MiB": after / 1024,
+    "KiB/held": (after - before) / held,
+  };
+}
+
+const rows: Row[] = [];
+{
+  const p = port();
+  const floor = await start(node, [floorSrc, String(p)], p);
+  rows.push(await measure("node:http floor (never answers)", floor, p));
+  await floor.stop();
+}
+const cases: [string, string, number, number][] = [
+  ["sidecar direct, waiting for a slot, 1 KB config", "direct", 1, 1],
+  ["sidecar direct, waiting for a slot, 64 KB config", "direct", 1, 64],
+  ["sidecar sync, waiting in JetStream, 1 KB config", "sync", 1, 1],
+  ["sidecar sync, waiting in JetStream, 64 KB config", "sync", 1, 64],
+  ["sidecar direct, in flight to the app, 1 KB config", "direct", held * 2, 1],
+];
+let i = 0;
+for (const [name, mode, conc, kib] of cases) {
+  const p = port();
+  const args = [
+    join(repo, "sidecar/main.ts"),
+    "--config",
+    config(`mem${i}`, mode, conc, kib),
+    "--app-port",
+    String(appPort),
+    "--port",
+    String(p),
+    "--host",
+    "127.0.0.1",
+    "--admin-port",
+    String(port()),
+    "--data-dir",
+    join(dir, `data${i++}`),
+    "--grace-ms",
+    "1000",
+    ...(mode === "sync" ? ["--nats", `nats://127.0.0.1:${natsPort}`, "--ensure-stream"] : []),
+  ];
+  const sc = await start(node, args, p);
+  if (mode === "sync") await sleep(1_500);
+  rows.push(await measure(name, sc, p));
+  await sc.stop();
+}
+const floorPer = Number(rows[0]?.["KiB/held"]);
+for (const r of rows) r["x floor"] = Number(r["KiB/held"]) / floorPer;
+console.log(`held requests per case: ${held}; node ${process.version}`);
+printTable(rows);
+console.log(`results: ${writeResults("sidecar-memory", { held, rows })}`);
+for (const p of procs.reverse()) await p.stop();
+rmSync(dir, { recursive: true, force: true });
