@@ -1,0 +1,150 @@
+// Two operator processes (`node operator/main.ts`), as the chart runs them: both serve
+// the webhook with self-managed certificates from one Secret they race to create, the
+// caBundle gets patched, and the API server's pods are injected through replica A.
+import { connect } from "node:tls";
+import { join } from "node:path";
+import { AdmissionregistrationV1Api, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { group, plural, version } from "../../operator/api/contract.ts";
+import { installCrd } from "../../operator/api/install-crd.ts";
+import { createNamespace, eventually, kubeConfig, natsUrl, tempDir } from "../harness/env.ts";
+import { freePort } from "../harness/ports.ts";
+import { ManagedProcess } from "../harness/process.ts";
+import { repoRoot } from "../harness/tools.ts";
+
+interface Replica {
+  proc: ManagedProcess;
+  httpPort: number;
+  webhookPort: number;
+}
+
+function servedSerial(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(
+      { host: "127.0.0.1", port, servername: "localhost", rejectUnauthorized: false },
+      () => {
+        resolve(socket.getPeerCertificate().serialNumber);
+        socket.end();
+      },
+    );
+    socket.on("error", reject);
+  });
+}
+
+describe("operator processes serve the webhook", () => {
+  const kc = kubeConfig();
+  const replicas: Replica[] = [];
+  let home = "";
+  let apps = "";
+  const webhookConfigName = `veltrix-op-${Date.now()}`;
+
+  beforeAll(async () => {
+    await installCrd(kc);
+    home = await createNamespace("vx-op-home");
+    apps = await createNamespace("vx-op-apps", { "veltrix.test/webhook": webhookConfigName });
+    await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+      group,
+      version,
+      plural,
+      namespace: apps,
+      body: {
+        apiVersion: `${group}/${version}`,
+        kind: "VeltrixConfig",
+        metadata: { name: "default" },
+        spec: {},
+      },
+    });
+    const dir = tempDir("vx-op");
+    for (const name of ["op-a", "op-b"]) {
+      const replica = { httpPort: await freePort(), webhookPort: await freePort() };
+      const proc = new ManagedProcess({
+        name,
+        command: process.execPath,
+        args: [
+          join(repoRoot, "operator/main.ts"),
+          `--kubeconfig=${inject("kubeconfigPath")}`,
+          `--nats-url=${natsUrl()}`,
+          `--namespace=${home}`,
+          `--watch-namespace=${apps}`,
+          `--identity=${name}`,
+          `--http-port=${replica.httpPort}`,
+          "--http-host=127.0.0.1",
+          `--webhook-port=${replica.webhookPort}`,
+          "--webhook-host=127.0.0.1",
+          // The certificate names the Service; on loopback the API server calls "localhost".
+          "--webhook-service=localhost",
+          "--webhook-secret=webhook-tls",
+          `--webhook-config-name=${webhookConfigName}`,
+        ],
+        logFile: join(dir, `${name}.log`),
+      });
+      replicas.push({ ...replica, proc });
+    }
+    // The chart creates the configuration without a caBundle; the operators patch it in.
+    await kc.makeApiClient(AdmissionregistrationV1Api).createMutatingWebhookConfiguration({
+      body: {
+        metadata: { name: webhookConfigName },
+        webhooks: [
+          {
+            name: "pod.inject.veltrix.io",
+            admissionReviewVersions: ["v1"],
+            sideEffects: "None",
+            failurePolicy: "Fail",
+            reinvocationPolicy: "IfNeeded",
+            clientConfig: { url: `https://localhost:${replicas[0]!.webhookPort}/mutate` },
+            namespaceSelector: { matchLabels: { "veltrix.test/webhook": webhookConfigName } },
+            objectSelector: { matchLabels: { "veltrix.io/inject": "true" } },
+            rules: [{ apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE"], resources: ["pods"] }],
+          },
+        ],
+      },
+    });
+    for (const r of replicas) r.proc.start();
+    for (const r of replicas) {
+      await r.proc.waitUntil("ready", async () => (await fetch(`http://127.0.0.1:${r.httpPort}/readyz`)).ok);
+    }
+  });
+
+  afterAll(async () => {
+    for (const r of replicas) await r.proc.stop();
+    await kc
+      .makeApiClient(AdmissionregistrationV1Api)
+      .deleteMutatingWebhookConfiguration({ name: webhookConfigName });
+  });
+
+  it("shares one certificate, patches the caBundle and injects pods", async () => {
+    const admission = kc.makeApiClient(AdmissionregistrationV1Api);
+    await eventually("caBundle patched", async () => {
+      const config = await admission.readMutatingWebhookConfiguration({ name: webhookConfigName });
+      return config.webhooks?.[0]?.clientConfig.caBundle || undefined;
+    });
+    const [a, b] = replicas;
+    expect(await servedSerial(a!.webhookPort)).toBe(await servedSerial(b!.webhookPort));
+    const secret = await kc
+      .makeApiClient(CoreV1Api)
+      .readNamespacedSecret({ name: "webhook-tls", namespace: home });
+    expect(Object.keys(secret.data ?? {}).sort()).toEqual([
+      "ca-bundle.crt",
+      "ca.crt",
+      "ca.key",
+      "tls.crt",
+      "tls.key",
+    ]);
+
+    const pod = await kc.makeApiClient(CoreV1Api).createNamespacedPod({
+      namespace: apps,
+      body: {
+        metadata: { name: "web", labels: { "veltrix.io/inject": "true" } },
+        spec: {
+          containers: [
+            { name: "web", image: "registry.example/web:1", ports: [{ name: "http", containerPort: 8080 }] },
+          ],
+        },
+      },
+    });
+    expect(pod.spec?.initContainers?.map((c) => c.name)).toEqual(["veltrix-sidecar"]);
+    const metrics = await (await fetch(`http://127.0.0.1:${a!.httpPort}/metrics`)).text();
+    expect(metrics).toMatch(/^veltrix_webhook_admissions_total\{outcome="inject",reason=""\} 1$/m);
+    expect(metrics).toMatch(/^veltrix_webhook_certificate_expiry_timestamp_seconds \d+/m);
+  });
+});
