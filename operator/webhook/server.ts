@@ -149,8 +149,11 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   });
   server.on("clientError", (_err, socket) => socket.destroy());
   server.on("secureConnection", () => metrics?.connections.inc());
-  // The API server keeps connections alive; keep them longer than its idle timeout.
+  // The API server keeps connections alive; keep them longer than its idle timeout. It
+  // waits at most 30 s for a webhook, so a request slower than that is abandoned anyway.
   server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
