@@ -5,8 +5,10 @@
 // Its own control plane and NATS: a cluster-wide operator must not touch other test files'
 // VeltrixConfigs on the shared API server.
 import { readFileSync, writeFileSync } from "node:fs";
+import { request } from "node:https";
 import { join } from "node:path";
 import {
+  AdmissionregistrationV1Api,
   AppsV1Api,
   CoordinationV1Api,
   CoreV1Api,
@@ -57,6 +59,42 @@ function resolveEnv(env: V1EnvVar[]): Record<string, string> {
     else throw new Error(`env ${e.name}: unsupported valueFrom in this test`);
   }
   return out;
+}
+
+/** POSTs an AdmissionReview over HTTPS, verifying the server against `ca` for `servername`. */
+function postReview(
+  port: number,
+  ca: string,
+  servername: string,
+  review: object,
+): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: "127.0.0.1",
+        port,
+        path: "/mutate",
+        method: "POST",
+        ca,
+        servername,
+        headers: { "content-type": "application/json" },
+      },
+      (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (c: string) => (body += c));
+        res.on("end", () => {
+          try {
+            resolve(JSON.parse(body) as Record<string, unknown>);
+          } catch (err) {
+            reject(new Error(`status ${res.statusCode}: ${body}`, { cause: err }));
+          }
+        });
+      },
+    );
+    req.on("error", reject);
+    req.end(JSON.stringify(review));
+  });
 }
 
 describe("the operator runs with exactly the chart's RBAC", () => {
@@ -221,5 +259,47 @@ describe("the operator runs with exactly the chart's RBAC", () => {
     );
     expect(forbiddenLines()).toEqual([]);
     expect(operator.running).toBe(true);
+  });
+
+  it("creates its certificate Secret, writes the caBundle into the chart's webhook configuration and serves with it", async () => {
+    const admission = cp.kubeConfig().makeApiClient(AdmissionregistrationV1Api);
+    const caBundle = await eventually(
+      "caBundle in the chart's webhook configuration",
+      async () => {
+        const config = await admission.readMutatingWebhookConfiguration({
+          name: `vx-veltrix-${releaseNamespace}`,
+        });
+        const bundles = config.webhooks?.map((w) => w.clientConfig.caBundle ?? "") ?? [];
+        return bundles.length === 2 && bundles.every((b) => b !== "") ? bundles[0] : undefined;
+      },
+      60_000,
+    );
+    const secret = await cp
+      .kubeConfig()
+      .makeApiClient(CoreV1Api)
+      .readNamespacedSecret({ name: "vx-veltrix-webhook-tls", namespace: releaseNamespace });
+    expect(Object.keys(secret.data ?? {})).toEqual(expect.arrayContaining(["tls.crt", "tls.key"]));
+    const ca = Buffer.from(caBundle ?? "", "base64").toString("utf8");
+    const uid = "7d0c9a4e-0000-4000-8000-000000000001";
+    const response = await postReview(webhookPort, ca, `vx-veltrix.${releaseNamespace}.svc`, {
+      apiVersion: "admission.k8s.io/v1",
+      kind: "AdmissionReview",
+      request: {
+        uid,
+        kind: { group: "", version: "v1", kind: "Pod" },
+        resource: { group: "", version: "v1", resource: "pods" },
+        namespace: appNamespace,
+        operation: "CREATE",
+        userInfo: { username: "test" },
+        object: {
+          apiVersion: "v1",
+          kind: "Pod",
+          metadata: { name: "app", namespace: appNamespace, labels: { "veltrix.io/inject": "false" } },
+          spec: { containers: [{ name: "app", image: "registry.example.com/app:1" }] },
+        },
+      },
+    });
+    expect(response["response"]).toMatchObject({ uid, allowed: true });
+    expect(forbiddenLines()).toEqual([]);
   });
 });
