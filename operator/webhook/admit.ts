@@ -26,7 +26,7 @@ export interface Admitted {
   reason: string;
 }
 
-const objectName = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const objectName = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 function isPod(value: unknown): value is Pod {
   if (typeof value !== "object" || value === null) return false;

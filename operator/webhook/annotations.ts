@@ -27,15 +27,14 @@ function parseBool(raw: string): Parsed<boolean> {
   return bad('must be "true" or "false"');
 }
 
-const dnsSubdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-function parseObjectName(raw: string): Parsed<string> {
-  if (raw.length > 253 || !dnsSubdomain.test(raw)) {
-    return bad("must be a lowercase DNS subdomain name (a-z, 0-9, '-', '.'; at most 253 characters)");
+const dnsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+function parseConfigName(raw: string): Parsed<string> {
+  // As the CRD's rule for metadata.name; the name also becomes the pod's veltrix.io/config label.
+  if (raw.length > 63 || !dnsLabel.test(raw)) {
+    return bad("must be a VeltrixConfig name: lowercase letters, digits and '-', at most 63 characters");
   }
   return ok(raw);
 }
-
-const dnsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 function parseContainerName(raw: string): Parsed<string> {
   if (raw.length > 63 || !dnsLabel.test(raw)) return bad("must be a container name (a DNS label)");
   return ok(raw);
@@ -94,7 +93,7 @@ export const annotationTable = {
     scope: "pod-or-namespace",
     default: "default",
     doc: "Name of the VeltrixConfig in the pod's namespace. A missing config refuses the pod.",
-    parse: parseObjectName,
+    parse: parseConfigName,
   }),
   appContainer: annotation({
     key: "veltrix.io/app-container",
