@@ -86,8 +86,8 @@ export function wrk(url: string, connections: number, seconds: number): Promise<
     child.on("error", reject);
     child.on("exit", () => {
       const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? Number.NaN);
-      const p50 = /50%\s+(\S+)/.exec(out)?.[1] ?? "";
-      const p99 = /99%\s+(\S+)/.exec(out)?.[1] ?? "";
+      const p50 = /^\s+50%\s+(\S+)/m.exec(out)?.[1] ?? "";
+      const p99 = /^\s+99%\s+(\S+)/m.exec(out)?.[1] ?? "";
       const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
       const errs = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
       const errors = errs ? errs.slice(1).reduce((a, b) => a + Number(b), 0) : 0;

@@ -5,7 +5,7 @@
 // request is dead-lettered.
 import { jetstream, type Consumer, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
-import { headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
+import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
 import type { CurrentConfig } from "../config/current-config.ts";
 import { VeltrixError, type ErrorCode } from "../errors.ts";
 import type { Metrics } from "../metrics.ts";
@@ -28,6 +28,8 @@ export interface ExecutorDeps {
   upstream: Upstream;
   metrics: Metrics;
   outcomes: KV;
+  /** In-process delivery of a reply whose holder is this sidecar (see JetStreamQueueClient.deliverLocal). */
+  deliverLocal?: (subject: string, h: MsgHdrs, data: Uint8Array | undefined) => boolean;
 }
 
 export class Executor {
@@ -35,6 +37,7 @@ export class Executor {
   private consumer: Consumer | undefined;
   private executing = 0;
   private requested = 0;
+  private outstanding = 0;
   private stopping = false;
   private wake: (() => void) | undefined;
   private readonly fetches = new Set<ConsumerMessages>();
@@ -69,10 +72,17 @@ export class Executor {
     const consumer = this.consumer;
     if (!consumer) return;
     while (!this.stopping) {
-      const free = this.d.config.current.settings.maxConcurrency - this.executing - this.requested;
-      if (free > 0) {
+      const max = this.d.config.current.settings.maxConcurrency;
+      const free = max - this.executing - this.requested;
+      // Pull for every free slot, in batches: a new pull when none is open, or once a
+      // quarter of the slots are free (each pull is a subscription and a round trip).
+      if (free > 0 && (this.outstanding === 0 || free >= Math.ceil(max / 4))) {
         this.requested += free;
-        void this.fetchBatch(consumer, free);
+        this.outstanding++;
+        void this.fetchBatch(consumer, free).finally(() => {
+          this.outstanding--;
+          this.wake?.();
+        });
       }
       await new Promise<void>((resolve) => {
         this.wake = resolve;
@@ -119,7 +129,7 @@ export class Executor {
   }
 
   private async execute(m: JsMsg): Promise<void> {
-    const { store, metrics, upstream, config, nc } = this.d;
+    const { store, metrics, upstream, config } = this.d;
     const h = m.headers;
     const id = h?.get(qh.id) ?? "";
     const kind = m.subject.endsWith(".async") ? "async" : "sync";
@@ -151,7 +161,7 @@ export class Executor {
     if (kind === "sync" && reply) {
       const started = natsHeaders();
       started.set(qh.event, "started");
-      nc.publish(reply, undefined, { headers: started });
+      this.send(reply, started, undefined);
     }
     const reqHeaders = JSON.parse(h?.get(qh.headers) || "{}") as HeaderMap;
     reqHeaders[veltrixHeaders.attempt] = String(attempt);
@@ -172,7 +182,7 @@ export class Executor {
         rh.set(qh.status, String(res.status));
         rh.set(qh.headers, JSON.stringify(res.headers));
         if (res.truncated) rh.set(qh.error, "VX_ERR_UPSTREAM_UNAVAILABLE");
-        if (reply) nc.publish(reply, res.body, { headers: rh });
+        if (reply) this.send(reply, rh, res.body);
       } else {
         await this.d.outcomes.put(
           outcomeKey(this.d.names, id),
@@ -218,11 +228,16 @@ export class Executor {
     }
   }
 
+  private send(reply: string, h: MsgHdrs, data: Uint8Array | undefined): void {
+    if (this.d.deliverLocal?.(reply, h, data)) return;
+    this.d.nc.publish(reply, data, { headers: h });
+  }
+
   private replyError(reply: string, code: ErrorCode): void {
     if (!reply) return;
     const rh = natsHeaders();
     rh.set(qh.error, code);
-    this.d.nc.publish(reply, undefined, { headers: rh });
+    this.send(reply, rh, undefined);
   }
 
   private async deadLetter(
