@@ -101,13 +101,13 @@ export function planInjection(
     problems.push(`VeltrixConfig '${pre.configName}' does not exist in namespace '${namespace.name}'`);
   }
   const target = resolveAppTarget(pod, values);
+  const settings = completeSettings(values);
+  // Collisions are listed with the other problems, so one refusal names everything to fix.
   if (typeof target === "string") problems.push(target);
+  else problems.push(...findConflicts(pod, target, settings));
   if (problems.length > 0 || config === undefined || typeof target === "string") {
     return refuse(problems);
   }
-  const settings = completeSettings(values);
-  const conflicts = findConflicts(pod, target, settings);
-  if (conflicts.length > 0) return refuse(conflicts);
 
   const before = withoutManagedFields(pod);
   const after = copyOf(before);
