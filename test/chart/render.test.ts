@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   ApiextensionsV1Api,
+  CoreV1Api,
   type V1ClusterRole,
   type V1ConfigMap,
   type V1CustomResourceDefinition,
@@ -13,6 +14,7 @@ import {
   type V1MutatingWebhookConfiguration,
   type V1NetworkPolicy,
   type V1PodDisruptionBudget,
+  type V1PodTemplateSpec,
   type V1PolicyRule,
   type V1Role,
   type V1StatefulSet,
@@ -397,4 +399,64 @@ describe("server-side dry run of every rendered manifest (real kube-apiserver)",
       expect(applied).toContain(`MutatingWebhookConfiguration/vx-veltrix-${namespace}`);
     });
   }
+});
+
+describe("Pod Security restricted (real kube-apiserver's PodSecurity admission)", () => {
+  for (const [shape, file] of Object.entries(valuesFiles)) {
+    it(`admits the pods of every workload rendered with ${shape}`, async () => {
+      const namespace = await createNamespace("chart-psa", {
+        "pod-security.kubernetes.io/enforce": "restricted",
+      });
+      const manifests = await renderChart({ values: [file], namespace });
+      // The pod each workload creates (a StatefulSet adds its claim templates as volumes).
+      const templates = manifests
+        .filter((m) => m.kind === "Deployment" || m.kind === "StatefulSet")
+        .map((m) => {
+          const spec = (m as unknown as V1StatefulSet).spec;
+          const template = structuredClone(spec?.template) as V1PodTemplateSpec;
+          for (const claim of spec?.volumeClaimTemplates ?? []) {
+            const claimName = `${claim.metadata?.name}-${m.metadata.name}-0`;
+            template.spec?.volumes?.push({
+              name: claim.metadata?.name ?? "",
+              persistentVolumeClaim: { claimName },
+            });
+          }
+          return { name: m.metadata.name, template };
+        });
+      expect(templates.length).toBeGreaterThan(0);
+      const core = kubeConfig().makeApiClient(CoreV1Api);
+      // The ServiceAccount must exist for the pod to be admitted at all.
+      for (const sa of manifests.filter((m) => m.kind === "ServiceAccount")) {
+        await core.createNamespacedServiceAccount({
+          namespace,
+          body: { metadata: { name: sa.metadata.name } },
+        });
+      }
+      for (const { name, template } of templates) {
+        // PodSecurity enforces on Pods (workloads only get warnings), so dry-run their pod.
+        await core.createNamespacedPod({
+          namespace,
+          dryRun: "All",
+          body: {
+            metadata: { name: `${name}-0`, labels: template.metadata?.labels ?? {} },
+            ...(template.spec ? { spec: template.spec } : {}),
+          },
+        });
+      }
+    });
+  }
+
+  it("would refuse a pod that is not restricted (the check is live)", async () => {
+    const namespace = await createNamespace("chart-psa", {
+      "pod-security.kubernetes.io/enforce": "restricted",
+    });
+    const core = kubeConfig().makeApiClient(CoreV1Api);
+    await expect(
+      core.createNamespacedPod({
+        namespace,
+        dryRun: "All",
+        body: { metadata: { name: "root" }, spec: { containers: [{ name: "c", image: "busybox" }] } },
+      }),
+    ).rejects.toThrow(/violates PodSecurity \W*restricted/);
+  });
 });
