@@ -7,6 +7,10 @@ export const renderedConfigVolumeName = "veltrix-config";
 /** The operator's boot-fallback ConfigMap (operator/api/contract.ts configMapName), optional. */
 export const bootConfigVolumeName = "veltrix-boot";
 export const bootConfigMountPath = "/etc/veltrix-boot";
+/** The namespace's NATS credentials Secret, mounted as a file (the sidecar reads a .creds file). */
+export const natsCredentialsVolumeName = "veltrix-nats";
+export const natsCredentialsMountPath = "/etc/veltrix-nats";
+export const natsCredentialsFile = "nats.creds";
 export const stateMountPath = "/var/lib/veltrix";
 export const sidecarConfigMountPath = "/run/veltrix/config";
 

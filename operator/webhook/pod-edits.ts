@@ -8,6 +8,9 @@ import {
   adminPortName,
   bootConfigMountPath,
   bootConfigVolumeName,
+  natsCredentialsFile,
+  natsCredentialsMountPath,
+  natsCredentialsVolumeName,
   appEnv,
   appPortName,
   proxyPortFallbackName,
@@ -109,8 +112,9 @@ function allContainers(pod: Pod): Container[] {
 /** Every name or port the injection would overwrite, as sentences. */
 export function findConflicts(pod: Pod, target: AppTarget, s: Settings): string[] {
   const problems: string[] = [];
+  const ours = [stateVolumeName, renderedConfigVolumeName, bootConfigVolumeName, natsCredentialsVolumeName];
   for (const volume of pod.spec.volumes ?? []) {
-    if ([stateVolumeName, renderedConfigVolumeName, bootConfigVolumeName].includes(volume.name)) {
+    if (ours.includes(volume.name)) {
       problems.push(`the pod already has a volume named '${volume.name}'`);
     }
   }
@@ -187,11 +191,10 @@ function sidecarEnvFor(
     { name: sidecarEnv.podName, valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
     { name: sidecarEnv.natsUrl, value: options.nats.url },
   ];
-  const creds = options.nats.credentialsSecret;
-  if (creds) {
+  if (options.nats.credentialsSecret) {
     env.push({
       name: sidecarEnv.natsCredentials,
-      valueFrom: { secretKeyRef: { name: creds.name, key: creds.key } },
+      value: `${natsCredentialsMountPath}/${natsCredentialsFile}`,
     });
   }
   env.push(
@@ -233,6 +236,9 @@ function sidecarContainer(
       { name: stateVolumeName, mountPath: stateMountPath },
       { name: renderedConfigVolumeName, mountPath: sidecarConfigMountPath },
       { name: bootConfigVolumeName, mountPath: bootConfigMountPath, readOnly: true },
+      ...(options.nats.credentialsSecret
+        ? [{ name: natsCredentialsVolumeName, mountPath: natsCredentialsMountPath, readOnly: true }]
+        : []),
     ],
     startupProbe: probe(1, 60),
     readinessProbe: probe(5, 3),
@@ -341,4 +347,15 @@ export function buildInjection(
     { name: renderedConfigVolumeName, emptyDir: { sizeLimit: "16Mi" } },
     { name: bootConfigVolumeName, configMap: { name: configMapName(config.name), optional: true } },
   );
+  const creds = options.nats.credentialsSecret;
+  if (creds) {
+    // Default mode 0644: the sidecar runs as 65532 without an fsGroup and must read the file.
+    pod.spec.volumes.push({
+      name: natsCredentialsVolumeName,
+      secret: {
+        secretName: creds.name,
+        items: [{ key: creds.key, path: natsCredentialsFile }],
+      },
+    });
+  }
 }
