@@ -1,5 +1,6 @@
 // Names the injected pod carries: the contract between the webhook, the sidecar
 // (which reads the env) and the operator (which counts injected pods by label).
+import { annotations as apiAnnotations, labels as apiLabels } from "../api/contract.ts";
 
 export const sidecarContainerName = "veltrix-sidecar";
 export const stateVolumeName = "veltrix-state";
@@ -21,9 +22,11 @@ export const proxyPortFallbackName = "vx-proxy";
 export const adminPortName = "vx-admin";
 
 export const statusAnnotation = "veltrix.io/status";
-export const revisionAnnotation = "veltrix.io/injected-revision";
-export const configLabel = "veltrix.io/config";
-export const injectLabel = "veltrix.io/inject";
+/** Shared with the operator, which compares it with the config's current revision. */
+export const revisionAnnotation = apiAnnotations.injectedRevision;
+/** Shared with the operator, which counts a config's pods by it. */
+export const configLabel = apiLabels.config;
+export const injectLabel = apiAnnotations.inject;
 export const namespaceInjectionLabel = "veltrix.io/injection";
 export const injectedStatus = "injected";
 

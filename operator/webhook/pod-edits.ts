@@ -1,18 +1,19 @@
 // Typed edits of a pod for injection: find the app container and its port, list
 // every name the injection would collide with, and add the sidecar, volumes,
-// mounts, env and preStop. The edits only add; a collision is refused earlier.
+// mounts, env and preStop. The edits add, except the one rename of the port scheme
+// (the app's port and the probes that name it); a collision is refused earlier.
+import { configMapName } from "../api/contract.ts";
 import type { AnnotationValues } from "./annotations.ts";
 import type { InjectionConfig, InjectionOptions, ResourceRequirements } from "./config-input.ts";
-import { configMapName } from "../api/contract.ts";
 import {
   adminPortName,
+  appEnv,
+  appPortName,
   bootConfigMountPath,
   bootConfigVolumeName,
   natsCredentialsFile,
   natsCredentialsMountPath,
   natsCredentialsVolumeName,
-  appEnv,
-  appPortName,
   proxyPortFallbackName,
   renderedConfigFile,
   renderedConfigVolumeName,
