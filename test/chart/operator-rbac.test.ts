@@ -4,11 +4,12 @@
 // a sample VeltrixConfig to Ready, and clean up on delete, with no Forbidden anywhere.
 // Its own control plane and NATS: a cluster-wide operator must not touch other test files'
 // VeltrixConfigs on the shared API server.
-import { readFileSync, writeFileSync } from "node:fs";
+import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { join } from "node:path";
 import {
   AdmissionregistrationV1Api,
+  ApiextensionsV1Api,
   AppsV1Api,
   CoordinationV1Api,
   CoreV1Api,
@@ -97,12 +98,13 @@ function postReview(
   });
 }
 
-describe("the operator runs with exactly the chart's RBAC", () => {
+describe("chart on its own control plane: the operator with exactly the chart's RBAC, then a CRD upgrade", () => {
   let cp: ControlPlane;
   let nats: NatsServer;
   let operator: ManagedProcess;
   let httpPort = 0;
   let webhookPort = 0;
+  let helmHome = "";
 
   function forbiddenLines(): string[] {
     return readFileSync(operator.spec.logFile, "utf8")
@@ -132,7 +134,7 @@ describe("the operator runs with exactly the chart's RBAC", () => {
         "--timeout",
         "60s",
       ],
-      { home: join(dir, "helm"), kubeconfig: cp.kubeconfigPath },
+      { home: (helmHome = join(dir, "helm")), kubeconfig: cp.kubeconfigPath },
     );
 
     // A token for the chart's ServiceAccount, and a kubeconfig holding only that.
@@ -301,5 +303,35 @@ describe("the operator runs with exactly the chart's RBAC", () => {
     });
     expect(response["response"]).toMatchObject({ uid, allowed: true });
     expect(forbiddenLines()).toEqual([]);
+  });
+
+  it("helm upgrade upgrades the CRD in place (templated, not crds/) and keeps the VeltrixConfigs", async () => {
+    const custom = cp.kubeConfig().makeApiClient(CustomObjectsApi);
+    const sample = parse(readFileSync(join(repoRoot, "crds/samples/checkout.yaml"), "utf8")) as object;
+    await custom.createNamespacedCustomObject({ ...target, body: sample });
+    // The next chart version's CRD: one more printer column.
+    const next = join(tempDir("chart-next"), "veltrix");
+    cpSync(chartDir, next, { recursive: true });
+    const crdFile = join(next, "files/crds/veltrixconfig.yaml");
+    const crdText = readFileSync(crdFile, "utf8");
+    const marker = "      additionalPrinterColumns:\n";
+    expect(crdText).toContain(marker);
+    writeFileSync(
+      crdFile,
+      crdText.replace(
+        marker,
+        `${marker}        - name: Upgraded\n          type: string\n          jsonPath: .spec.queue.mode\n`,
+      ),
+    );
+    await helm(
+      ["upgrade", "vx", next, "--namespace", releaseNamespace, "--reuse-values", "--timeout", "60s"],
+      { home: helmHome, kubeconfig: cp.kubeconfigPath },
+    );
+    const crd = await cp
+      .kubeConfig()
+      .makeApiClient(ApiextensionsV1Api)
+      .readCustomResourceDefinition({ name: "veltrixconfigs.veltrix.io" });
+    expect(crd.spec.versions[0]?.additionalPrinterColumns?.[0]?.name).toBe("Upgraded");
+    await custom.getNamespacedCustomObject({ ...target, name: "checkout" });
   });
 });
