@@ -4,6 +4,8 @@
 // "invalid value 'x' for annotation 'y': why" instead of stopping at the first.
 // The README's table is rendered from this file (see annotations.test.ts).
 
+import { annotations as apiAnnotations } from "../api/contract.ts";
+
 export type Parsed<T> = { ok: true; value: T } | { ok: false; why: string };
 
 export interface AnnotationSpec<T> {
@@ -81,7 +83,7 @@ function annotation<T>(spec: AnnotationSpec<T>): AnnotationSpec<T> {
 
 export const annotationTable = {
   inject: annotation({
-    key: "veltrix.io/inject",
+    key: apiAnnotations.inject,
     scope: "pod",
     default: undefined,
     defaultDoc: "the namespace decides",
@@ -89,7 +91,7 @@ export const annotationTable = {
     parse: parseBool,
   }),
   config: annotation({
-    key: "veltrix.io/config",
+    key: apiAnnotations.config,
     scope: "pod-or-namespace",
     default: "default",
     doc: "Name of the VeltrixConfig in the pod's namespace. A missing config refuses the pod.",
@@ -104,7 +106,7 @@ export const annotationTable = {
     parse: parseContainerName,
   }),
   appPort: annotation({
-    key: "veltrix.io/app-port",
+    key: apiAnnotations.appPort,
     scope: "pod",
     default: undefined,
     defaultDoc: "the app container's first port",
