@@ -1,0 +1,146 @@
+// startWebhook as main.ts calls it, in cert-manager mode: the mounted certificate is
+// served and hot-reloaded, and the chart's sidecar defaults file shapes the injection.
+import { writeFileSync } from "node:fs";
+import { request } from "node:https";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { CustomObjectsApi } from "@kubernetes/client-node";
+import { Registry } from "prom-client";
+import { afterAll, describe, expect, it } from "vitest";
+import { group, plural, version } from "../../operator/api/contract.ts";
+import { installCrd } from "../../operator/api/install-crd.ts";
+import { createCertificateAuthority, issueServingCertificate } from "../../operator/certs/issue.ts";
+import { type RunningWebhook, startWebhook } from "../../operator/webhook/start.ts";
+import { createNamespace, kubeConfig, tempDir } from "../harness/env.ts";
+
+function post(port: number, ca: string, body: string): Promise<{ response: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: "127.0.0.1", port, path: "/mutate", method: "POST", ca, servername: "localhost", agent: false },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (c: string) => (text += c));
+        res.on("end", () => resolve(JSON.parse(text) as { response: Record<string, unknown> }));
+      },
+    );
+    req.setHeader("content-type", "application/json");
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+describe("startWebhook (cert-manager mode)", () => {
+  let running: RunningWebhook | undefined;
+  afterAll(async () => {
+    await running?.stop();
+  });
+
+  it("serves the mounted certificate, reloads it, and injects with the chart's defaults", async () => {
+    const kc = kubeConfig();
+    await installCrd(kc);
+    const namespace = await createNamespace("vx-start");
+    await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+      group,
+      version,
+      plural,
+      namespace,
+      body: {
+        apiVersion: `${group}/${version}`,
+        kind: "VeltrixConfig",
+        metadata: { name: "default" },
+        spec: {},
+      },
+    });
+    const dir = tempDir("vx-start");
+    const ca = await createCertificateAuthority("cm-ca", 1);
+    const first = await issueServingCertificate(ca, { dnsNames: ["localhost"] }, 1);
+    writeFileSync(join(dir, "tls.crt"), first.certPem);
+    writeFileSync(join(dir, "tls.key"), first.keyPem);
+    const defaultsFile = join(dir, "defaults.json");
+    writeFileSync(
+      defaultsFile,
+      JSON.stringify({
+        image: "registry.example/veltrix/sidecar:9.9.9",
+        imagePullPolicy: "Always",
+        nativeSidecar: false,
+        natsUrl: "nats://nats.example:4222",
+        natsCredentials: { secretName: "team-nats", key: "creds" },
+      }),
+    );
+    const registry = new Registry();
+    running = await startWebhook({
+      kubeConfig: kc,
+      registry,
+      namespace: "veltrix-system",
+      natsUrl: "nats://unused:4222",
+      log: () => {},
+      flags: {
+        "webhook-cert-mode": "certManager",
+        "webhook-port": "0",
+        "webhook-host": "127.0.0.1",
+        "webhook-service": "veltrix",
+        "webhook-secret": "unused",
+        "webhook-config-name": "unused",
+        "webhook-cert-validity-days": "365",
+        "webhook-cert-dir": dir,
+        "sidecar-defaults-file": defaultsFile,
+      },
+    });
+    const port = running!.server.port;
+    const review = JSON.stringify({
+      apiVersion: "admission.k8s.io/v1",
+      kind: "AdmissionReview",
+      request: {
+        uid: "start-1",
+        kind: { group: "", version: "v1", kind: "Pod" },
+        operation: "CREATE",
+        namespace,
+        object: {
+          metadata: { generateName: "web-", labels: { "veltrix.io/inject": "true" } },
+          spec: {
+            containers: [{ name: "web", image: "web:1", ports: [{ name: "http", containerPort: 8080 }] }],
+          },
+        },
+      },
+    });
+    const reply = await post(port, ca.certPem, review);
+    expect(reply.response).toMatchObject({ uid: "start-1", allowed: true, patchType: "JSONPatch" });
+    const patch = JSON.parse(Buffer.from(String(reply.response["patch"]), "base64").toString()) as {
+      path: string;
+      value: unknown;
+    }[];
+    // Not native (the defaults file says so): the sidecar replaces the containers list, first.
+    const containers = patch.find((op) => op.path === "/spec/containers")?.value as {
+      name: string;
+      image: string;
+      imagePullPolicy: string;
+      env: { name: string; value?: string }[];
+    }[];
+    expect(containers[0]).toMatchObject({
+      name: "veltrix-sidecar",
+      image: "registry.example/veltrix/sidecar:9.9.9",
+      imagePullPolicy: "Always",
+    });
+    expect(containers[0]?.env).toContainEqual({
+      name: "VELTRIX_NATS_URL",
+      value: "nats://nats.example:4222",
+    });
+
+    // cert-manager renews: the new pair is served without a restart (new CA, so the old one fails).
+    const otherCa = await createCertificateAuthority("cm-ca-2", 1);
+    const renewed = await issueServingCertificate(otherCa, { dnsNames: ["localhost"] }, 1);
+    writeFileSync(join(dir, "tls.crt"), renewed.certPem);
+    writeFileSync(join(dir, "tls.key"), renewed.keyPem);
+    let served = false;
+    for (let i = 0; i < 150 && !served; i++) {
+      await sleep(100);
+      served = await post(port, otherCa.certPem, review).then(
+        () => true,
+        () => false,
+      );
+    }
+    expect(served).toBe(true);
+    expect(await registry.metrics()).toMatch(/veltrix_webhook_certificate_expiry_timestamp_seconds \d+/);
+  });
+});
