@@ -3,6 +3,8 @@
 // local slot (direct), waiting in JetStream (sync), and in flight to the app (direct,
 // which also holds the upstream socket). Resolved configs of 1 KB and 64 KB.
 //   scripts/with-node24 node bench/sidecar-memory.ts [--short]
+// VX_BENCH_HELD=N holds N requests per case (default 4000; 500 with --short);
+// VX_BENCH_FORCE_GC=1 runs a full GC in the sidecar every 500 ms (live memory only).
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
@@ -12,7 +14,7 @@ import { toolPath } from "../test/harness/tools.ts";
 import { port, repo, rssKiB, start, type Proc } from "./lib/procs.ts";
 import { printTable, short, writeResults, type Row } from "./lib/report.ts";
 
-const held = short ? 500 : 4_000;
+const held = short ? 500 : Number(process.env["VX_BENCH_HELD"] ?? 4_000);
 const node = process.execPath;
 const dir = mkdtempSync(join(tmpdir(), "vx-bench-mem-"));
 const procs: Proc[] = [];
@@ -25,9 +27,9 @@ const held = [];
 createServer((req, res) => { held.push(res); }).listen(Number(process.argv[2]), "127.0.0.1");`,
 );
 
-const appPort = port();
+const appPort = await port();
 procs.push(await start(node, [join(repo, "bench/lib/plain-app.ts"), String(appPort)], appPort));
-const natsPort = port();
+const natsPort = await port();
 procs.push(
   await start(
     toolPath("nats-server"),
@@ -92,21 +94,31 @@ async function measure(name: string, proc: Proc, p: number): Promise<Row> {
   await sleep(500);
   for (const s of warm) s.destroy();
   const before = await settledRss(pid);
-  const sockets = await hold(p, held);
+  // Marginal cost: the slope between half and all of the held requests, so fixed
+  // costs that appear with the first few hundred (young-generation growth, pools)
+  // do not count as per-request memory.
+  const first = await hold(p, held / 2);
+  const half = await settledRss(pid);
+  const second = await hold(p, held / 2);
   const after = await settledRss(pid);
-  for (const s of sockets) s.destroy();
+  for (const s of [...first, ...second]) s.destroy();
   return {
     case: name,
     held,
     "rss before MiB": before / 1024,
     "rss after MiB": after / 1024,
-    "KiB/held": (after - before) / held,
+    "KiB/held (all)": (after - before) / held,
+    "KiB/held (slope)": (after - half) / (held / 2),
   };
 }
 
+const gcFlags =
+  process.env["VX_BENCH_FORCE_GC"] === "1"
+    ? ["--expose-gc", "--import", join(repo, "bench/lib/gc-preload.ts")]
+    : [];
 const rows: Row[] = [];
 {
-  const p = port();
+  const p = await port();
   const floor = await start(node, [floorSrc, String(p)], p);
   rows.push(await measure("node:http floor (never answers)", floor, p));
   await floor.stop();
@@ -120,7 +132,7 @@ const cases: [string, string, number, number][] = [
 ];
 let i = 0;
 for (const [name, mode, conc, kib] of cases) {
-  const p = port();
+  const p = await port();
   const args = [
     join(repo, "sidecar/main.ts"),
     "--config",
@@ -132,20 +144,24 @@ for (const [name, mode, conc, kib] of cases) {
     "--host",
     "127.0.0.1",
     "--admin-port",
-    String(port()),
+    String(await port()),
     "--data-dir",
     join(dir, `data${i++}`),
     "--grace-ms",
     "1000",
     ...(mode === "sync" ? ["--nats", `nats://127.0.0.1:${natsPort}`, "--ensure-stream"] : []),
   ];
-  const sc = await start(node, args, p);
+  const sc = await start(node, [...gcFlags, ...args], p);
   if (mode === "sync") await sleep(1_500);
   rows.push(await measure(name, sc, p));
   await sc.stop();
 }
-const floorPer = Number(rows[0]?.["KiB/held"]);
-for (const r of rows) r["x floor"] = Number(r["KiB/held"]) / floorPer;
+const floorAll = Number(rows[0]?.["KiB/held (all)"]);
+const floorSlope = Number(rows[0]?.["KiB/held (slope)"]);
+for (const r of rows) {
+  r["x floor (all)"] = Number(r["KiB/held (all)"]) / floorAll;
+  r["x floor (slope)"] = Number(r["KiB/held (slope)"]) / floorSlope;
+}
 console.log(`held requests per case: ${held}; node ${process.version}`);
 printTable(rows);
 console.log(`results: ${writeResults("sidecar-memory", { held, rows })}`);

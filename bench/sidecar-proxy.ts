@@ -22,7 +22,7 @@ if (!hasWrk()) {
 
 const dir = mkdtempSync(join(tmpdir(), "vx-bench-proxy-"));
 const procs: Proc[] = [];
-const appPort = port();
+const appPort = await port();
 procs.push(await start(node, [join(repo, "bench/lib/plain-app.ts"), String(appPort)], appPort));
 
 const targets: { name: string; url: string }[] = [
@@ -30,7 +30,7 @@ const targets: { name: string; url: string }[] = [
 ];
 
 if (spawnSync("haproxy", ["-v"]).error === undefined) {
-  const hp = port();
+  const hp = await port();
   const cfg = join(dir, "haproxy.cfg");
   writeFileSync(
     cfg,
@@ -40,11 +40,11 @@ if (spawnSync("haproxy", ["-v"]).error === undefined) {
   targets.push({ name: "haproxy maxconn 32", url: `http://127.0.0.1:${hp}/` });
 }
 
-const mp = port();
+const mp = await port();
 procs.push(await start(node, [join(repo, "bench/lib/minimal-proxy.ts"), String(mp), String(appPort)], mp));
 targets.push({ name: "minimal undici proxy", url: `http://127.0.0.1:${mp}/` });
 
-const natsPort = port();
+const natsPort = await port();
 procs.push(
   await start(
     toolPath("nats-server"),
@@ -71,7 +71,7 @@ function configFile(mode: string): string {
 }
 
 for (const mode of ["direct", "sync"]) {
-  const p = port();
+  const p = await port();
   const args = [
     join(repo, "sidecar/main.ts"),
     "--config",
@@ -83,7 +83,7 @@ for (const mode of ["direct", "sync"]) {
     "--host",
     "127.0.0.1",
     "--admin-port",
-    String(port()),
+    String(await port()),
     "--data-dir",
     join(dir, `data-${mode}`),
     ...(mode === "sync" ? ["--nats", `nats://127.0.0.1:${natsPort}`, "--ensure-stream"] : []),

@@ -54,10 +54,8 @@ export async function start(cmd: string, args: string[], waitPort: number, log?:
   };
 }
 
-let nextPort = 21_000 + Math.floor(Math.random() * 20_000);
-export function port(): number {
-  return nextPort++;
-}
+/** A port free right now (the OS picks it, so it never collides with client sockets). */
+export { freePort as port } from "../../test/harness/ports.ts";
 
 export function hasWrk(): boolean {
   return spawnSync("wrk", ["--version"]).error === undefined;
