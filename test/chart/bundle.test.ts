@@ -82,6 +82,16 @@ describe("runtime bundle (the images' tree, built without a container engine)", 
     expect(existsSync(join(bundle, "sidecar/main.js"))).toBe(true);
   });
 
+  it("loads the native SQLite addon from the tree", async () => {
+    const script =
+      'import("sqlite3").then((m) => new m.default.Database(":memory:").get("select 41 + 1 as x", (e, r) => console.log(e ?? r.x)))';
+    const { stdout } = await run(process.execPath, ["--input-type=module", "-e", script], {
+      cwd: bundle,
+      env,
+    });
+    expect(stdout.trim()).toBe("42");
+  });
+
   it("matches what images/Dockerfile copies and runs", () => {
     const dockerfile = readFileSync(join(repoRoot, "images/Dockerfile"), "utf8");
     expect(dockerfile).toContain("RUN bash scripts/build-bundle.sh /bundle");

@@ -62,6 +62,20 @@ function resolveEnv(env: V1EnvVar[]): Record<string, string> {
   return out;
 }
 
+/**
+ * test/harness/control-plane.ts asks freePort() for etcd's client and peer ports one after the
+ * other, and the OS can hand out the same port twice (etcd then fails with "address already in
+ * use"); one retry in a fresh directory until the harness reserves its ports together.
+ */
+async function startOwnControlPlane(dir: string): Promise<ControlPlane> {
+  try {
+    return await startControlPlane({ dir: join(dir, "attempt-1"), controllerManager: false });
+  } catch (err) {
+    if (!/address already in use|exited before/.test(String(err))) throw err;
+    return startControlPlane({ dir: join(dir, "attempt-2"), controllerManager: false });
+  }
+}
+
 /** POSTs an AdmissionReview over HTTPS, verifying the server against `ca` for `servername`. */
 function postReview(
   port: number,
@@ -114,10 +128,7 @@ describe("chart on its own control plane: the operator with exactly the chart's 
 
   beforeAll(async () => {
     const dir = tempDir("chart-rbac");
-    [nats, cp] = await Promise.all([
-      startNats({ dir, name: "nats-rbac" }),
-      startControlPlane({ dir, controllerManager: false }),
-    ]);
+    [nats, cp] = await Promise.all([startNats({ dir, name: "nats-rbac" }), startOwnControlPlane(dir)]);
     const core = cp.kubeConfig().makeApiClient(CoreV1Api);
     for (const name of [releaseNamespace, appNamespace]) {
       await core.createNamespace({ body: { metadata: { name } } });
