@@ -1,6 +1,6 @@
 // Every error the sidecar answers a client with: a stable code, the HTTP status, and
 // a sentence. One table, mapped to HTTP in one place (`sendError`); docs/sidecar.md
-// lists the same codes (test/sidecar/errors-doc.test.ts keeps them in step).
+// lists the same codes (sidecar/errors.test.ts keeps them in step).
 import type { ServerResponse } from "node:http";
 
 export const errorTable = {
