@@ -4,12 +4,13 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   KubernetesObjectApi,
+  loadYaml,
   PatchStrategy,
   type KubeConfig,
   type KubernetesObject,
   type V1Container,
 } from "@kubernetes/client-node";
-import { parseAllDocuments } from "yaml";
+import { parseAllDocuments, stringify } from "yaml";
 import { tempDir } from "../harness/env.ts";
 import { helm } from "../harness/helm.ts";
 import { repoRoot } from "../harness/tools.ts";
@@ -108,20 +109,33 @@ export function thirdPartyCrds(): Manifest[] {
 /**
  * Server-side apply with dryRun=All: the API server runs defaulting, schema validation and
  * admission for each object without persisting it (apply, so objects that already exist —
- * the shared CRD — are validated as updates instead of failing as duplicates).
+ * the shared CRD — are validated as updates instead of failing as duplicates). Returns what the
+ * server answered, by "Kind/name".
  */
 export async function dryRunApply(
   kc: KubeConfig,
   manifests: Manifest[],
   namespace: string,
-): Promise<string[]> {
+): Promise<Map<string, KubernetesObject>> {
   const client = KubernetesObjectApi.makeApiClient(kc);
-  const applied: string[] = [];
+  const answers = new Map<string, KubernetesObject>();
   for (const m of manifests) {
-    const obj = structuredClone(m);
-    if (obj.metadata.namespace !== undefined) obj.metadata.namespace = namespace;
+    const plain = structuredClone(m);
+    if (plain.metadata.namespace !== undefined) plain.metadata.namespace = namespace;
+    // Through client-node's model (loadYaml), as kubectl would send it: a plain object loses
+    // the fields whose JSON names differ from the model's ("x-kubernetes-validations",
+    // "default", "enum") when client-node serializes it.
+    const obj = loadYaml<KubernetesObject>(stringify(plain));
     try {
-      await client.patch(obj, undefined, "All", "veltrix-chart-test", true, PatchStrategy.ServerSideApply);
+      const answer = await client.patch(
+        obj,
+        undefined,
+        "All",
+        "veltrix-chart-test",
+        true,
+        PatchStrategy.ServerSideApply,
+      );
+      answers.set(`${m.kind}/${m.metadata.name}`, answer);
     } catch (err) {
       throw new Error(
         `server-side dry run rejected ${m.kind}/${m.metadata.name}: ${(err as Error).message}`,
@@ -130,7 +144,6 @@ export async function dryRunApply(
         },
       );
     }
-    applied.push(`${m.kind}/${m.metadata.name}`);
   }
-  return applied;
+  return answers;
 }

@@ -394,9 +394,17 @@ describe("server-side dry run of every rendered manifest (real kube-apiserver)",
     it(`accepts every object rendered with ${shape}`, async () => {
       const namespace = await createNamespace("chart-dry");
       const manifests = await renderChart({ values: [file], namespace });
-      const applied = await dryRunApply(kubeConfig(), manifests, namespace);
-      expect(applied).toHaveLength(manifests.length);
-      expect(applied).toContain(`MutatingWebhookConfiguration/vx-veltrix-${namespace}`);
+      const answers = await dryRunApply(kubeConfig(), manifests, namespace);
+      expect(answers.size).toBe(manifests.length);
+      expect(answers.has(`MutatingWebhookConfiguration/vx-veltrix-${namespace}`)).toBe(true);
+      // The CRD reached the server whole: every CEL rule of crds/ is in the server's answer.
+      const crd = answers.get("CustomResourceDefinition/veltrixconfigs.veltrix.io");
+      const rules = JSON.stringify(crd).match(/"rule":/g)?.length ?? 0;
+      const sourceRules = readFileSync(join(repoRoot, "crds/veltrixconfig.yaml"), "utf8").match(
+        /- rule:/g,
+      )?.length;
+      expect(sourceRules).toBeGreaterThan(0);
+      expect(rules).toBe(sourceRules);
     });
   }
 });
