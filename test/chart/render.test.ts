@@ -361,7 +361,7 @@ describe("helm template: bundled NATS", () => {
     expect(sts.spec?.volumeClaimTemplates?.[0]?.spec?.resources?.requests?.["storage"]).toBe("2Gi");
     expect(sts.spec?.template.spec?.containers[0]?.securityContext?.readOnlyRootFilesystem).toBe(true);
     expect(find<V1ConfigMap>(manifests, "ConfigMap", "vx-veltrix-nats").data?.["nats.conf"]).toContain(
-      "max_file_store: 2G",
+      "max_file_store: 1932735283",
     );
     const url = `nats://vx-veltrix-nats.${releaseNamespace}.svc:4222`;
     const deploy = find<V1Deployment>(manifests, "Deployment");

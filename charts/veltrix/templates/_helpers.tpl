@@ -84,7 +84,15 @@ app.kubernetes.io/component: operator
 {{- end }}
 {{- end }}
 
-{{/* A Kubernetes quantity (Ki/Mi/Gi/Ti) as NATS size text (K/M/G/T), e.g. 1Gi -> 1G. */}}
-{{- define "veltrix.bytes" -}}
-{{- regexReplaceAll "^([0-9]+)([KMGT])i$" . "${1}${2}" }}
+{{/*
+JetStream's file store limit for a volume of the given Kubernetes quantity (Ki/Mi/Gi/Ti), in
+bytes: 90% of the volume, leaving room for the filesystem and NATS's own metadata.
+*/}}
+{{- define "veltrix.jetstreamMaxBytes" -}}
+{{- $n := regexFind "^[0-9]+" . | int64 }}
+{{- $unit := regexFind "[KMGT]i$" . }}
+{{- $pow := dict "Ki" 1 "Mi" 2 "Gi" 3 "Ti" 4 }}
+{{- $bytes := $n }}
+{{- range until (int (get $pow $unit)) }}{{ $bytes = mul $bytes 1024 }}{{ end }}
+{{- div (mul $bytes 9) 10 }}
 {{- end }}

@@ -1,0 +1,58 @@
+// The bundled NATS (nats.install=true): the nats.conf the chart renders is started by the real
+// nats-server, which must come up with JetStream and answer the probe paths of the StatefulSet.
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { V1ConfigMap, V1StatefulSet } from "@kubernetes/client-node";
+import { afterAll, describe, expect, it } from "vitest";
+import { tempDir } from "../harness/env.ts";
+import { freePort } from "../harness/ports.ts";
+import { ManagedProcess } from "../harness/process.ts";
+import { toolPath } from "../harness/tools.ts";
+import { find, renderChart, valuesFiles } from "./chart.ts";
+
+describe("bundled NATS config (real nats-server)", () => {
+  let nats: ManagedProcess | undefined;
+  afterAll(async () => {
+    await nats?.stop();
+  });
+
+  it("starts with JetStream and answers the liveness and readiness probes", async () => {
+    const manifests = await renderChart({ values: [valuesFiles.bundledNats] });
+    const conf = find<V1ConfigMap>(manifests, "ConfigMap", "vx-veltrix-nats").data?.["nats.conf"] ?? "";
+    const sts = find<V1StatefulSet>(manifests, "StatefulSet", "vx-veltrix-nats");
+    const container = sts.spec?.template.spec?.containers[0];
+    expect(container?.args).toEqual(["--config", "/etc/nats/nats.conf"]);
+    const [port, monitorPort] = [await freePort(), await freePort()];
+    const dir = tempDir("bundled-nats");
+    // Only what differs on a laptop: loopback ports and the data directory.
+    const local = conf
+      .replace(/^port: 4222$/m, `port: ${port}\nhost: 127.0.0.1`)
+      .replace(/^http_port: 8222$/m, `http: 127.0.0.1:${monitorPort}`)
+      .replace("store_dir: /data/jetstream", `store_dir: ${JSON.stringify(join(dir, "jetstream"))}`);
+    expect(local).not.toBe(conf);
+    const file = join(dir, "nats.conf");
+    writeFileSync(file, local);
+    nats = new ManagedProcess({
+      name: "bundled-nats",
+      command: toolPath("nats-server"),
+      args: ["--config", file],
+      logFile: join(dir, "nats.log"),
+      env: { ...process.env, POD_NAME: "vx-veltrix-nats-0" },
+    });
+    nats.start();
+    const probe = async (path: string | undefined): Promise<boolean> =>
+      (await fetch(`http://127.0.0.1:${monitorPort}${path}`)).ok;
+    await nats.waitUntil(
+      "ready (readiness probe path)",
+      () => probe(container?.readinessProbe?.httpGet?.path),
+      30_000,
+    );
+    expect(await probe(container?.livenessProbe?.httpGet?.path)).toBe(true);
+    const varz = (await (await fetch(`http://127.0.0.1:${monitorPort}/varz`)).json()) as {
+      server_name: string;
+      jetstream?: { config?: { max_storage?: number } };
+    };
+    expect(varz.server_name).toBe("vx-veltrix-nats-0");
+    expect(varz.jetstream?.config?.max_storage).toBe(Math.floor((2 * 1024 ** 3 * 9) / 10));
+  });
+});
