@@ -5,10 +5,16 @@
 //   scripts/with-node24 node bench/operator-scale.ts [--short] [--count N] [--workers N]
 // runOperatorScale() is also driven by test/operator/bench-short.test.ts on the test env.
 import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
+import {
+  CustomObjectsApi,
+  KubeConfig,
+  type KubernetesListObject,
+  ListWatch,
+  Watch,
+} from "@kubernetes/client-node";
 import { apiVersion, group, kind, plural, version } from "../operator/api/contract.ts";
 import { installCrd } from "../operator/api/install-crd.ts";
 import type { VeltrixConfig } from "../operator/api/types.generated.ts";
@@ -42,6 +48,10 @@ export interface ScaleResult {
   apiRequestsByVerb: Record<string, number>;
   apiRequestsPerConfig: number;
   reconciles: number;
+  /** CPU the operator process used from the first create until all were Ready. */
+  operatorCpuSeconds: number;
+  /** 1-minute load average of the machine at the end (the runs share 2 cores with other work). */
+  loadAverage: number;
 }
 
 function metric(text: string, name: string): number {
@@ -98,6 +108,7 @@ export async function runOperatorScale(o: ScaleOptions): Promise<ScaleResult> {
     const rssIdle = metric(idle, "veltrix_operator_process_resident_memory_bytes");
     const requestsIdle = metric(idle, "veltrix_operator_api_requests_total");
     const verbsIdle = byVerb(idle);
+    const cpuIdle = metric(idle, "veltrix_operator_process_cpu_seconds_total");
 
     let rssPeak = rssIdle;
     let sampling = true;
@@ -107,6 +118,37 @@ export async function runOperatorScale(o: ScaleOptions): Promise<ScaleResult> {
         await sleep(250);
       }
     })();
+
+    // Readiness from a watch, not by listing: listing 1,000 objects every few hundred
+    // milliseconds would load the API server the operator is being measured against.
+    const readyNames = new Set<string>();
+    let readyAt = 0;
+    let markAllReady: () => void = () => undefined;
+    const allReady = new Promise<void>((resolve) => (markAllReady = resolve));
+    const onObject = (v: VeltrixConfig): void => {
+      const name = v.metadata?.name ?? "";
+      const ready =
+        v.status?.observedGeneration === v.metadata?.generation &&
+        v.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True");
+      if (ready) readyNames.add(name);
+      else readyNames.delete(name);
+      if (readyNames.size >= o.count && readyAt === 0) {
+        readyAt = performance.now();
+        markAllReady();
+      }
+    };
+    const watcher = new ListWatch<VeltrixConfig>(
+      `/apis/${group}/${version}/namespaces/${o.namespace}/${plural}`,
+      new Watch(kc),
+      () =>
+        custom.listNamespacedCustomObject({ group, version, plural, namespace: o.namespace }) as Promise<
+          KubernetesListObject<VeltrixConfig>
+        >,
+      false,
+    );
+    watcher.on("add", onObject);
+    watcher.on("update", onObject);
+    await watcher.start();
 
     const t0 = performance.now();
     let next = 0;
@@ -133,28 +175,15 @@ export async function runOperatorScale(o: ScaleOptions): Promise<ScaleResult> {
     await Promise.all(Array.from({ length: 32 }, create));
     const tCreated = performance.now();
 
-    const deadline = Date.now() + (o.timeoutMs ?? 600_000);
-    let ready = 0;
-    for (;;) {
-      const list = (await custom.listNamespacedCustomObject({
-        group,
-        version,
-        plural,
-        namespace: o.namespace,
-      })) as {
-        items: VeltrixConfig[];
-      };
-      ready = list.items.filter(
-        (v) =>
-          v.status?.observedGeneration === v.metadata?.generation &&
-          v.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
-      ).length;
-      if (ready >= o.count) break;
-      if (Date.now() > deadline)
-        throw new Error(`only ${ready}/${o.count} Ready after ${o.timeoutMs ?? 600_000} ms`);
-      await sleep(250);
-    }
-    const tReady = performance.now();
+    const timeoutMs = o.timeoutMs ?? 600_000;
+    const cancel = new AbortController();
+    const timeout = sleep(timeoutMs, undefined, { signal: cancel.signal }).then(() => {
+      throw new Error(`only ${readyNames.size}/${o.count} Ready after ${timeoutMs} ms`);
+    });
+    timeout.catch(() => undefined); // aborted once all are Ready
+    await Promise.race([allReady, timeout]).finally(() => cancel.abort());
+    await watcher.stop();
+    const tReady = readyAt;
     sampling = false;
     await sampler;
     const end = await scrape();
@@ -175,6 +204,9 @@ export async function runOperatorScale(o: ScaleOptions): Promise<ScaleResult> {
       apiRequestsByVerb,
       apiRequestsPerConfig: Math.round((apiRequests / o.count) * 100) / 100,
       reconciles: metric(end, "veltrix_operator_reconciles_total"),
+      loadAverage: Math.round(loadavg()[0] ?? 0),
+      operatorCpuSeconds:
+        Math.round((metric(end, "veltrix_operator_process_cpu_seconds_total") - cpuIdle) * 100) / 100,
     };
   } finally {
     await proc.stop();
@@ -193,6 +225,8 @@ export function resultRow(r: ScaleResult): Row {
     "API requests": r.apiRequests,
     "per config": r.apiRequestsPerConfig,
     reconciles: r.reconciles,
+    "operator CPU s": r.operatorCpuSeconds,
+    load: r.loadAverage,
   };
 }
 

@@ -16,7 +16,7 @@ import { group, labels, managedByValue, plural, version } from "../api/contract.
 import type { VeltrixConfig } from "../api/types.generated.ts";
 import { Controller } from "./controller.ts";
 import { createEventRecorder } from "./events.ts";
-import { SupervisedInformer } from "./informer.ts";
+import { type InformerEvent, SupervisedInformer } from "./informer.ts";
 import type { ObservedKubeConfig } from "./kube-config.ts";
 import { LeaderElector } from "./leader-election.ts";
 import type { Logger } from "./log.ts";
@@ -79,7 +79,7 @@ export class Operator {
       name: string,
       path: string,
       list: () => Promise<KubernetesListObject<T>>,
-      toKey: (obj: T) => string | undefined,
+      toKey: (obj: T, event: InformerEvent) => string | undefined,
       labelSelector?: string,
     ): SupervisedInformer<T> => {
       const inf = new SupervisedInformer<T>({
@@ -91,8 +91,8 @@ export class Operator {
         log,
         resyncMs: o.resyncMs,
         onRestart: () => metrics.informerRestarts.inc({ informer: name }),
-        onEvent: (obj) => {
-          const key = toKey(obj);
+        onEvent: (obj, event) => {
+          const key = toKey(obj, event);
           if (key) enqueue(key);
         },
       });
@@ -109,6 +109,7 @@ export class Operator {
       return o.metadata?.namespace && config ? `${o.metadata.namespace}/${config}` : undefined;
     };
 
+    const seen = new Map<string, string>();
     this.configs = informer<VeltrixConfig>(
       "veltrixconfigs",
       base(`/apis/${group}/${version}`, plural),
@@ -118,7 +119,22 @@ export class Operator {
           : custom.listClusterCustomObject({ group, version, plural })) as Promise<
           KubernetesListObject<VeltrixConfig>
         >,
-      keyOf,
+      (v, event) => {
+        // Our own status writes come back as updates; they need no reconcile (half the
+        // reconciles at scale), nor does our finalizer being added. Spec (generation) and
+        // deletion changes do; the periodic refresh catches anything else.
+        const key = keyOf(v);
+        if (!key) return undefined;
+        if (event === "delete") {
+          seen.delete(key);
+          return key;
+        }
+        const m = v.metadata;
+        const signature = `${m?.uid}|${m?.generation}|${m?.deletionTimestamp ? "deleting" : ""}`;
+        if (event === "update" && seen.get(key) === signature) return undefined;
+        seen.set(key, signature);
+        return key;
+      },
     );
     const managed = `${labels.managedBy}=${managedByValue}`;
     const configMaps = informer<V1ConfigMap>(

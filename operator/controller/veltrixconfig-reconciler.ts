@@ -245,7 +245,15 @@ export class VeltrixConfigReconciler {
         `durable consumer ${consumerName} was missing and was recreated`,
       );
     }
-    if (published) await ev.record(target, "Normal", "ConfigPublished", `published revision ${doc.revision}`);
+    // On create StreamCreated says enough; a new revision of an existing config is news.
+    if (published && old.revision && old.revision !== doc.revision) {
+      await ev.record(
+        target,
+        "Normal",
+        "ConfigPublished",
+        `published revision ${doc.revision} (was ${old.revision})`,
+      );
+    }
     if (failure && findCondition(old, conditionTypes.ready)?.reason !== failure.reason) {
       await ev.record(target, "Warning", failure.reason, failure.message);
     }
