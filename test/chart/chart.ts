@@ -42,12 +42,15 @@ export interface RenderOptions {
   namespace?: string;
   values?: string[];
   set?: string[];
+  /** Other helm template flags, e.g. ["--kube-version", "1.28.0"]. */
+  extra?: string[];
 }
 
 function helmArgs(opts: RenderOptions): string[] {
   const args: string[] = [];
   for (const f of opts.values ?? []) args.push("--values", f);
   for (const s of opts.set ?? []) args.push("--set", s);
+  args.push(...(opts.extra ?? []));
   return args;
 }
 

@@ -57,6 +57,13 @@ describe("values that break the rules fail with a clear message", () => {
     });
   }
 
+  it("refuses clusters older than Kubernetes 1.29 (native sidecars)", async () => {
+    const error = await renderError({ extra: ["--kube-version", "1.28.9"] });
+    expect(error).toContain(
+      "chart requires kubeVersion: >=1.29.0-0 which is incompatible with Kubernetes v1.28.9",
+    );
+  });
+
   it("accepts the same keys with valid values", async () => {
     await expect(
       renderError({
