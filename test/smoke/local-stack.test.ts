@@ -10,7 +10,7 @@ import { repoRoot } from "../harness/tools.ts";
 const run = promisify(execFile);
 
 describe("scripts/local-stack.ts --check", () => {
-  it("starts the control plane and NATS JetStream, reports them, and exits cleanly", async () => {
+  it("brings up control plane, NATS, operator and a sidecar; a request reaches the app with the operator's revision", async () => {
     const dir = tempDir("local-stack");
     const { stdout } = await run(
       process.execPath,
@@ -23,6 +23,8 @@ describe("scripts/local-stack.ts --check", () => {
     expect(stdout).toMatch(/Kubernetes API +https:\/\/127\.0\.0\.1:\d+ +\(v1\.\d+\.\d+\)/);
     expect(stdout).toMatch(/NATS JetStream +nats:\/\/127\.0\.0\.1:\d+/);
     expect(stdout).toContain(`export KUBECONFIG=${join(dir, "control-plane", "kubeconfig")}`);
+    expect(stdout).toMatch(/VeltrixConfig +default\/minimal +Ready, revision [0-9a-f]{8,}/);
+    expect(stdout).toMatch(/sidecar proxy +http:\/\/127\.0\.0\.1:\d+ +→ demo app/);
     expect(stdout).toContain("local stack check passed");
   });
 });
