@@ -76,7 +76,7 @@ async function hold(p: number, n: number): Promise<Socket[]> {
 }
 
 async function settledRss(pid: number): Promise<number> {
-  await sleep(1_500);
+  await sleep(short ? 300 : 1_500);
   let last = rssKiB(pid);
   for (let i = 0; i < 10; i++) {
     await sleep(500);

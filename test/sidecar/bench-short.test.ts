@@ -1,0 +1,61 @@
+// The sidecar benchmarks in their short mode, so CI (.ci/run → scripts/test.sh) runs
+// them on every change. Speed is not asserted here (see docs/benchmarks.md); that they
+// run end to end against the real processes and report every case is.
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { repoRoot } from "../harness/tools.ts";
+
+function runBench(file: string): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(repoRoot, "bench", file), "--short"], { cwd: repoRoot });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+    child.on("error", reject);
+    child.on("exit", (code) => resolve({ code, out }));
+  });
+}
+
+function results(name: string): { short: boolean; data: unknown } {
+  return JSON.parse(readFileSync(join(repoRoot, "bench", "results", `${name}.json`), "utf8")) as {
+    short: boolean;
+    data: unknown;
+  };
+}
+
+describe("sidecar benchmarks (short mode)", () => {
+  it("store bench reports every binding", async () => {
+    const { code, out } = await runBench("sidecar-store.ts");
+    expect(code, out).toBe(0);
+    const r = results("sidecar-store");
+    expect(r.short).toBe(true);
+    const rows = r.data as { binding: string; "writes/s (median)": number }[];
+    expect(rows.map((x) => x.binding)).toContain("SqliteRequestStore admit+done per request");
+    for (const row of rows) expect(row["writes/s (median)"]).toBeGreaterThan(0);
+  }, 120_000);
+
+  it("proxy bench measures app, anchors and both sidecar modes", async () => {
+    const { code, out } = await runBench("sidecar-proxy.ts");
+    expect(code, out).toBe(0);
+    if (out.includes("wrk not installed")) {
+      expect(out).toContain("skipped");
+      return;
+    }
+    const rows = (results("sidecar-proxy").data as { rows: { target: string; "req/s": number }[] }).rows;
+    expect(rows.map((x) => x.target)).toEqual(expect.arrayContaining(["sidecar direct", "sidecar sync"]));
+    for (const row of rows) {
+      expect(row["req/s"], row.target).toBeGreaterThan(0);
+    }
+  }, 300_000);
+
+  it("memory bench reports RSS per held request for every case", async () => {
+    const { code, out } = await runBench("sidecar-memory.ts");
+    expect(code, out).toBe(0);
+    const rows = (results("sidecar-memory").data as { rows: { case: string; "KiB/held (all)": number }[] })
+      .rows;
+    expect(rows).toHaveLength(6);
+    for (const row of rows) expect(Number.isFinite(row["KiB/held (all)"]), row.case).toBe(true);
+  }, 300_000);
+});
