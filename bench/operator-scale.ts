@@ -44,6 +44,8 @@ export interface ScaleResult {
   rssIdleMiB: number;
   rssPeakMiB: number;
   rssEndMiB: number;
+  /** V8 heap in use at the end, after all were Ready (what the caches and queues hold). */
+  heapUsedEndMiB: number;
   apiRequests: number;
   apiRequestsByVerb: Record<string, number>;
   apiRequestsPerConfig: number;
@@ -200,6 +202,7 @@ export async function runOperatorScale(o: ScaleOptions): Promise<ScaleResult> {
       rssIdleMiB: mib(rssIdle),
       rssPeakMiB: mib(rssPeak),
       rssEndMiB: mib(metric(end, "veltrix_operator_process_resident_memory_bytes")),
+      heapUsedEndMiB: mib(metric(end, "veltrix_operator_nodejs_heap_size_used_bytes")),
       apiRequests,
       apiRequestsByVerb,
       apiRequestsPerConfig: Math.round((apiRequests / o.count) * 100) / 100,
@@ -222,6 +225,7 @@ export function resultRow(r: ScaleResult): Row {
     "after last create s": r.readyAfterLastCreateSeconds,
     "RSS idle MiB": r.rssIdleMiB,
     "RSS peak MiB": r.rssPeakMiB,
+    "heap used MiB": r.heapUsedEndMiB,
     "API requests": r.apiRequests,
     "per config": r.apiRequestsPerConfig,
     reconciles: r.reconciles,

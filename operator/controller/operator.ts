@@ -144,7 +144,9 @@ export class Operator {
         ns
           ? core.listNamespacedConfigMap({ namespace: ns, labelSelector: managed })
           : core.listConfigMapForAllNamespaces({ labelSelector: managed }),
-      configKeyOf,
+      // Adds are our own creates (or the initial list, which the VeltrixConfig list
+      // covers); changes and deletions by someone else bring a reconcile.
+      (cm, event) => (event === "add" ? undefined : configKeyOf(cm)),
       managed,
     );
     const pods = informer<V1Pod>(

@@ -192,6 +192,17 @@ describe("VeltrixConfig reconciler (real kube-apiserver + nats-server)", () => {
     );
   });
 
+  it("recreates its ConfigMap when someone deletes it", async () => {
+    const name = configMapName("shop");
+    const before = await core().readNamespacedConfigMap({ name, namespace });
+    await core().deleteNamespacedConfigMap({ name, namespace });
+    const after = await eventually("ConfigMap recreated", async () => {
+      const cm = await core().readNamespacedConfigMap({ name, namespace });
+      return cm.metadata?.uid !== before.metadata?.uid ? cm : undefined;
+    });
+    expect(after.data).toEqual(before.data);
+  });
+
   it("counts pods naming the config and those whose sidecar reports the current revision", async () => {
     const ref = { namespace, name: "shop" };
     for (const pod of ["shop-a", "shop-b"]) {
