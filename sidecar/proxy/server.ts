@@ -50,6 +50,8 @@ export interface ProxyDeps {
   maxHeaderBytes: number;
 }
 
+const noBody = Buffer.alloc(0);
+
 export const statusPathPrefix = "/_veltrix/requests/";
 
 export class ProxyServer {
@@ -242,7 +244,11 @@ export class ProxyServer {
     const s = rev.settings;
     let body: Buffer;
     try {
-      body = await readBody(req, s.maxBodyBytes);
+      // No body framing means no body: leave the stream unread (reading it makes the
+      // socket allocate read buffers that a held request would keep).
+      const framed =
+        req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined;
+      body = framed ? await readBody(req, s.maxBodyBytes) : noBody;
     } catch (err) {
       const code = errorCode(err, res);
       store.update(id, { state: "failed", at: Date.now(), error: code });
