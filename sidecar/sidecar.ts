@@ -117,7 +117,11 @@ export async function createSidecar(opts: SidecarOptions, worker = 0): Promise<S
   };
   onApplied(doc);
   config.onChange((rev) => onApplied(rev.doc));
-  setInterval(() => metrics.recordsWritten.set(store.written), 1_000).unref();
+  setInterval(() => {
+    metrics.recordsWritten.set(store.written);
+    // In direct mode the queue is the local wait list; queued modes sample the stream.
+    if (config.current.settings.mode === "direct") metrics.queueDepth.set(proxy.limiter.waiting);
+  }, 1_000).unref();
   return {
     opts,
     config,

@@ -38,6 +38,8 @@ export async function ensureQueue(
       num_replicas: s.streamReplicas,
       max_age: nanos(s.streamMaxAgeMs),
       duplicate_window: nanos(Math.min(120_000, s.streamMaxAgeMs)),
+      // Same as the operator: the body limit plus room for the request's headers.
+      max_msg_size: s.maxBodyBytes + 64 * 1024,
     });
   }
   const consumerExists = await jsm.consumers.info(names.stream, names.consumer).then(
