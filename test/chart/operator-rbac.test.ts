@@ -1,10 +1,11 @@
 // Proves the chart's RBAC is sufficient: install the chart, mint a token for the chart's
 // ServiceAccount (TokenRequest API), and run the real operator as a process with only that
-// identity and the environment the chart's Deployment gives it; it must win the Lease, reconcile
-// a sample VeltrixConfig to Ready, and clean up on delete, with no Forbidden anywhere.
-// Its own control plane and NATS: a cluster-wide operator must not touch other test files'
-// VeltrixConfigs on the shared API server.
-import { cpSync, readFileSync, writeFileSync } from "node:fs";
+// identity and the environment the chart's Deployment gives it (mounted files written where the
+// env points). It must win the Lease, reconcile a sample VeltrixConfig to Ready, clean up on
+// delete, and serve the webhook (self-managed certificates, then cert-manager mode), with no
+// Forbidden anywhere. Its own control plane and NATS: a cluster-wide operator must not touch
+// other test files' VeltrixConfigs on the shared API server.
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { join } from "node:path";
 import {
@@ -14,10 +15,12 @@ import {
   CoordinationV1Api,
   CoreV1Api,
   CustomObjectsApi,
+  type V1CustomResourceDefinition,
   type V1EnvVar,
 } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { createCertificateAuthority, issueServingCertificate } from "../../operator/certs/issue.ts";
 import { startControlPlane, type ControlPlane } from "../harness/control-plane.ts";
 import { eventually, tempDir } from "../harness/env.ts";
 import { helm } from "../harness/helm.ts";
@@ -25,11 +28,9 @@ import { startNats, type NatsServer } from "../harness/nats.ts";
 import { freePort } from "../harness/ports.ts";
 import { ManagedProcess } from "../harness/process.ts";
 import { repoRoot } from "../harness/tools.ts";
-import { chartDir } from "./chart.ts";
+import { chartDir, thirdPartyCrds } from "./chart.ts";
 
-const releaseNamespace = "veltrix-system";
 const appNamespace = "shop";
-const podName = "vx-veltrix-6d4f-abcde";
 const target = {
   group: "veltrix.io",
   version: "v1alpha1",
@@ -40,26 +41,10 @@ const target = {
 interface Condition {
   type: string;
   status: string;
-  reason?: string;
 }
 interface VeltrixConfigObject {
   metadata: { name: string; finalizers?: string[] };
   status?: { conditions?: Condition[]; revision?: string };
-}
-
-/** The container env as the kubelet would resolve it for the pod the Deployment creates. */
-function resolveEnv(env: V1EnvVar[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const e of env) {
-    const field = e.valueFrom?.fieldRef?.fieldPath;
-    if (e.value !== undefined) out[e.name] = e.value;
-    else if (field === "metadata.namespace") out[e.name] = releaseNamespace;
-    else if (field === "metadata.name") out[e.name] = podName;
-    else if (!e.valueFrom)
-      out[e.name] = ""; // value "" is omitted by the API server
-    else throw new Error(`env ${e.name}: unsupported valueFrom in this test`);
-  }
-  return out;
 }
 
 /**
@@ -112,87 +97,136 @@ function postReview(
   });
 }
 
-describe("chart on its own control plane: the operator with exactly the chart's RBAC, then a CRD upgrade", () => {
+/** An AdmissionReview for a pod that opts in to `config`, as the API server would send it. */
+function podReview(uid: string, config: string): object {
+  return {
+    apiVersion: "admission.k8s.io/v1",
+    kind: "AdmissionReview",
+    request: {
+      uid,
+      kind: { group: "", version: "v1", kind: "Pod" },
+      resource: { group: "", version: "v1", resource: "pods" },
+      namespace: appNamespace,
+      operation: "CREATE",
+      userInfo: { username: "test" },
+      object: {
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: {
+          name: `app-${uid.slice(0, 4)}`,
+          namespace: appNamespace,
+          labels: { "veltrix.io/inject": "true" },
+          annotations: { "veltrix.io/config": config },
+        },
+        spec: {
+          containers: [
+            {
+              name: "app",
+              image: "registry.example.com/app:1",
+              ports: [{ name: "http", containerPort: 8080 }],
+            },
+          ],
+        },
+      },
+    },
+  };
+}
+
+interface RunningOperator {
+  process: ManagedProcess;
+  webhookPort: number;
+  podName: string;
+  forbiddenLines(): string[];
+}
+
+describe("chart on its own control plane: the operator with exactly the chart's RBAC", () => {
   let cp: ControlPlane;
   let nats: NatsServer;
-  let operator: ManagedProcess;
-  let httpPort = 0;
-  let webhookPort = 0;
-  let helmHome = "";
+  let dir = "";
+  const helmHome = (): string => join(dir, "helm");
+  const running: ManagedProcess[] = [];
 
-  function forbiddenLines(): string[] {
-    return readFileSync(operator.spec.logFile, "utf8")
-      .split("\n")
-      .filter((line) => /forbidden/i.test(line));
-  }
-
-  beforeAll(async () => {
-    const dir = tempDir("chart-rbac");
-    [nats, cp] = await Promise.all([startNats({ dir, name: "nats-rbac" }), startOwnControlPlane(dir)]);
-    const core = cp.kubeConfig().makeApiClient(CoreV1Api);
-    for (const name of [releaseNamespace, appNamespace]) {
-      await core.createNamespace({ body: { metadata: { name } } });
-    }
+  async function install(release: string, namespace: string, set: string[], chart = chartDir): Promise<void> {
     await helm(
       [
-        "install",
-        "vx",
-        chartDir,
+        "upgrade",
+        "--install",
+        release,
+        chart,
         "--namespace",
-        releaseNamespace,
-        "--set",
-        `nats.url=${nats.url}`,
+        namespace,
+        "--create-namespace",
         "--timeout",
         "60s",
-      ],
-      { home: (helmHome = join(dir, "helm")), kubeconfig: cp.kubeconfigPath },
+      ]
+        .concat(["--set", `nats.url=${nats.url}`])
+        .concat(set.flatMap((s) => ["--set", s])),
+      { home: helmHome(), kubeconfig: cp.kubeconfigPath },
     );
+  }
 
-    // A token for the chart's ServiceAccount, and a kubeconfig holding only that.
+  /**
+   * Starts operator/main.ts as the chart's ServiceAccount with the installed Deployment's env:
+   * fieldRefs resolved as the kubelet would, files the chart mounts written to a temp dir.
+   */
+  async function startOperatorAsChart(
+    release: string,
+    namespace: string,
+    mounts: (env: Record<string, string>, own: string) => Promise<void> = async () => {},
+  ): Promise<RunningOperator> {
+    const core = cp.kubeConfig().makeApiClient(CoreV1Api);
+    const fullname = `${release}-veltrix`;
+    const podName = `${fullname}-6d4f-abcde`;
+    const own = join(dir, `operator-${release}`);
+    mkdirSync(own, { recursive: true });
     const token = await core.createNamespacedServiceAccountToken({
-      name: "vx-veltrix",
-      namespace: releaseNamespace,
+      name: fullname,
+      namespace,
       body: { spec: { audiences: [], expirationSeconds: 3600 } },
     });
-    const kubeconfig = join(dir, "operator.kubeconfig");
+    const kubeconfig = join(own, "kubeconfig");
     writeFileSync(
       kubeconfig,
       JSON.stringify({
         apiVersion: "v1",
         kind: "Config",
         clusters: [{ name: "c", cluster: { server: cp.server, "certificate-authority": cp.caFile } }],
-        users: [{ name: "vx-veltrix", user: { token: token.status?.token } }],
-        contexts: [{ name: "c", context: { cluster: "c", user: "vx-veltrix" } }],
+        users: [{ name: fullname, user: { token: token.status?.token } }],
+        contexts: [{ name: "c", context: { cluster: "c", user: fullname } }],
         "current-context": "c",
       }),
       { mode: 0o600 },
     );
-
-    // The environment the chart's Deployment sets, as installed.
     const deploy = await cp
       .kubeConfig()
       .makeApiClient(AppsV1Api)
-      .readNamespacedDeployment({ name: "vx-veltrix", namespace: releaseNamespace });
+      .readNamespacedDeployment({ name: fullname, namespace });
     const container = deploy.spec?.template.spec?.containers[0];
     expect(container?.args).toEqual(["operator/main.js"]);
-    const env = resolveEnv(container?.env ?? []);
+    const env: Record<string, string> = {};
+    for (const e of container?.env ?? ([] as V1EnvVar[])) {
+      const field = e.valueFrom?.fieldRef?.fieldPath;
+      if (e.value !== undefined) env[e.name] = e.value;
+      else if (field === "metadata.namespace") env[e.name] = namespace;
+      else if (field === "metadata.name") env[e.name] = podName;
+      else if (!e.valueFrom)
+        env[e.name] = ""; // value "" is omitted by the API server
+      else throw new Error(`env ${e.name}: unsupported valueFrom in this test`);
+    }
     expect(env["VELTRIX_NATS_URL"]).toBe(nats.url);
-    // The chart mounts its sidecar-defaults ConfigMap at the path in VELTRIX_SIDECAR_DEFAULTS_FILE.
-    const defaults = await core.readNamespacedConfigMap({
-      name: "vx-veltrix-sidecar-defaults",
-      namespace: releaseNamespace,
-    });
+    // The sidecar-defaults ConfigMap the chart mounts at VELTRIX_SIDECAR_DEFAULTS_FILE.
+    const defaults = await core.readNamespacedConfigMap({ name: `${fullname}-sidecar-defaults`, namespace });
     expect(env["VELTRIX_SIDECAR_DEFAULTS_FILE"]).toBe("/etc/veltrix/sidecar/defaults.json");
-    env["VELTRIX_SIDECAR_DEFAULTS_FILE"] = join(dir, "sidecar-defaults.json");
+    env["VELTRIX_SIDECAR_DEFAULTS_FILE"] = join(own, "sidecar-defaults.json");
     writeFileSync(env["VELTRIX_SIDECAR_DEFAULTS_FILE"], defaults.data?.["defaults.json"] ?? "");
-    httpPort = await freePort();
-    webhookPort = await freePort();
-    operator = new ManagedProcess({
-      name: "operator-as-chart-sa",
+    await mounts(env, own);
+    const [httpPort, webhookPort] = [await freePort(), await freePort()];
+    const proc = new ManagedProcess({
+      name: `operator-as-${fullname}`,
       command: process.execPath,
       // The image runs the compiled operator/main.js; here the same program from source.
       args: [join(repoRoot, "operator/main.ts"), "--http-host", "127.0.0.1"],
-      logFile: join(dir, "operator.log"),
+      logFile: join(own, "operator.log"),
       env: {
         PATH: process.env["PATH"],
         KUBECONFIG: kubeconfig,
@@ -203,146 +237,247 @@ describe("chart on its own control plane: the operator with exactly the chart's 
       },
       cwd: repoRoot,
     });
-    operator.start();
-    await operator.waitUntil(
+    running.push(proc);
+    proc.start();
+    await proc.waitUntil(
       "ready",
       async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`)).ok,
       60_000,
     );
-  }, 240_000);
+    return {
+      process: proc,
+      webhookPort,
+      podName,
+      forbiddenLines: () =>
+        readFileSync(proc.spec.logFile, "utf8")
+          .split("\n")
+          .filter((line) => /forbidden/i.test(line)),
+    };
+  }
 
-  afterAll(async () => {
-    await operator?.stop();
-    await cp?.stop();
-    await nats?.stop();
-  });
-
-  it("takes the leader Lease the chart's Role allows", async () => {
-    const lease = await eventually("lease held", async () => {
-      const l = await cp
-        .kubeConfig()
-        .makeApiClient(CoordinationV1Api)
-        .readNamespacedLease({ name: "vx-veltrix-leader", namespace: releaseNamespace });
-      return l.spec?.holderIdentity ? l : undefined;
-    });
-    expect(lease.spec?.holderIdentity).toBe(podName);
-  });
-
-  it("reconciles a sample VeltrixConfig to Ready and cleans up on delete, with no Forbidden", async () => {
+  /** Creates a sample VeltrixConfig and waits for Ready, stopping early on a Forbidden. */
+  async function createReady(
+    op: RunningOperator,
+    sample: string,
+    name: string,
+  ): Promise<VeltrixConfigObject> {
     const custom = cp.kubeConfig().makeApiClient(CustomObjectsApi);
-    const sample = parse(readFileSync(join(repoRoot, "crds/samples/minimal.yaml"), "utf8")) as object;
-    await custom.createNamespacedCustomObject({ ...target, body: sample });
-    // Polls until Ready, or stops early when the operator logs a Forbidden (RBAC too narrow).
+    const body = parse(readFileSync(join(repoRoot, "crds/samples", sample), "utf8")) as {
+      metadata: { name: string };
+    };
+    body.metadata.name = name;
+    await custom.createNamespacedCustomObject({ ...target, body });
     const outcome = await eventually(
-      "VeltrixConfig Ready (or a Forbidden in the operator log)",
+      `VeltrixConfig ${name} Ready (or a Forbidden in the operator log)`,
       async () => {
-        const denied = forbiddenLines();
+        const denied = op.forbiddenLines();
         if (denied.length > 0) return { denied, vxc: undefined };
-        const vxc = (await custom.getNamespacedCustomObject({
-          ...target,
-          name: "minimal",
-        })) as VeltrixConfigObject;
+        const vxc = (await custom.getNamespacedCustomObject({ ...target, name })) as VeltrixConfigObject;
         const cond = vxc.status?.conditions?.find((c) => c.type === "Ready");
         return cond?.status === "True" ? { denied, vxc } : undefined;
       },
       60_000,
     );
     expect(outcome.denied).toEqual([]);
-    const ready = outcome.vxc!;
-    expect(ready.status?.revision).toMatch(/\S+/);
-    expect(ready.metadata.finalizers?.length).toBeGreaterThan(0);
-    const configMaps = await cp
+    return outcome.vxc!;
+  }
+
+  beforeAll(async () => {
+    dir = tempDir("chart-rbac");
+    [nats, cp] = await Promise.all([startNats({ dir, name: "nats-rbac" }), startOwnControlPlane(dir)]);
+    await cp
       .kubeConfig()
       .makeApiClient(CoreV1Api)
-      .listNamespacedConfigMap({ namespace: appNamespace });
-    expect(configMaps.items.length).toBeGreaterThan(0);
+      .createNamespace({ body: { metadata: { name: appNamespace } } });
+  }, 240_000);
 
-    await custom.deleteNamespacedCustomObject({ ...target, name: "minimal" });
-    await eventually(
-      "VeltrixConfig gone (finalizer removed by the operator)",
-      async () => {
-        try {
-          await custom.getNamespacedCustomObject({ ...target, name: "minimal" });
-          return undefined;
-        } catch (err) {
-          return (err as { code?: number }).code === 404 ? true : undefined;
-        }
-      },
-      60_000,
-    );
-    expect(forbiddenLines()).toEqual([]);
-    expect(operator.running).toBe(true);
+  afterAll(async () => {
+    for (const p of running) await p.stop();
+    await cp?.stop();
+    await nats?.stop();
   });
 
-  it("creates its certificate Secret, writes the caBundle into the chart's webhook configuration and serves with it", async () => {
-    const admission = cp.kubeConfig().makeApiClient(AdmissionregistrationV1Api);
-    const caBundle = await eventually(
-      "caBundle in the chart's webhook configuration",
-      async () => {
-        const config = await admission.readMutatingWebhookConfiguration({
-          name: `vx-veltrix-${releaseNamespace}`,
-        });
-        const bundles = config.webhooks?.map((w) => w.clientConfig.caBundle ?? "") ?? [];
-        return bundles.length === 2 && bundles.every((b) => b !== "") ? bundles[0] : undefined;
-      },
-      60_000,
-    );
-    const secret = await cp
-      .kubeConfig()
-      .makeApiClient(CoreV1Api)
-      .readNamespacedSecret({ name: "vx-veltrix-webhook-tls", namespace: releaseNamespace });
-    expect(Object.keys(secret.data ?? {})).toEqual(expect.arrayContaining(["tls.crt", "tls.key"]));
-    const ca = Buffer.from(caBundle ?? "", "base64").toString("utf8");
-    const uid = "7d0c9a4e-0000-4000-8000-000000000001";
-    const response = await postReview(webhookPort, ca, `vx-veltrix.${releaseNamespace}.svc`, {
-      apiVersion: "admission.k8s.io/v1",
-      kind: "AdmissionReview",
-      request: {
-        uid,
-        kind: { group: "", version: "v1", kind: "Pod" },
-        resource: { group: "", version: "v1", resource: "pods" },
-        namespace: appNamespace,
-        operation: "CREATE",
-        userInfo: { username: "test" },
-        object: {
-          apiVersion: "v1",
-          kind: "Pod",
-          metadata: { name: "app", namespace: appNamespace, labels: { "veltrix.io/inject": "false" } },
-          spec: { containers: [{ name: "app", image: "registry.example.com/app:1" }] },
-        },
-      },
+  describe("self-managed certificates (defaults)", () => {
+    const namespace = "veltrix-system";
+    let op: RunningOperator;
+    beforeAll(async () => {
+      await install("vx", namespace, []);
+      op = await startOperatorAsChart("vx", namespace);
+    }, 120_000);
+    afterAll(async () => {
+      await op?.process.stop();
     });
-    expect(response["response"]).toMatchObject({ uid, allowed: true });
-    expect(forbiddenLines()).toEqual([]);
+
+    it("takes the leader Lease the chart's Role allows", async () => {
+      const lease = await eventually("lease held", async () => {
+        const l = await cp
+          .kubeConfig()
+          .makeApiClient(CoordinationV1Api)
+          .readNamespacedLease({ name: "vx-veltrix-leader", namespace });
+        return l.spec?.holderIdentity ? l : undefined;
+      });
+      expect(lease.spec?.holderIdentity).toBe(op.podName);
+    });
+
+    it("reconciles a sample VeltrixConfig to Ready and cleans up on delete, with no Forbidden", async () => {
+      const custom = cp.kubeConfig().makeApiClient(CustomObjectsApi);
+      const ready = await createReady(op, "minimal.yaml", "minimal");
+      expect(ready.status?.revision).toMatch(/\S+/);
+      expect(ready.metadata.finalizers?.length).toBeGreaterThan(0);
+      const configMaps = await cp
+        .kubeConfig()
+        .makeApiClient(CoreV1Api)
+        .listNamespacedConfigMap({ namespace: appNamespace });
+      expect(configMaps.items.map((c) => c.metadata?.name)).toContain("minimal-veltrix-config");
+
+      await custom.deleteNamespacedCustomObject({ ...target, name: "minimal" });
+      await eventually(
+        "VeltrixConfig gone (finalizer removed by the operator)",
+        async () => {
+          try {
+            await custom.getNamespacedCustomObject({ ...target, name: "minimal" });
+            return undefined;
+          } catch (err) {
+            return (err as { code?: number }).code === 404 ? true : undefined;
+          }
+        },
+        60_000,
+      );
+      expect(op.forbiddenLines()).toEqual([]);
+      expect(op.process.running).toBe(true);
+    });
+
+    it("keeps its certificate in the Secret, writes the caBundle into the chart's webhook configuration, and injects", async () => {
+      const admission = cp.kubeConfig().makeApiClient(AdmissionregistrationV1Api);
+      const caBundle = await eventually(
+        "caBundle in the chart's webhook configuration",
+        async () => {
+          const config = await admission.readMutatingWebhookConfiguration({
+            name: `vx-veltrix-${namespace}`,
+          });
+          const bundles = config.webhooks?.map((w) => w.clientConfig.caBundle ?? "") ?? [];
+          return bundles.length === 2 && bundles.every((b) => b !== "") ? bundles[0] : undefined;
+        },
+        60_000,
+      );
+      const secret = await cp
+        .kubeConfig()
+        .makeApiClient(CoreV1Api)
+        .readNamespacedSecret({ name: "vx-veltrix-webhook-tls", namespace });
+      expect(Object.keys(secret.data ?? {})).toEqual(expect.arrayContaining(["tls.crt", "tls.key"]));
+      // The webhook reads the pod's namespace and its VeltrixConfig with the chart's RBAC.
+      await createReady(op, "minimal.yaml", "web");
+      const ca = Buffer.from(caBundle ?? "", "base64").toString("utf8");
+      const uid = "7d0c9a4e-0000-4000-8000-000000000001";
+      const answer = await postReview(
+        op.webhookPort,
+        ca,
+        `vx-veltrix.${namespace}.svc`,
+        podReview(uid, "web"),
+      );
+      expect(answer["response"]).toMatchObject({ uid, allowed: true, patchType: "JSONPatch" });
+      expect(op.forbiddenLines()).toEqual([]);
+    });
+
+    it("helm upgrade upgrades the CRD in place (templated, not crds/) and keeps the VeltrixConfigs", async () => {
+      // The next chart version's CRD: one more printer column.
+      const next = join(tempDir("chart-next"), "veltrix");
+      cpSync(chartDir, next, { recursive: true });
+      const crdFile = join(next, "files/crds/veltrixconfig.yaml");
+      const crdText = readFileSync(crdFile, "utf8");
+      const marker = "      additionalPrinterColumns:\n";
+      expect(crdText).toContain(marker);
+      writeFileSync(
+        crdFile,
+        crdText.replace(
+          marker,
+          `${marker}        - name: Upgraded\n          type: string\n          jsonPath: .spec.queue.mode\n`,
+        ),
+      );
+      await install("vx", namespace, [], next);
+      const crd = await cp
+        .kubeConfig()
+        .makeApiClient(ApiextensionsV1Api)
+        .readCustomResourceDefinition({ name: "veltrixconfigs.veltrix.io" });
+      expect(crd.spec.versions[0]?.additionalPrinterColumns?.[0]?.name).toBe("Upgraded");
+      await cp
+        .kubeConfig()
+        .makeApiClient(CustomObjectsApi)
+        .getNamespacedCustomObject({ ...target, name: "web" });
+    });
+
+    it("helm uninstall removes the webhook configuration and keeps the CRD", async () => {
+      await op.process.stop();
+      await helm(["uninstall", "vx", "--namespace", namespace, "--wait", "--timeout", "60s"], {
+        home: helmHome(),
+        kubeconfig: cp.kubeconfigPath,
+      });
+      const left = await cp
+        .kubeConfig()
+        .makeApiClient(AdmissionregistrationV1Api)
+        .listMutatingWebhookConfiguration();
+      expect(left.items).toEqual([]);
+      await cp
+        .kubeConfig()
+        .makeApiClient(ApiextensionsV1Api)
+        .readCustomResourceDefinition({ name: "veltrixconfigs.veltrix.io" });
+    });
   });
 
-  it("helm upgrade upgrades the CRD in place (templated, not crds/) and keeps the VeltrixConfigs", async () => {
-    const custom = cp.kubeConfig().makeApiClient(CustomObjectsApi);
-    const sample = parse(readFileSync(join(repoRoot, "crds/samples/checkout.yaml"), "utf8")) as object;
-    await custom.createNamespacedCustomObject({ ...target, body: sample });
-    // The next chart version's CRD: one more printer column.
-    const next = join(tempDir("chart-next"), "veltrix");
-    cpSync(chartDir, next, { recursive: true });
-    const crdFile = join(next, "files/crds/veltrixconfig.yaml");
-    const crdText = readFileSync(crdFile, "utf8");
-    const marker = "      additionalPrinterColumns:\n";
-    expect(crdText).toContain(marker);
-    writeFileSync(
-      crdFile,
-      crdText.replace(
-        marker,
-        `${marker}        - name: Upgraded\n          type: string\n          jsonPath: .spec.queue.mode\n`,
-      ),
-    );
-    await helm(
-      ["upgrade", "vx", next, "--namespace", releaseNamespace, "--reuse-values", "--timeout", "60s"],
-      { home: helmHome, kubeconfig: cp.kubeconfigPath },
-    );
-    const crd = await cp
-      .kubeConfig()
-      .makeApiClient(ApiextensionsV1Api)
-      .readCustomResourceDefinition({ name: "veltrixconfigs.veltrix.io" });
-    expect(crd.spec.versions[0]?.additionalPrinterColumns?.[0]?.name).toBe("Upgraded");
-    await custom.getNamespacedCustomObject({ ...target, name: "checkout" });
+  describe("cert-manager mode (no access to Secrets or the webhook configuration)", () => {
+    const namespace = "veltrix-cm";
+    let op: RunningOperator;
+    let caPem = "";
+    beforeAll(async () => {
+      // Certificate and Issuer objects need their CRDs (stand-ins; no cert-manager runs here).
+      const ext = cp.kubeConfig().makeApiClient(ApiextensionsV1Api);
+      for (const crd of thirdPartyCrds()) {
+        await ext.createCustomResourceDefinition({ body: crd as unknown as V1CustomResourceDefinition });
+      }
+      for (const crd of thirdPartyCrds()) {
+        await eventually(`${crd.metadata.name} established`, async () => {
+          const got = await ext.readCustomResourceDefinition({ name: crd.metadata.name });
+          return (
+            got.status?.conditions?.some((c) => c.type === "Established" && c.status === "True") || undefined
+          );
+        });
+      }
+      // The CRD is kept from the release above; this release takes it over.
+      await helm(
+        ["install", "vc", chartDir, "--namespace", namespace, "--create-namespace", "--take-ownership"]
+          .concat(["--set", `nats.url=${nats.url}`, "--set", "webhook.certificates.mode=certManager"])
+          .concat(["--timeout", "60s"]),
+        { home: helmHome(), kubeconfig: cp.kubeconfigPath },
+      );
+      // What cert-manager would put in the mounted Secret.
+      const ca = await createCertificateAuthority("test-cert-manager-ca", 1);
+      const serving = await issueServingCertificate(ca, { dnsNames: [`vc-veltrix.${namespace}.svc`] }, 1);
+      caPem = ca.certPem;
+      op = await startOperatorAsChart("vc", namespace, async (env, own) => {
+        expect(env["VELTRIX_WEBHOOK_CERT_MODE"]).toBe("certManager");
+        expect(env["VELTRIX_WEBHOOK_CERT_DIR"]).toBe("/etc/veltrix/webhook-tls");
+        env["VELTRIX_WEBHOOK_CERT_DIR"] = join(own, "webhook-tls");
+        mkdirSync(env["VELTRIX_WEBHOOK_CERT_DIR"]);
+        writeFileSync(join(env["VELTRIX_WEBHOOK_CERT_DIR"], "tls.crt"), serving.certPem);
+        writeFileSync(join(env["VELTRIX_WEBHOOK_CERT_DIR"], "tls.key"), serving.keyPem);
+        await Promise.resolve();
+      });
+    }, 120_000);
+    afterAll(async () => {
+      await op?.process.stop();
+    });
+
+    it("reconciles and injects with the narrower RBAC", async () => {
+      await createReady(op, "reports-async.yaml", "reports");
+      const uid = "7d0c9a4e-0000-4000-8000-000000000002";
+      const answer = await postReview(
+        op.webhookPort,
+        caPem,
+        `vc-veltrix.${namespace}.svc`,
+        podReview(uid, "reports"),
+      );
+      expect(answer["response"]).toMatchObject({ uid, allowed: true, patchType: "JSONPatch" });
+      expect(op.forbiddenLines()).toEqual([]);
+    });
   });
 });
