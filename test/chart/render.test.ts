@@ -1,7 +1,9 @@
 // helm lint and helm template with each supported values file; every rendered manifest is
 // checked for the properties the chart promises and validated by the real API server.
+import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import {
   ApiextensionsV1Api,
   CoreV1Api,
@@ -82,6 +84,27 @@ describe("helm lint", () => {
       expect(stdout, file).toContain("1 chart(s) linted, 0 chart(s) failed");
       expect(stdout, file).not.toMatch(/\[(WARNING|ERROR)\]/);
     }
+  });
+});
+
+describe("helm package", () => {
+  it("ships the CRD copy, the schema and the docs, not the ci values", async () => {
+    const out = tempDir("helm-package");
+    const { stdout } = await helm(["package", chartDir, "--destination", out], { home: tempDir("helm") });
+    const tgz = /saved it to: (\S+)/.exec(stdout)?.[1] ?? "";
+    expect(tgz).toMatch(/veltrix-0\.1\.0\.tgz$/);
+    const listing = await promisify(execFile)("tar", ["-tzf", tgz]);
+    const files = listing.stdout.split("\n");
+    for (const f of [
+      "Chart.yaml",
+      "values.yaml",
+      "values.schema.json",
+      "README.md",
+      "files/crds/veltrixconfig.yaml",
+    ]) {
+      expect(files).toContain(`veltrix/${f}`);
+    }
+    expect(files.filter((f) => f.startsWith("veltrix/ci/"))).toEqual([]);
   });
 });
 
