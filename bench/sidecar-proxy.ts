@@ -1,6 +1,7 @@
 // Throughput and tail latency of the sidecar (`direct` with a record per request, and
 // `sync` over a real JetStream) against the plain app, HAProxy (maxconn 32) and a
-// minimal undici proxy, all in the same run with wrk -t2 -c64. Medians of the runs.
+// minimal undici proxy and a raw JetStream publish → pull → reply loop (the floor
+// for any sync design), all in the same run with wrk -t2 -c64. Medians of the runs.
 //   scripts/with-node24 node bench/sidecar-proxy.ts [--short]
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -52,6 +53,16 @@ procs.push(
     natsPort,
   ),
 );
+
+const rp = await port();
+procs.push(
+  await start(
+    node,
+    [join(repo, "bench/lib/jetstream-proxy.ts"), String(rp), String(appPort), `nats://127.0.0.1:${natsPort}`],
+    rp,
+  ),
+);
+targets.push({ name: "raw JetStream round trip", url: `http://127.0.0.1:${rp}/` });
 
 function configFile(mode: string): string {
   const f = join(dir, `${mode}.yaml`);

@@ -89,6 +89,7 @@ export async function createSidecar(opts: SidecarOptions, worker = 0): Promise<S
   await snapshots.save({ revision: doc.revision, spec: doc, appliedAt: Date.now() });
   const config = new CurrentConfig(doc);
   const store = new SqliteRequestStore(join(opts.dataDir, `requests-${worker}.db`), {
+    flushDelayMs: 5,
     onError: (err) => {
       metrics.storeErrors.inc();
       console.error("veltrix store: commit failed", err);

@@ -14,7 +14,7 @@ import { sendError, VeltrixError, type ErrorCode } from "../errors.ts";
 import type { Metrics } from "../metrics.ts";
 import type { RequestStore } from "../state/store.ts";
 import { endToEnd, requestIdFrom, veltrixHeaders, type HeaderMap } from "./headers.ts";
-import { Limiter } from "./limiter.ts";
+import { Limiter, type Acquire } from "./limiter.ts";
 import type { Upstream } from "./upstream.ts";
 
 /** What the proxy needs from the queue (sidecar/queue); absent in a direct-only sidecar. */
@@ -153,6 +153,9 @@ export class ProxyServer {
         return sendError(res, "VX_ERR_BROKER_UNAVAILABLE", id, this.overflow());
       }
     }
+    // Direct mode takes its slot now: a request that gets one at once is recorded as
+    // dispatched in one write instead of two.
+    const got = mode === "direct" ? this.limiter.acquire(s.maxWaitMs) : undefined;
     store.admit({
       id,
       revision: ref.revision,
@@ -161,6 +164,7 @@ export class ProxyServer {
       method: req.method ?? "GET",
       path,
       receivedAt,
+      dispatched: got === "granted",
     });
     const headers = endToEnd(req.headers, true);
     headers[veltrixHeaders.requestId] = id;
@@ -170,11 +174,12 @@ export class ProxyServer {
     if (plus > 0) headers[veltrixHeaders.overrides] = ref.key.slice(plus + 1).replaceAll("+", ",");
     res.setHeader(veltrixHeaders.requestId, id);
     res.setHeader(veltrixHeaders.revision, ref.revision);
-    if (mode === "direct") return this.direct(id, req, res, headers, rev, receivedAt);
+    if (mode === "direct") return this.direct(got ?? "full", id, req, res, headers, rev, receivedAt);
     return this.queued(mode, id, req, res, headers, rev, ref, receivedAt);
   }
 
   private async direct(
+    got: Acquire,
     id: string,
     req: IncomingMessage,
     res: ServerResponse,
@@ -184,8 +189,8 @@ export class ProxyServer {
   ): Promise<void> {
     const { store, metrics, upstream } = this.deps;
     const s = rev.settings;
-    const got = this.limiter.acquire(s.maxWaitMs);
-    if (got !== "granted") {
+    const waited = got !== "granted";
+    if (waited) {
       const ok = got === "full" ? false : await got;
       if (!ok)
         return this.shed(id, res, "direct", got === "full" ? "VX_ERR_QUEUE_FULL" : "VX_ERR_QUEUE_TIMEOUT");
@@ -196,8 +201,8 @@ export class ProxyServer {
       }
     }
     metrics.inFlight.inc();
-    const dispatchedAt = Date.now();
-    store.update(id, { state: "dispatched", at: dispatchedAt, attempt: 1 });
+    const dispatchedAt = waited ? Date.now() : receivedAt;
+    if (waited) store.update(id, { state: "dispatched", at: dispatchedAt, attempt: 1 });
     metrics.queueWait.observe({ mode: "direct" }, (dispatchedAt - receivedAt) / 1000);
     const ac = new AbortController();
     const onClose = (): void => {

@@ -13,6 +13,8 @@ export interface NewRequest {
   method: string;
   path: string;
   receivedAt: number;
+  /** Admitted straight to the app (direct mode with a free slot): one write, not two. */
+  dispatched?: boolean;
 }
 
 export interface RequestUpdate {
