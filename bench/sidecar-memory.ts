@@ -4,6 +4,7 @@
 // which also holds the upstream socket). Resolved configs of 1 KB and 64 KB.
 //   scripts/with-node24 node bench/sidecar-memory.ts [--short]
 // VX_BENCH_HELD=N holds N requests per case (default 4000; 500 with --short);
+// VX_BENCH_RAMP_MS=N pauses N ms after every 100 connections (default 20);
 // VX_BENCH_FORCE_GC=1 runs a full GC in the sidecar every 500 ms (live memory only).
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
@@ -14,6 +15,7 @@ import { toolPath } from "../test/harness/tools.ts";
 import { port, repo, rssKiB, start, type Proc } from "./lib/procs.ts";
 import { printTable, short, writeResults, type Row } from "./lib/report.ts";
 
+const rampMs = Number(process.env["VX_BENCH_RAMP_MS"] ?? 20);
 const held = short ? 500 : Number(process.env["VX_BENCH_HELD"] ?? 4_000);
 const node = process.execPath;
 const dir = mkdtempSync(join(tmpdir(), "vx-bench-mem-"));
@@ -70,7 +72,7 @@ async function hold(p: number, n: number): Promise<Socket[]> {
     s.on("error", () => undefined);
     s.write("GET /hold HTTP/1.1\r\nHost: bench\r\n\r\n");
     sockets.push(s);
-    if (i % 100 === 99) await sleep(20);
+    if (i % 100 === 99) await sleep(rampMs);
   }
   return sockets;
 }
