@@ -5,7 +5,7 @@
 // delete, and serve the webhook (self-managed certificates, then cert-manager mode), with no
 // Forbidden anywhere. Its own control plane and NATS: a cluster-wide operator must not touch
 // other test files' VeltrixConfigs on the shared API server.
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { join } from "node:path";
 import {
@@ -383,8 +383,11 @@ describe("chart on its own control plane: the operator with exactly the chart's 
       // The next chart version's CRD: one more printer column.
       const next = join(tempDir("chart-next"), "veltrix");
       cpSync(chartDir, next, { recursive: true });
+      // files/crds/veltrixconfig.yaml is a symlink to crds/ (cpSync keeps it one): replace the
+      // link itself with a regular file, so crds/ is never written through it.
       const crdFile = join(next, "files/crds/veltrixconfig.yaml");
-      const crdText = readFileSync(crdFile, "utf8");
+      const crdText = readFileSync(join(repoRoot, "crds/veltrixconfig.yaml"), "utf8");
+      rmSync(crdFile);
       const marker = "      additionalPrinterColumns:\n";
       expect(crdText).toContain(marker);
       writeFileSync(
@@ -394,6 +397,7 @@ describe("chart on its own control plane: the operator with exactly the chart's 
           `${marker}        - name: Upgraded\n          type: string\n          jsonPath: .spec.queue.mode\n`,
         ),
       );
+      expect(readFileSync(join(repoRoot, "crds/veltrixconfig.yaml"), "utf8")).toBe(crdText);
       await install("vx", namespace, [], next);
       const crd = await cp
         .kubeConfig()
