@@ -31,6 +31,7 @@ export class LeaderElector {
   private observed: { holder: string; renew: string; at: number } | undefined;
   private lastRenew = 0;
   private timer: NodeJS.Timeout | undefined;
+  private wake: () => void = () => undefined;
   private loopDone: Promise<void> = Promise.resolve();
 
   constructor(opts: LeaderElectionOptions) {
@@ -50,6 +51,7 @@ export class LeaderElector {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    this.wake(); // the loop may be sleeping between attempts
     await this.loopDone;
     if (this.leading) {
       this.lose("shutting down");
@@ -62,6 +64,7 @@ export class LeaderElector {
       await this.tryOnce();
       if (this.stopped) return;
       await new Promise<void>((resolve) => {
+        this.wake = resolve;
         this.timer = setTimeout(resolve, this.o.retryPeriodMs);
       });
     }

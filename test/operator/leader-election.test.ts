@@ -105,5 +105,13 @@ describe("leader election (two operator processes)", () => {
     expect(after.spec?.holderIdentity).toBe(follower.name);
     expect(after.spec?.leaseTransitions).toBeGreaterThanOrEqual(1);
     expect((await getVxc(namespace, "web")).status?.revision).toBe(want);
+
+    // SIGTERM: the new leader shuts down cleanly and releases the Lease for the next one.
+    await follower.proc.stop();
+    expect(follower.proc.tail(3)).toMatch(/exited code=0 signal=null/);
+    const released = await kubeConfig()
+      .makeApiClient(CoordinationV1Api)
+      .readNamespacedLease({ name: "veltrix-operator", namespace });
+    expect(released.spec?.holderIdentity).toBe("");
   });
 });
