@@ -88,6 +88,30 @@ describe("sync mode over real JetStream", () => {
     expect(metrics).toMatch(/veltrix_sidecar_shed_total\{reason="VX_ERR_QUEUE_(FULL|TIMEOUT)"\} [1-9]/);
   });
 
+  it("SIGTERM answers every sync request it holds (executed here or by the other pod) before exiting", async () => {
+    const dir = tempDir("sidecar-sync-term");
+    const a0 = await app(dir, "app");
+    const configFile = writeVeltrixConfig(dir, {
+      name: uniq("synct"),
+      queue: { mode: "sync", maxConcurrency: 2, maxWait: "20s", requestTimeout: "5s" },
+    });
+    const a = await sidecar({ dir, name: "sc-a", configFile, appPort: a0.port, natsUrl: natsUrl() });
+    const b = await sidecar({ dir, name: "sc-b", configFile, appPort: a0.port, natsUrl: natsUrl() });
+    const pending = Array.from({ length: 12 }, () =>
+      fetch(`${a.url}/job?delay=300`).then(
+        (r) => r.status,
+        () => 0,
+      ),
+    );
+    await eventually("work started", async () => ((await a0.stats()).inFlight > 0 ? true : undefined));
+    await a.process.stop();
+    expect(await Promise.all(pending)).toEqual(Array.from({ length: 12 }, () => 200));
+    expect(b.process.running).toBe(true);
+    await eventually("exit logged", () =>
+      Promise.resolve(a.process.tail().includes("exited code=0") ? true : undefined),
+    );
+  }, 90_000);
+
   it("answers 413 for a body over maxBodyBytes before publishing", async () => {
     const dir = tempDir("sidecar-sync-413");
     const a0 = await app(dir, "app");
