@@ -1,4 +1,4 @@
-// Generates operator/api/types.generated.ts and docs/crd.md from crds/veltrixconfig.yaml,
+// Generates operator/api/types.generated.ts, docs/crd.md and README's field table from crds/veltrixconfig.yaml,
 // the single source of truth. `node operator/api/generate.ts` writes them;
 // `--check` exits 1 when they are stale (generate.test.ts does the same in CI).
 import { readFileSync, writeFileSync } from "node:fs";
@@ -30,6 +30,10 @@ export const repoRoot = fileURLToPath(new URL("../../", import.meta.url)).replac
 export const crdPath = `${repoRoot}/crds/veltrixconfig.yaml`;
 export const typesPath = `${repoRoot}/operator/api/types.generated.ts`;
 export const docsPath = `${repoRoot}/docs/crd.md`;
+export const readmePath = `${repoRoot}/README.md`;
+const readmeBegin =
+  "<!-- crd-fields:begin (generated from crds/veltrixconfig.yaml by operator/api/generate.ts) -->";
+const readmeEnd = "<!-- crd-fields:end -->";
 
 interface CrdDoc {
   spec: {
@@ -228,6 +232,40 @@ export function renderDocs(crd: CrdDoc): string {
   ].join("\n");
 }
 
+/** README's field table: spec fields three levels deep with their descriptions. */
+export function renderReadmeFields(crd: CrdDoc): string {
+  const rows: string[] = [];
+  const walk = (s: JsonSchema, path: string, depth: number): void => {
+    for (const [k, p] of Object.entries(s.properties ?? {})) {
+      const child = `${path}.${k}`;
+      const first = (p.description ?? "").replace(/\s+/g, " ");
+      const def =
+        p.default === undefined || typeof p.default === "object"
+          ? ""
+          : `\`${JSON.stringify(p.default).replace(/^"(.*)"$/, "$1")}\``;
+      rows.push(`| \`${child}\` | ${cell(typeLabel(p))} | ${def} | ${cell(first)} |`);
+      if (depth < 3 && p.properties) walk(p, child, depth + 1);
+    }
+  };
+  const spec = rootSchema(crd).properties?.["spec"];
+  if (spec) walk(spec, "spec", 1);
+  return [
+    "| field | type | default | meaning |",
+    "| --- | --- | --- | --- |",
+    ...rows,
+    "",
+    "Every field, with limits and the validation messages: [`docs/crd.md`](docs/crd.md).",
+  ].join("\n");
+}
+
+/** README with its crd-fields region replaced by `table`. */
+export function spliceReadme(readme: string, table: string): string {
+  const i = readme.indexOf(readmeBegin);
+  const j = readme.indexOf(readmeEnd);
+  if (i < 0 || j < i) throw new Error(`README.md lacks the ${readmeBegin} ... ${readmeEnd} markers`);
+  return `${readme.slice(0, i + readmeBegin.length)}\n\n${table.trim()}\n\n${readme.slice(j)}`;
+}
+
 /** The generated files, formatted as `npm run check` expects. */
 export async function generated(): Promise<{ path: string; text: string }[]> {
   const { format } = await import("prettier"); // dev-time only; keeps prettier out of the operator's imports
@@ -236,6 +274,13 @@ export async function generated(): Promise<{ path: string; text: string }[]> {
   return [
     { path: typesPath, text: await format(renderTypes(crd), { ...opts, parser: "typescript" }) },
     { path: docsPath, text: await format(renderDocs(crd), { ...opts, parser: "markdown" }) },
+    {
+      path: readmePath,
+      text: spliceReadme(
+        readFileSync(readmePath, "utf8"),
+        await format(renderReadmeFields(crd), { ...opts, parser: "markdown" }),
+      ),
+    },
   ];
 }
 
