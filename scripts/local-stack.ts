@@ -16,6 +16,7 @@ import {
   type KubernetesObject,
 } from "@kubernetes/client-node";
 import { parseAllDocuments } from "yaml";
+import { installCrd } from "../operator/api/install-crd.ts";
 import { startControlPlane } from "../test/harness/control-plane.ts";
 import { startNats } from "../test/harness/nats.ts";
 import { freePort } from "../test/harness/ports.ts";
@@ -82,7 +83,7 @@ try {
   const kc = controlPlane.kubeConfig();
   const objects = KubernetesObjectApi.makeApiClient(kc);
   const version = await kc.makeApiClient(VersionApi).getCode();
-  for (const crd of yamlDocuments("crds/veltrixconfig.yaml")) await objects.create(crd);
+  await installCrd(kc);
 
   const operatorPort = await freePort();
   const operator = node("operator", [

@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
-import { freePort } from "./ports.ts";
+import { freePorts } from "./ports.ts";
 import { ManagedProcess } from "./process.ts";
 import { toolPath } from "./tools.ts";
 
@@ -72,7 +72,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const tokenFile = join(certDir, "tokens.csv");
   writeFileSync(tokenFile, `${adminToken},admin,admin-uid,"system:masters"\n`, { mode: 0o600 });
 
-  const [etcdPort, etcdPeerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
+  const [etcdPort, etcdPeerPort, apiPort, kcmPort] = await freePorts(4);
   const etcd = new ManagedProcess({
     name: "etcd",
     command: toolPath("etcd"),
@@ -143,7 +143,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
         `--root-ca-file=${caFile}`,
         "--use-service-account-credentials=false",
         "--bind-address=127.0.0.1",
-        `--secure-port=${await freePort()}`,
+        `--secure-port=${kcmPort}`,
         `--cert-dir=${join(dir, "kcm-certs")}`,
         "--v=1",
       ],

@@ -2,7 +2,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
-import { freePort } from "./ports.ts";
+import { freePorts } from "./ports.ts";
 import { ManagedProcess } from "./process.ts";
 import { toolPath } from "./tools.ts";
 
@@ -45,8 +45,8 @@ export async function startNats(opts: NatsOptions): Promise<NatsServer> {
   const dir = join(opts.dir, name);
   const storeDir = join(dir, "jetstream");
   mkdirSync(storeDir, { recursive: true });
-  const port = opts.port ?? (await freePort());
-  const monitorPort = await freePort();
+  const [ephemeral, monitorPort] = await freePorts(2);
+  const port = opts.port ?? ephemeral;
   const configFile = join(dir, "nats.conf");
   // Loopback only; JetStream store in the test's own dir.
   writeFileSync(
