@@ -72,6 +72,8 @@ export class VeltrixConfigReconciler {
   private readonly deps: ReconcilerDeps;
   /** Objects returned by our own writes, newer than the informer cache for a moment. */
   private readonly written = new Map<string, VeltrixConfig>();
+  /** Streams this process has seen in place (to tell "recreated" from "created"). */
+  private readonly seenStreams = new Set<string>();
 
   constructor(deps: ReconcilerDeps) {
     this.deps = deps;
@@ -224,7 +226,12 @@ export class VeltrixConfigReconciler {
     failure: { reason: string; message: string } | undefined,
   ): Promise<void> {
     const ev = this.deps.events;
-    const wasReady = findCondition(old, conditionTypes.streamReady)?.status === "True";
+    // Seen before by this process, or reported ready: a create now means it was deleted.
+    // (The status alone can say False by then: a reconcile racing the deletion fails.)
+    const name = streamName(target);
+    const wasReady =
+      this.seenStreams.has(name) || findCondition(old, conditionTypes.streamReady)?.status === "True";
+    if (state) this.seenStreams.add(name);
     if (state?.streamAction === "created") {
       await ev.record(
         target,
@@ -356,6 +363,7 @@ export class VeltrixConfigReconciler {
     const nats = this.deps.nats.get();
     if (policy === "Delete") {
       const deleted = await deleteStream(nats.jsm, ref);
+      this.seenStreams.delete(streamName(ref));
       if (deleted)
         await this.deps.events.record(target, "Normal", "StreamDeleted", `deleted stream ${streamName(ref)}`);
     } else {

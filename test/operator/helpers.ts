@@ -7,7 +7,10 @@ import type { VeltrixConfig, VeltrixConfigSpec } from "../../operator/api/types.
 import { ObservedKubeConfig } from "../../operator/controller/kube-config.ts";
 import { createLogger } from "../../operator/controller/log.ts";
 import { Operator, type OperatorOptions } from "../../operator/controller/operator.ts";
+import { appendFileSync } from "node:fs";
+import { join } from "node:path";
 import { inject } from "vitest";
+import { tempDir } from "../harness/env.ts";
 
 export function observedKubeConfig(): ObservedKubeConfig {
   const kc = new ObservedKubeConfig();
@@ -27,9 +30,14 @@ export async function startOperator(
   overrides: Partial<OperatorOptions> = {},
 ): Promise<TestOperator> {
   const logs: Record<string, unknown>[] = [];
+  // Also to a file in the run dir, kept when a test fails.
+  const file = join(tempDir(`operator-${namespace}`), "operator.log");
   const log = createLogger({
     level: "debug",
-    sink: (line) => logs.push(JSON.parse(line) as Record<string, unknown>),
+    sink: (line) => {
+      logs.push(JSON.parse(line) as Record<string, unknown>);
+      appendFileSync(file, line + "\n");
+    },
   });
   const op = new Operator({
     kc: observedKubeConfig(),
