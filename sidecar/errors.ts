@@ -26,6 +26,11 @@ export const errorTable = {
     status: 502,
     message: "the request failed queue.maxDeliver times and was dead-lettered",
   },
+  VX_ERR_DUPLICATE_REQUEST: {
+    status: 409,
+    message:
+      "a sync request with this x-veltrix-request-id is already queued or was answered recently; use a new id",
+  },
   VX_ERR_NOT_FOUND: { status: 404, message: "no such request record (unknown id or past store.retention)" },
   VX_ERR_INTERNAL: { status: 500, message: "internal sidecar error; see the sidecar log" },
 } as const;

@@ -57,6 +57,7 @@ export class JetStreamQueueClient implements QueueClient {
 
   async sync(job: Job): Promise<{ status: number; headers: HeaderMap; body: Buffer }> {
     const s = job.settings;
+    if (this.waiting.has(job.id)) throw new VeltrixError("VX_ERR_DUPLICATE_REQUEST");
     const result = new Promise<{ status: number; headers: HeaderMap; body: Buffer }>((resolve, reject) => {
       const timer = setTimeout(
         () => this.expire(job.id),
@@ -71,12 +72,15 @@ export class JetStreamQueueClient implements QueueClient {
       });
     });
     try {
-      await this.publish(
+      const duplicate = await this.publish(
         this.names.syncSubject,
         job,
         `${this.names.replyPrefix}.${job.id}`,
         job.receivedAt + s.maxWaitMs,
       );
+      // Queued before under this id (by another holder, or answered within the
+      // duplicate window): its reply goes to that holder, never here.
+      if (duplicate) throw new VeltrixError("VX_ERR_DUPLICATE_REQUEST");
     } catch (err) {
       const w = this.waiting.get(job.id);
       if (w) {
@@ -93,7 +97,9 @@ export class JetStreamQueueClient implements QueueClient {
   }
 
   async async(job: Job): Promise<void> {
-    await this.publish(this.names.asyncSubject, job, undefined, undefined);
+    const duplicate = await this.publish(this.names.asyncSubject, job, undefined, undefined);
+    // A retried publish is the same request: 202 again, and its outcome is left alone.
+    if (duplicate) return;
     await this.outcomes
       ?.put(
         outcomeKey(this.names, job.id),
@@ -123,7 +129,7 @@ export class JetStreamQueueClient implements QueueClient {
     job: Job,
     reply: string | undefined,
     deadline: number | undefined,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const js = this.js;
     if (!js || !this.broker.available) throw new VeltrixError("VX_ERR_BROKER_UNAVAILABLE");
     const h = natsHeaders();
@@ -137,7 +143,8 @@ export class JetStreamQueueClient implements QueueClient {
     if (reply) h.set(qh.reply, reply);
     if (deadline) h.set(qh.deadline, String(deadline));
     try {
-      await js.publish(subject, job.body, { msgID: job.id, headers: h, timeout: 5_000 });
+      const ack = await js.publish(subject, job.body, { msgID: job.id, headers: h, timeout: 5_000 });
+      return ack.duplicate;
     } catch (err) {
       const text = err instanceof Error ? err.message : String(err);
       if (/maximum messages/i.test(text))

@@ -112,7 +112,7 @@ describe("sync mode over real JetStream", () => {
     );
   }, 90_000);
 
-  it("answers 413 for a body over maxBodyBytes before publishing", async () => {
+  it("answers 413 for a body over maxBodyBytes before publishing, and 409 for a reused request id", async () => {
     const dir = tempDir("sidecar-sync-413");
     const a0 = await app(dir, "app");
     const configFile = writeVeltrixConfig(dir, {
@@ -123,6 +123,16 @@ describe("sync mode over real JetStream", () => {
     const res = await fetch(`${sc.url}/up`, { method: "POST", body: "x".repeat(500) });
     expect(res.status).toBe(413);
     expect((await a0.stats()).count).toBe(0);
+
+    // A reused request id is never executed twice nor left hanging: the second gets 409.
+    const same = { headers: { "x-veltrix-request-id": "same-id-0001" } };
+    const statuses = await Promise.all([
+      fetch(`${sc.url}/dup?delay=300`, same).then((r) => r.status),
+      fetch(`${sc.url}/dup?delay=300`, same).then((r) => r.status),
+    ]);
+    expect(statuses.sort()).toEqual([200, 409]);
+    expect((await fetch(`${sc.url}/dup`, same)).status).toBe(409);
+    expect((await a0.stats()).seen["same-id-0001"]).toBe(1);
   });
 });
 
