@@ -2,6 +2,7 @@
 // Every flag has an environment variable and a default; docs/operator.md lists them
 // (a unit test keeps that table and this one in step).
 import { hostname } from "node:os";
+import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { parseDuration } from "./api/resolve.ts";
 import { loadKubeConfig } from "./controller/kube-config.ts";
@@ -205,7 +206,7 @@ async function main(): Promise<void> {
   if (addr) log.info("serving /metrics /healthz /readyz", { port: addr.port, host: addr.address });
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   main().catch((err: unknown) => {
     console.error(err);
     process.exit(1);
