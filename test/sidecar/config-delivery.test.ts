@@ -117,5 +117,19 @@ describe("config delivery over NATS KV (real nats-server)", () => {
     expect(served.revision).toBe(doc2.revision);
     const metrics = await (await fetch(`${a.admin}/metrics`)).text();
     expect(metrics).toContain(`veltrix_sidecar_config_info{revision="${doc2.revision}"} 1`);
+
+    // NATS back: the watches resume (b reconnected, a connects for the first time).
+    await nats.start();
+    const doc3 = configDocument(ref, { config: { color: "violet" }, queue: { mode: "direct" as const } });
+    await eventually("kv writable again", async () => {
+      await kv.put(configKey(ref), JSON.stringify(doc3));
+      return true;
+    });
+    await eventually("a on revision 3", async () =>
+      (await revisionOf(a)) === doc3.revision ? true : undefined,
+    );
+    await eventually("b on revision 3", async () =>
+      (await revisionOf(b)) === doc3.revision ? true : undefined,
+    );
   }, 90_000);
 });
