@@ -1,16 +1,25 @@
 // What each sidecar reports applying, kept in memory from a watch on the
 // sidecarStatusBucket KV bucket (key "<namespace>.<config>.<pod>", value SidecarStatus).
-// Entries expire by the bucket's TTL, so a vanished pod stops counting by itself.
+// Entries expire by the bucket's TTL, which a watch does not announce, so a report older
+// than the TTL counts as absent here too: a sidecar that stopped reporting stops counting.
 import type { KV } from "@nats-io/kv";
-import type { ConfigRef, SidecarStatus } from "../api/contract.ts";
+import { type ConfigRef, type SidecarStatus, sidecarStatusTtlMs } from "../api/contract.ts";
 import type { Logger } from "./log.ts";
 
 export class SidecarStatusIndex {
-  private readonly byConfig = new Map<string, Map<string, string>>();
+  private readonly byConfig = new Map<string, Map<string, { revision: string; at: number }>>();
+  private readonly now: () => number;
+  private readonly ttlMs: number;
 
-  /** Revision reported by `pod` of config `ref`, if any. */
+  constructor(opts: { now?: () => number; ttlMs?: number } = {}) {
+    this.now = opts.now ?? Date.now;
+    this.ttlMs = opts.ttlMs ?? sidecarStatusTtlMs;
+  }
+
+  /** Revision reported by `pod` of config `ref` within the TTL, if any. */
   revision(ref: ConfigRef, pod: string): string | undefined {
-    return this.byConfig.get(`${ref.namespace}/${ref.name}`)?.get(pod.replaceAll(".", "_"));
+    const e = this.byConfig.get(`${ref.namespace}/${ref.name}`)?.get(pod.replaceAll(".", "_"));
+    return e && this.now() - e.at <= this.ttlMs ? e.revision : undefined;
   }
 
   /** Applies one KV entry; returns the config key ("namespace/name") it belongs to. */
@@ -20,8 +29,8 @@ export class SidecarStatusIndex {
     const k = `${namespace}/${config}`;
     let pods = this.byConfig.get(k);
     if (value) {
-      if (!pods) this.byConfig.set(k, (pods = new Map<string, string>()));
-      pods.set(pod, value.revision);
+      if (!pods) this.byConfig.set(k, (pods = new Map<string, { revision: string; at: number }>()));
+      pods.set(pod, { revision: value.revision, at: this.now() });
     } else {
       pods?.delete(pod);
     }
