@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Provisions the real components the integration tests run, once, into a cache
 # outside the repo ($VELTRIX_CACHE/bin, default ~/.cache/veltrix/bin):
-#   kube-apiserver, kube-controller-manager, etcd  (Go modules, test/tools/k8s)
+#   kube-apiserver, kube-controller-manager, kubectl, etcd  (Go modules, test/tools/k8s)
 #   nats-server                                      (Go module; Debian's as a fallback)
 #   helm                                             (Go module)
 # Versions: test/tools/versions.env. A binary already in the cache is reused.
@@ -40,11 +40,13 @@ provision_k8s() {
   local k8s="$KUBERNETES_VERSION" missing=()
   have kube-apiserver "$k8s" || missing+=(k8s.io/kubernetes/cmd/kube-apiserver)
   have kube-controller-manager "$k8s" || missing+=(k8s.io/kubernetes/cmd/kube-controller-manager)
+  have kubectl "$k8s" || missing+=(k8s.io/kubernetes/cmd/kubectl)
   have etcd "$ETCD_VERSION" || missing+=(./etcd)
   if [ ${#missing[@]} -eq 0 ]; then
-    log "kube-apiserver, kube-controller-manager $k8s and etcd $ETCD_VERSION: cached"
+    log "kube-apiserver, kube-controller-manager, kubectl $k8s and etcd $ETCD_VERSION: cached"
     ln -sfn "kube-apiserver-$k8s" "$bin/kube-apiserver"
     ln -sfn "kube-controller-manager-$k8s" "$bin/kube-controller-manager"
+    ln -sfn "kubectl-$k8s" "$bin/kubectl"
     ln -sfn "etcd-$ETCD_VERSION" "$bin/etcd"
     return
   fi
@@ -64,6 +66,7 @@ provision_k8s() {
     fail "could not build ${missing[*]} from test/tools/k8s (needs the Go module proxy)"
   [ -f "$tmp/kube-apiserver" ] && install_built kube-apiserver "$k8s" "$tmp"
   [ -f "$tmp/kube-controller-manager" ] && install_built kube-controller-manager "$k8s" "$tmp"
+  [ -f "$tmp/kubectl" ] && install_built kubectl "$k8s" "$tmp"
   [ -f "$tmp/etcd" ] && install_built etcd "$ETCD_VERSION" "$tmp"
   rm -rf "$tmp"
   provision_k8s
