@@ -3,7 +3,7 @@
 // `call` sends a buffered body and collects the response (queued modes, where the
 // request travelled through JetStream and the reply travels back the same way).
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { Writable, type Readable } from "node:stream";
+import type { Readable } from "node:stream";
 import { Pool, errors as undiciErrors } from "undici";
 import { VeltrixError } from "../errors.ts";
 import { endToEnd, type HeaderMap } from "./headers.ts";
@@ -65,8 +65,11 @@ export class Upstream {
     return status;
   }
 
-  /** Sends a buffered request and collects the answer (up to `maxBody` bytes kept). */
-  async call(
+  /**
+   * Sends a buffered request and collects the answer (up to `maxBody` bytes kept).
+   * A bare dispatch handler: no stream objects per request on the queued hot path.
+   */
+  call(
     method: string,
     path: string,
     headers: HeaderMap,
@@ -74,13 +77,13 @@ export class Upstream {
     timeoutMs: number,
     maxBody: number,
   ): Promise<Buffered> {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let truncated = false;
-    let status = 0;
-    let resHeaders: HeaderMap = {};
-    try {
-      await this.pool.stream(
+    return new Promise<Buffered>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let truncated = false;
+      let status = 0;
+      let resHeaders: HeaderMap = {};
+      this.pool.dispatch(
         {
           path,
           method: method,
@@ -89,24 +92,29 @@ export class Upstream {
           headersTimeout: timeoutMs,
           bodyTimeout: timeoutMs,
         },
-        ({ statusCode, headers: h }) => {
-          status = statusCode;
-          resHeaders = endToEnd(h, false);
-          return new Writable({
-            write(chunk: Buffer, _enc, cb) {
-              if (size + chunk.length <= maxBody) chunks.push(chunk);
-              else truncated = true;
-              size += chunk.length;
-              cb();
-            },
-          });
+        {
+          onRequestStart() {
+            // nothing to set up; undici calls it unconditionally
+          },
+          onResponseStart(_c, statusCode, h) {
+            status = statusCode;
+            resHeaders = endToEnd(h, false);
+            delete resHeaders["content-length"];
+          },
+          onResponseData(_c, chunk) {
+            if (size + chunk.length <= maxBody) chunks.push(chunk);
+            else truncated = true;
+            size += chunk.length;
+          },
+          onResponseEnd() {
+            resolve({ status, headers: resHeaders, body: Buffer.concat(chunks), truncated });
+          },
+          onResponseError(_c, err) {
+            reject(classify(err));
+          },
         },
       );
-    } catch (err) {
-      throw classify(err);
-    }
-    delete resHeaders["content-length"];
-    return { status, headers: resHeaders, body: Buffer.concat(chunks), truncated };
+    });
   }
 
   async close(): Promise<void> {
@@ -114,7 +122,7 @@ export class Upstream {
   }
 }
 
-function classify(err: unknown): unknown {
+function classify(err: unknown): Error {
   if (err instanceof VeltrixError) return err;
   if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) {
     return new VeltrixError("VX_ERR_UPSTREAM_TIMEOUT", undefined, { cause: err });
