@@ -7,6 +7,7 @@ import { parseArgs } from "node:util";
 import { parseDuration } from "./api/resolve.ts";
 import { loadKubeConfig } from "./controller/kube-config.ts";
 import { createLogger, type Level } from "./controller/log.ts";
+import type { NatsClientSettings } from "./controller/nats-auth.ts";
 import { Operator } from "./controller/operator.ts";
 import { startWebhook, webhookFlags } from "./webhook/start.ts";
 
@@ -29,6 +30,44 @@ const operatorFlags = [
     env: "VELTRIX_NATS_URL",
     default: "nats://nats:4222",
     doc: "NATS server URL(s), comma-separated",
+  },
+  {
+    flag: "nats-credentials",
+    env: "VELTRIX_NATS_CREDENTIALS",
+    default: "",
+    doc: "NATS credentials file (.creds: user JWT + NKey seed)",
+  },
+  {
+    flag: "nats-credentials-dir",
+    env: "VELTRIX_NATS_CREDENTIALS_DIR",
+    default: "",
+    doc: "mounted Secret with creds, or user and password, or token (chart)",
+  },
+  { flag: "nats-tls", env: "VELTRIX_NATS_TLS", default: "false", doc: "connect to NATS over TLS" },
+  {
+    flag: "nats-tls-ca",
+    env: "VELTRIX_NATS_TLS_CA",
+    default: "",
+    doc: "CA file verifying NATS (implies TLS); system trust store when empty",
+  },
+  {
+    flag: "nats-tls-cert",
+    env: "VELTRIX_NATS_TLS_CERT",
+    default: "",
+    doc: "client certificate file for mutual TLS (with --nats-tls-key)",
+  },
+  { flag: "nats-tls-key", env: "VELTRIX_NATS_TLS_KEY", default: "", doc: "client key file for mutual TLS" },
+  {
+    flag: "nats-tls-dir",
+    env: "VELTRIX_NATS_TLS_DIR",
+    default: "",
+    doc: "mounted Secret with ca.crt, optionally tls.crt and tls.key (chart)",
+  },
+  {
+    flag: "nats-tls-server-name",
+    env: "VELTRIX_NATS_TLS_SERVER_NAME",
+    default: "",
+    doc: "name to verify in the NATS certificate; the URL's host when empty",
   },
   {
     flag: "namespace",
@@ -147,6 +186,27 @@ function integer(name: string, text: string): number {
   return n;
 }
 
+function bool(name: string, text: string): boolean {
+  if (text !== "true" && text !== "false") throw new Error(`--${name}: want true or false, got '${text}'`);
+  return text === "true";
+}
+
+/** The NATS credentials and TLS flags as NatsLink settings. */
+export function natsClientSettings(f: Record<FlagName, string>): NatsClientSettings {
+  if (f["nats-tls-cert"] && !f["nats-tls-key"]) throw new Error("--nats-tls-cert needs --nats-tls-key");
+  if (f["nats-tls-key"] && !f["nats-tls-cert"]) throw new Error("--nats-tls-key needs --nats-tls-cert");
+  return {
+    credentialsFile: f["nats-credentials"] || undefined,
+    credentialsDir: f["nats-credentials-dir"] || undefined,
+    tls: bool("nats-tls", f["nats-tls"]),
+    tlsDir: f["nats-tls-dir"] || undefined,
+    tlsCaFile: f["nats-tls-ca"] || undefined,
+    tlsCertFile: f["nats-tls-cert"] || undefined,
+    tlsKeyFile: f["nats-tls-key"] || undefined,
+    tlsServerName: f["nats-tls-server-name"] || undefined,
+  };
+}
+
 async function main(): Promise<void> {
   const f = readFlags(process.argv.slice(2), process.env);
   const log = createLogger({
@@ -157,6 +217,7 @@ async function main(): Promise<void> {
   const op = new Operator({
     kc,
     natsUrl: f["nats-url"],
+    natsClient: natsClientSettings(f),
     log,
     namespace: f.namespace,
     leaseName: f["lease-name"],

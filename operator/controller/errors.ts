@@ -2,6 +2,10 @@
 
 export const errorCodes = {
   natsUnavailable: "VX_ERR_NATS_UNAVAILABLE",
+  /** No connection: NATS refused the operator's credentials, or they could not be read. */
+  natsAuth: "VX_ERR_NATS_AUTH",
+  /** No connection: the TLS handshake or the server's certificate failed. */
+  natsTls: "VX_ERR_NATS_TLS",
   streamConflict: "VX_ERR_STREAM_CONFLICT",
   terminal: "VX_ERR_TERMINAL",
   notLeader: "VX_ERR_NOT_LEADER",

@@ -7,6 +7,7 @@ import { type KV, Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { configBucket, sidecarStatusBucket, sidecarStatusTtlMs } from "../api/contract.ts";
 import { errorCodes, VeltrixError } from "./errors.ts";
+import { type NatsClientSettings, natsConnectionOptions, natsFailureKind } from "./nats-auth.ts";
 import type { Logger } from "./log.ts";
 
 export interface NatsHandles {
@@ -19,6 +20,8 @@ export interface NatsHandles {
 
 export interface NatsLinkOptions {
   servers: string;
+  /** Credentials and TLS for every connection (operator/controller/nats-auth.ts). */
+  client?: NatsClientSettings;
   log: Logger;
   name?: string;
   /** JetStream API request timeout (default 3 s). */
@@ -27,6 +30,12 @@ export interface NatsLinkOptions {
   bucketReplicas?: number;
   onUp?: (h: NatsHandles) => void;
 }
+
+const natsConnectCodes: ReadonlySet<string> = new Set([
+  errorCodes.natsUnavailable,
+  errorCodes.natsAuth,
+  errorCodes.natsTls,
+]);
 
 export class NatsLink {
   private readonly opts: NatsLinkOptions;
@@ -48,10 +57,26 @@ export class NatsLink {
     this.loop ??= this.connectLoop();
   }
 
-  /** The handles, or VX_ERR_NATS_UNAVAILABLE when NATS cannot be used right now. */
+  /**
+   * The handles, or VX_ERR_NATS_UNAVAILABLE when NATS cannot be used right now
+   * (VX_ERR_NATS_AUTH / VX_ERR_NATS_TLS when the last connect failed on credentials or TLS).
+   */
   get(): NatsHandles {
     if (!this.handles || !this.connected) {
       const why = this.lastError instanceof Error ? `: ${this.lastError.message}` : "";
+      const kind = this.handles ? "other" : natsFailureKind(this.lastError);
+      if (kind === "auth") {
+        throw new VeltrixError(
+          errorCodes.natsAuth,
+          `NATS at ${this.opts.servers} refused the operator's credentials${why}`,
+          { cause: this.lastError },
+        );
+      }
+      if (kind === "tls") {
+        throw new VeltrixError(errorCodes.natsTls, `TLS to NATS at ${this.opts.servers} failed${why}`, {
+          cause: this.lastError,
+        });
+      }
       throw new VeltrixError(
         errorCodes.natsUnavailable,
         `NATS at ${this.opts.servers} is unreachable${why}`,
@@ -64,7 +89,7 @@ export class NatsLink {
   /** Remembers why a request failed (shown in the next unavailable error). */
   noteFailure(err: unknown): void {
     // Our own "unavailable" error wraps lastError already; keeping it would nest messages.
-    if (err instanceof VeltrixError && err.code === errorCodes.natsUnavailable) return;
+    if (err instanceof VeltrixError && natsConnectCodes.has(err.code)) return;
     this.lastError = err;
   }
 
@@ -79,11 +104,16 @@ export class NatsLink {
     while (!this.closed && !this.handles) {
       try {
         const nc = await connect({
-          servers: this.opts.servers,
+          // connect() takes one URL per entry; --nats-url is comma-separated.
+          servers: this.opts.servers
+            .split(",")
+            .map((u) => u.trim())
+            .filter((u) => u !== ""),
           name: this.opts.name ?? "veltrix-operator",
           maxReconnectAttempts: -1,
           reconnectTimeWait: 500,
           timeout: 3_000,
+          ...natsConnectionOptions(this.opts.client ?? {}),
         });
         const timeout = this.opts.timeoutMs ?? 3_000;
         const jsm = await jetstreamManager(nc, { timeout });

@@ -21,6 +21,7 @@ import type { ObservedKubeConfig } from "./kube-config.ts";
 import { LeaderElector } from "./leader-election.ts";
 import type { Logger } from "./log.ts";
 import { createMetrics, type OperatorMetrics } from "./metrics.ts";
+import type { NatsClientSettings } from "./nats-auth.ts";
 import { NatsLink } from "./nats-link.ts";
 import { SidecarStatusIndex } from "./sidecar-status.ts";
 import { refOfStream } from "./stream.ts";
@@ -29,6 +30,8 @@ import { VeltrixConfigReconciler } from "./veltrixconfig-reconciler.ts";
 export interface OperatorOptions {
   kc: ObservedKubeConfig;
   natsUrl: string;
+  /** NATS credentials and TLS (default: none, plain TCP). */
+  natsClient?: NatsClientSettings | undefined;
   log: Logger;
   /** Namespace of the leader Lease. */
   namespace: string;
@@ -164,6 +167,7 @@ export class Operator {
     let followed = false;
     this.nats = new NatsLink({
       servers: o.natsUrl,
+      ...(o.natsClient && { client: o.natsClient }),
       log,
       onUp: (h) => {
         // NATS came (back): look at every config now instead of waiting for backoff.

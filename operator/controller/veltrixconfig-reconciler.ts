@@ -141,10 +141,15 @@ export class VeltrixConfigReconciler {
     );
 
     // 4. Status, last.
+    const natsCode = natsError instanceof VeltrixError ? natsError.code : undefined;
     const natsReason =
-      natsError instanceof VeltrixError && natsError.code === errorCodes.natsUnavailable
+      natsCode === errorCodes.natsUnavailable
         ? "NatsUnavailable"
-        : "NatsError";
+        : natsCode === errorCodes.natsAuth
+          ? "NatsAuthFailed"
+          : natsCode === errorCodes.natsTls
+            ? "NatsTLSFailed"
+            : "NatsError";
     const natsMessage = natsError instanceof Error ? natsError.message : String(natsError);
     const stream: ConditionInput = state
       ? {

@@ -23,6 +23,7 @@ import {
 } from "@kubernetes/client-node";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { natsClientSettings, readFlags } from "../../operator/main.ts";
 import { createNamespace, eventually, kubeConfig, tempDir } from "../harness/env.ts";
 import { helm } from "../harness/helm.ts";
 import { repoRoot } from "../harness/tools.ts";
@@ -350,6 +351,25 @@ describe("helm template: external NATS with TLS and credentials", () => {
       VELTRIX_NATS_CREDENTIALS_DIR: "/etc/veltrix/nats/credentials",
       VELTRIX_WATCH_NAMESPACE: "shop",
     });
+    // The operator reads exactly these (operator/main.ts): credentials and TLS from the mounts.
+    const env = envOf(pod?.containers[0]);
+    expect(natsClientSettings(readFlags([], env))).toEqual({
+      credentialsFile: undefined,
+      credentialsDir: "/etc/veltrix/nats/credentials",
+      tls: true,
+      tlsDir: "/etc/veltrix/nats/tls",
+      tlsCaFile: undefined,
+      tlsCertFile: undefined,
+      tlsKeyFile: undefined,
+      tlsServerName: "nats.messaging.svc",
+    });
+    const mounts = pod?.containers[0]?.volumeMounts ?? [];
+    expect(mounts).toContainEqual({
+      name: "nats-credentials",
+      mountPath: "/etc/veltrix/nats/credentials",
+      readOnly: true,
+    });
+    expect(mounts).toContainEqual({ name: "nats-tls", mountPath: "/etc/veltrix/nats/tls", readOnly: true });
     expect(pod?.volumes).toContainEqual({
       name: "nats-credentials",
       secret: { secretName: "veltrix-nats-creds" },

@@ -23,6 +23,8 @@ export interface NatsOptions {
   dir: string;
   name?: string;
   port?: number;
+  /** Appended to the generated config file (e.g. a `tls { ... }` or `authorization { ... }` block). */
+  extraConfig?: string;
 }
 
 function portOpen(port: number): Promise<boolean> {
@@ -57,6 +59,7 @@ export async function startNats(opts: NatsOptions): Promise<NatsServer> {
       `server_name: ${JSON.stringify(name)}`,
       `jetstream { store_dir: ${JSON.stringify(storeDir)} }`,
       `max_payload: 8MB`,
+      opts.extraConfig ?? "",
       "",
     ].join("\n"),
   );

@@ -1,0 +1,153 @@
+// The operator against a NATS that requires TLS (a CA from operator/certs/issue.ts) and
+// authentication: without the CA it reports Ready=False NatsTLSFailed, with a wrong
+// password NatsAuthFailed, and with the right settings (a .creds file, or the chart's
+// mounted credentials directory) it reconciles to Ready. Uses its own nats-server.
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect, nkeys } from "@nats-io/transport-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { streamName } from "../../operator/api/contract.ts";
+import { installCrd } from "../../operator/api/install-crd.ts";
+import { createCertificateAuthority, issueServingCertificate } from "../../operator/certs/issue.ts";
+import type { NatsClientSettings } from "../../operator/controller/nats-auth.ts";
+import { createNamespace, eventually, kubeConfig, tempDir } from "../harness/env.ts";
+import { type NatsServer, startNats } from "../harness/nats.ts";
+import { condition, createVxc, events, getVxc, readyVxc, startOperator } from "./helpers.ts";
+
+describe("NATS with TLS and authentication (own nats-server)", () => {
+  let nats: NatsServer;
+  let namespace: string;
+  let dir: string;
+  let caFile: string;
+  let credsFile: string;
+
+  /** A mounted credentials Secret as the chart delivers it (one file per key). */
+  function secretDir(name: string, data: Record<string, string>): string {
+    const d = join(dir, name);
+    mkdirSync(d, { recursive: true });
+    for (const [k, v] of Object.entries(data)) writeFileSync(join(d, k), v);
+    return d;
+  }
+
+  async function withOperator<T>(client: NatsClientSettings, body: () => Promise<T>): Promise<T> {
+    const op = await startOperator(namespace, nats.url, {
+      natsClient: client,
+      statusRefreshMs: 1_000,
+      maxBackoffMs: 1_000,
+    });
+    try {
+      return await body();
+    } finally {
+      await op.stop();
+    }
+  }
+
+  async function readyReason(name: string, reason: string) {
+    return eventually(`${name} Ready=False ${reason}`, async () => {
+      const v = await getVxc(namespace, name);
+      const c = condition(v, "Ready");
+      return c?.status === "False" && c.reason === reason ? c : undefined;
+    });
+  }
+
+  beforeAll(async () => {
+    await installCrd(kubeConfig());
+    dir = tempDir("op-nats-auth");
+    const ca = await createCertificateAuthority("veltrix-test-nats-ca", 1);
+    const serving = await issueServingCertificate(ca, { dnsNames: ["localhost"], ips: ["127.0.0.1"] }, 1);
+    caFile = join(dir, "ca.crt");
+    writeFileSync(caFile, ca.certPem);
+    writeFileSync(join(dir, "server.crt"), serving.certPem);
+    writeFileSync(join(dir, "server.key"), serving.keyPem);
+    // An NKey user: the client signs the server's nonce with the seed from the .creds file.
+    // (No operator is configured, so the server checks the signature, not the JWT.)
+    const user = nkeys.createUser();
+    credsFile = join(dir, "operator.creds");
+    writeFileSync(
+      credsFile,
+      [
+        "-----BEGIN NATS USER JWT-----",
+        "eyJ0eXAiOiJKV1QiLCJhbGciOiJlZDI1NTE5LW5rZXkifQ.e30.unused",
+        "------END NATS USER JWT------",
+        "",
+        "-----BEGIN USER NKEY SEED-----",
+        new TextDecoder().decode(user.getSeed()),
+        "------END USER NKEY SEED------",
+        "",
+      ].join("\n"),
+    );
+    nats = await startNats({
+      dir: dir,
+      extraConfig: [
+        "tls {",
+        `  cert_file: ${JSON.stringify(join(dir, "server.crt"))}`,
+        `  key_file: ${JSON.stringify(join(dir, "server.key"))}`,
+        "}",
+        "authorization {",
+        "  users = [",
+        '    { user: "veltrix", password: "s3cret" }',
+        `    { nkey: ${JSON.stringify(user.getPublicKey())} }`,
+        "  ]",
+        "}",
+      ].join("\n"),
+    });
+    namespace = await createNamespace("op-nats-auth");
+  });
+  afterAll(async () => {
+    await nats?.stop();
+  });
+
+  it("reports NatsTLSFailed without the CA and NatsAuthFailed with a wrong password", async () => {
+    await createVxc(namespace, "api", { config: { v: "1" } });
+
+    const tls = await withOperator({ credentialsFile: credsFile }, () => readyReason("api", "NatsTLSFailed"));
+    expect(tls.message).toMatch(
+      /TLS to NATS at nats:\/\/127\.0\.0\.1:\d+ failed: .*(certificate|self.signed)/i,
+    );
+
+    const wrong = secretDir("wrong", { user: "veltrix", password: "nope" });
+    const auth = await withOperator({ tlsCaFile: caFile, credentialsDir: wrong }, () =>
+      readyReason("api", "NatsAuthFailed"),
+    );
+    expect(auth.message).toMatch(/refused the operator's credentials: .*authorization violation/i);
+
+    const none = await withOperator({ tlsCaFile: caFile }, () => readyReason("api", "NatsAuthFailed"));
+    expect(none.message).toMatch(/authorization violation/i);
+
+    const reasons = (await events(namespace, "api")).map((e) => e.reason);
+    expect(reasons).toEqual(expect.arrayContaining(["NatsTLSFailed", "NatsAuthFailed"]));
+  });
+
+  it("reconciles to Ready with the CA and a .creds file, or the chart's mounted Secret directories", async () => {
+    await createVxc(namespace, "orders", { config: { v: "1" } });
+    await withOperator({ tlsCaFile: caFile, credentialsFile: credsFile }, () =>
+      eventually("orders Ready with .creds", () => readyVxc(namespace, "orders")),
+    );
+
+    // The chart's layout: VELTRIX_NATS_CREDENTIALS_DIR and VELTRIX_NATS_TLS_DIR.
+    await createVxc(namespace, "billing", { config: { v: "1" } });
+    const tlsDir = secretDir("tls", { "ca.crt": readFileSync(caFile, "utf8") });
+    const creds = secretDir("password", { user: "veltrix", password: "s3cret" });
+    await withOperator({ tls: true, tlsDir, credentialsDir: creds }, () =>
+      eventually("billing Ready with mounted Secrets", () => readyVxc(namespace, "billing")),
+    );
+
+    const nc = await connect({
+      servers: nats.url,
+      tls: { caFile },
+      user: "veltrix",
+      pass: "s3cret",
+    });
+    try {
+      const jsm = await jetstreamManager(nc);
+      for (const name of ["orders", "billing"]) {
+        expect((await jsm.streams.info(streamName({ namespace, name }))).config.name).toBe(
+          streamName({ namespace, name }),
+        );
+      }
+    } finally {
+      await nc.close();
+    }
+  });
+});
