@@ -87,7 +87,8 @@ export async function createSidecar(opts: SidecarOptions, worker = 0): Promise<S
   const { doc, source } = await bootConfig(opts, snapshots);
   console.log(`veltrix sidecar: config ${doc.namespace}/${doc.name} revision ${doc.revision} from ${source}`);
   await snapshots.save({ revision: doc.revision, spec: doc, appliedAt: Date.now() });
-  const config = new CurrentConfig(doc);
+  // Worker 0 is a single-process sidecar; workers 1..N split the pod's limits.
+  const config = new CurrentConfig(doc, worker > 0 ? { index: worker, of: opts.workers } : undefined);
   const store = new SqliteRequestStore(join(opts.dataDir, `requests-${worker}.db`), {
     flushDelayMs: 5,
     onError: (err) => {

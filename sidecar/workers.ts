@@ -26,6 +26,12 @@ export async function runPrimary(opts: SidecarOptions): Promise<void> {
   const { doc } = await bootConfig(opts, snapshots);
   await snapshots.save({ revision: doc.revision, spec: doc, appliedAt: Date.now() });
   const config = new CurrentConfig(doc);
+  if (opts.workers > config.current.settings.maxConcurrency) {
+    console.warn(
+      `veltrix sidecar: --workers ${opts.workers} exceeds queue.maxConcurrency ${config.current.settings.maxConcurrency}; ` +
+        "each worker keeps 1 slot, so the app can see up to one request per worker",
+    );
+  }
   renderConfig(opts.renderFile, doc);
   config.onChange((rev) => renderConfig(opts.renderFile, rev.doc));
   const broker = opts.natsUrl

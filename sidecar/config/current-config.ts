@@ -1,7 +1,14 @@
 // The config revision the sidecar applies now. Switching is one reference swap, so a
 // request admitted under revision A keeps A's resolved config (stored on disk by hash)
 // however many revisions arrive while it runs.
-import { overrideMatches, queueSettings, type ConfigDocument, type QueueSettings } from "./settings.ts";
+import {
+  concurrencyShare,
+  overrideMatches,
+  queueSettings,
+  type ConfigDocument,
+  type QueueSettings,
+  type WorkerShare,
+} from "./settings.ts";
 
 export interface AppliedRevision {
   readonly doc: ConfigDocument;
@@ -27,9 +34,12 @@ type Listener = (rev: AppliedRevision) => void;
 export class CurrentConfig {
   private rev: AppliedRevision;
   private readonly listeners = new Set<Listener>();
+  private readonly share: WorkerShare | undefined;
 
-  constructor(doc: ConfigDocument) {
-    this.rev = applied(doc);
+  /** `share`: this process is one of several proxy workers of the pod (`--workers`). */
+  constructor(doc: ConfigDocument, share?: WorkerShare) {
+    this.share = share;
+    this.rev = applied(doc, share);
   }
 
   get current(): AppliedRevision {
@@ -39,7 +49,7 @@ export class CurrentConfig {
   /** Switches to `doc` unless it is the revision applied now; returns whether it switched. */
   apply(doc: ConfigDocument): boolean {
     if (doc.revision === this.rev.doc.revision) return false;
-    this.rev = applied(doc);
+    this.rev = applied(doc, this.share);
     for (const l of [...this.listeners]) l(this.rev);
     return true;
   }
@@ -77,10 +87,12 @@ export function resolveIn(
   return { key, revision: doc.revision, json, isNew };
 }
 
-function applied(doc: ConfigDocument): AppliedRevision {
+function applied(doc: ConfigDocument, share: WorkerShare | undefined): AppliedRevision {
+  const settings = queueSettings(doc);
+  if (share) settings.maxConcurrency = concurrencyShare(settings.maxConcurrency, share);
   return {
     doc,
-    settings: queueSettings(doc),
+    settings,
     json: JSON.stringify({ revision: doc.revision, config: doc.config }),
     appliedAt: Date.now(),
     resolved: new Map(),

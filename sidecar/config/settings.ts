@@ -50,6 +50,24 @@ export function queueSettings(doc: ConfigDocument): QueueSettings {
   };
 }
 
+/** Which of a pod's proxy workers this process is (1-based), for splitting per-pod limits. */
+export interface WorkerShare {
+  index: number;
+  of: number;
+}
+
+/**
+ * This worker's part of the pod's `maxConcurrency`: the limit is per pod, so N workers
+ * split it (the first `total % N` take one more) and together never exceed it. Each
+ * worker keeps at least 1, so a pod with more workers than `maxConcurrency` can exceed
+ * it by the difference; the primary warns about that configuration.
+ */
+export function concurrencyShare(total: number, share: WorkerShare): number {
+  const base = Math.floor(total / share.of);
+  const extra = share.index <= total % share.of ? 1 : 0;
+  return Math.max(1, base + extra);
+}
+
 /**
  * Reads a config file: a VeltrixConfig manifest (YAML or JSON, local mode) or a
  * ConfigDocument (the operator's ConfigMap key, JSON). `namespace` fills in a manifest

@@ -49,6 +49,19 @@ describe("sidecar with --workers 2 (real processes sharing the listener)", () =>
       const ready = (await (await fetch(`${sc.admin}/readyz`)).json()) as { ready: boolean; workers: number };
       expect(ready).toMatchObject({ ready: true, workers: 2 });
 
+      // maxConcurrency is per pod: two workers split 4 slots, so the app never sees more
+      // than 4 at once however the connections spread over the workers.
+      await app.reset();
+      const burst = await Promise.all(
+        Array.from({ length: 24 }, (_, i) =>
+          fetch(`${sc.url}/burst?delay=150`, {
+            headers: { "x-veltrix-request-id": `burst-${i}`, connection: "close" },
+          }).then(async (r) => (await r.arrayBuffer(), r.status)),
+        ),
+      );
+      expect(burst.filter((s) => s === 200).length).toBeGreaterThan(0);
+      expect((await app.stats()).maxInFlight).toBeLessThanOrEqual(4);
+
       const inflight = Array.from({ length: 4 }, () =>
         fetch(`${sc.url}/long?delay=600`).then((r) => r.status),
       );
