@@ -78,7 +78,7 @@ describe("stream and consumer", () => {
     expect(desiredConsumer(spec)).toMatchObject({
       durable_name: "sidecars",
       ack_policy: "explicit",
-      max_deliver: 3,
+      max_deliver: 4, // maxDeliver 3 + the dead-letter delivery
       ack_wait: 25_000_000_000,
     });
   });

@@ -75,7 +75,10 @@ export function desiredConsumer(spec: VeltrixConfigSpecResolved): DesiredConsume
     description: "Veltrix sidecars pull queued requests from here",
     ack_policy: AckPolicy.Explicit,
     deliver_policy: DeliverPolicy.All,
-    max_deliver: spec.queue.maxDeliver,
+    // One more than maxDeliver: a sidecar dead-letters a request on its last attempt
+    // itself; the extra delivery catches one whose executor crashed on that attempt,
+    // which JetStream would otherwise drop silently (no dead letter, no outcome).
+    max_deliver: spec.queue.maxDeliver + 1,
     // A request may run requestTimeout in the app; redeliver only after that (+ slack).
     ack_wait: nanos(parseDuration(spec.queue.requestTimeout) + 5_000),
     max_ack_pending: -1,

@@ -92,7 +92,7 @@ describe("VeltrixConfig reconciler (real kube-apiserver + nats-server)", () => {
     expect(consumer.config).toMatchObject({
       durable_name: "sidecars",
       ack_policy: "explicit",
-      max_deliver: 4,
+      max_deliver: 5, // maxDeliver + 1: the extra delivery dead-letters a request lost with its executor
     });
 
     const kv = await new Kvm(nc).open(configBucket);
@@ -130,7 +130,7 @@ describe("VeltrixConfig reconciler (real kube-apiserver + nats-server)", () => {
     const info = await jsm.streams.info(streamName(ref));
     expect(info.config.max_msgs).toBe(800);
     expect(info.state.messages).toBe(1); // updated in place: the queued request is still there
-    expect((await jsm.consumers.info(streamName(ref), "sidecars")).config.max_deliver).toBe(6);
+    expect((await jsm.consumers.info(streamName(ref), "sidecars")).config.max_deliver).toBe(7);
     expect(vxc.status?.queue?.depth).toBe(1);
 
     const kv = await new Kvm(nc).open(configBucket);
