@@ -25,6 +25,9 @@ describe("generated from the CRD", () => {
 
   it("exposes the schema defaults", () => {
     expect(specDefaults.queue.mode).toBe("sync");
-    expect(specDefaults.sidecar.ports).toEqual({ proxy: 15080, admin: 15090 });
+    // No CRD default for the sidecar's ports or the store size: the cluster (chart) defaults
+    // would never apply under them (operator/webhook/config-input.ts merges the layers).
+    expect(specDefaults.sidecar).toEqual({});
+    expect(specDefaults.store).toEqual({ retention: "1h", volume: { kind: "emptyDir" } });
   });
 });

@@ -22,16 +22,16 @@ export interface VeltrixConfigSpecSidecarResolved {
   image?: string;
   /** Compute resources of the sidecar container. */
   resources?: VeltrixConfigSpecSidecarResourcesResolved;
-  /** Ports the sidecar listens on. */
-  ports: VeltrixConfigSpecSidecarPortsResolved;
+  /** Ports the sidecar listens on. An unset port takes the cluster default (the chart's sidecar.port and sidecar.adminPort), else 15080 and 15090; the veltrix.io/proxy-port and veltrix.io/admin-port annotations override them. */
+  ports?: VeltrixConfigSpecSidecarPortsResolved;
 }
 
-/** Ports the sidecar listens on. */
+/** Ports the sidecar listens on. An unset port takes the cluster default (the chart's sidecar.port and sidecar.adminPort), else 15080 and 15090; the veltrix.io/proxy-port and veltrix.io/admin-port annotations override them. */
 export interface VeltrixConfigSpecSidecarPortsResolved {
-  /** Port of the proxy listener that clients reach. */
-  proxy: number;
-  /** Port of the admin listener (health, metrics, config API), on localhost. */
-  admin: number;
+  /** Port of the proxy listener that clients reach. When unset, the cluster default (chart sidecar.port), else 15080. */
+  proxy?: number;
+  /** Port of the admin listener (health, metrics, config API), on localhost. When unset, the cluster default (chart sidecar.adminPort), else 15090. */
+  admin?: number;
 }
 
 /** Compute resources of the sidecar container. */
@@ -46,8 +46,8 @@ export interface VeltrixConfigSpecSidecarResourcesResolved {
 export interface VeltrixConfigSpecStoreResolved {
   /** How long per-request records are kept after they finish (Go duration). */
   retention: string;
-  /** Size of the volume holding the store (a quantity, for example "1Gi"). */
-  sizeLimit: string;
+  /** Size of the volume holding the store (a quantity, for example "1Gi"). When unset, the cluster default applies (the chart's sidecar.stateVolumeSizeLimit), else 1Gi; the veltrix.io/store-size annotation overrides it. */
+  sizeLimit?: string;
   /** The volume the store lives on. */
   volume: VeltrixConfigSpecStoreVolumeResolved;
 }
@@ -207,15 +207,15 @@ export interface VeltrixConfigSpecSidecar {
   image?: string;
   /** Compute resources of the sidecar container. */
   resources?: VeltrixConfigSpecSidecarResources;
-  /** Ports the sidecar listens on. */
+  /** Ports the sidecar listens on. An unset port takes the cluster default (the chart's sidecar.port and sidecar.adminPort), else 15080 and 15090; the veltrix.io/proxy-port and veltrix.io/admin-port annotations override them. */
   ports?: VeltrixConfigSpecSidecarPorts;
 }
 
-/** Ports the sidecar listens on. */
+/** Ports the sidecar listens on. An unset port takes the cluster default (the chart's sidecar.port and sidecar.adminPort), else 15080 and 15090; the veltrix.io/proxy-port and veltrix.io/admin-port annotations override them. */
 export interface VeltrixConfigSpecSidecarPorts {
-  /** Port of the proxy listener that clients reach. */
+  /** Port of the proxy listener that clients reach. When unset, the cluster default (chart sidecar.port), else 15080. */
   proxy?: number;
-  /** Port of the admin listener (health, metrics, config API), on localhost. */
+  /** Port of the admin listener (health, metrics, config API), on localhost. When unset, the cluster default (chart sidecar.adminPort), else 15090. */
   admin?: number;
 }
 
@@ -231,7 +231,7 @@ export interface VeltrixConfigSpecSidecarResources {
 export interface VeltrixConfigSpecStore {
   /** How long per-request records are kept after they finish (Go duration). */
   retention?: string;
-  /** Size of the volume holding the store (a quantity, for example "1Gi"). */
+  /** Size of the volume holding the store (a quantity, for example "1Gi"). When unset, the cluster default applies (the chart's sidecar.stateVolumeSizeLimit), else 1Gi; the veltrix.io/store-size annotation overrides it. */
   sizeLimit?: string;
   /** The volume the store lives on. */
   volume?: VeltrixConfigSpecStoreVolume;
@@ -330,15 +330,9 @@ export const specDefaults = {
   },
   store: {
     retention: "1h",
-    sizeLimit: "1Gi",
     volume: {
       kind: "emptyDir",
     },
   },
-  sidecar: {
-    ports: {
-      proxy: 15080,
-      admin: 15090,
-    },
-  },
+  sidecar: {},
 } as const;

@@ -1,6 +1,6 @@
 // The one annotation table: key, parser, default and doc for every `veltrix.io/*`
-// key an app team may set. Parsing goes defaults → VeltrixConfig → namespace
-// annotations → pod annotations, and gathers every problem as
+// key an app team may set. Parsing goes built-in defaults → cluster (chart) defaults →
+// VeltrixConfig → namespace annotations → pod annotations, and gathers every problem as
 // "invalid value 'x' for annotation 'y': why" instead of stopping at the first.
 // The README's table is rendered from this file (see annotations.test.ts).
 
@@ -117,7 +117,7 @@ export const annotationTable = {
     key: "veltrix.io/proxy-port",
     scope: "pod-or-namespace",
     default: "15080",
-    defaultDoc: "15080, or the VeltrixConfig's `spec.sidecar.ports.proxy`",
+    defaultDoc: "15080, the chart's `sidecar.port`, or the VeltrixConfig's `spec.sidecar.ports.proxy`",
     doc: "Port the sidecar listens on for app traffic.",
     parse: parsePortNumber,
   }),
@@ -125,7 +125,7 @@ export const annotationTable = {
     key: "veltrix.io/admin-port",
     scope: "pod-or-namespace",
     default: "15090",
-    defaultDoc: "15090, or the VeltrixConfig's `spec.sidecar.ports.admin`",
+    defaultDoc: "15090, the chart's `sidecar.adminPort`, or the VeltrixConfig's `spec.sidecar.ports.admin`",
     doc: "Port of the sidecar's admin API (`/healthz`, `/readyz`, `/metrics`, config) for the app.",
     parse: parsePortNumber,
   }),
@@ -133,7 +133,8 @@ export const annotationTable = {
     key: "veltrix.io/store-size",
     scope: "pod-or-namespace",
     default: "1Gi",
-    defaultDoc: "1Gi, or the VeltrixConfig's `spec.store.sizeLimit`",
+    defaultDoc:
+      "1Gi, the chart's `sidecar.stateVolumeSizeLimit`, or the VeltrixConfig's `spec.store.sizeLimit`",
     doc: "Size of the volume holding the sidecar's SQLite state.",
     parse: parseQuantity,
   }),

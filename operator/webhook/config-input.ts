@@ -57,11 +57,19 @@ function stringMap(v: unknown): Record<string, string> | undefined {
   return Object.keys(out).length > 0 ? out : undefined;
 }
 
-/** Cluster-wide sidecar defaults (the chart's sidecar-defaults ConfigMap), below the VeltrixConfig. */
+/**
+ * Cluster-wide sidecar defaults (the chart's sidecar-defaults ConfigMap). Layers, lowest
+ * first: built-in defaults (annotations.ts) → these → the VeltrixConfig → namespace
+ * annotations → pod annotations. The CRD defaults none of ports and store size, so an
+ * unset field in the VeltrixConfig leaves these in force.
+ */
 export interface ClusterDefaults {
   image: string;
   imagePullPolicy?: string;
   resources?: ResourceRequirements;
+  ports?: { proxy?: number; admin?: number };
+  /** Size of the state volume (a quantity). */
+  storeSize?: string;
 }
 
 /** Reads the fields the injector needs from a VeltrixConfig as returned by the API. */
@@ -95,15 +103,17 @@ export function injectionConfigFrom(object: unknown, defaults: ClusterDefaults):
   if (requests || limits)
     config.sidecar.resources = { ...(requests && { requests }), ...(limits && { limits }) };
   else if (defaults.resources) config.sidecar.resources = defaults.resources;
-  const proxy = ports["proxy"];
-  const admin = ports["admin"];
-  if (typeof proxy === "number" || typeof admin === "number") {
+  // Per field: the VeltrixConfig's value, else the cluster default, else (in planInjection) built-in.
+  const proxy = typeof ports["proxy"] === "number" ? ports["proxy"] : defaults.ports?.proxy;
+  const admin = typeof ports["admin"] === "number" ? ports["admin"] : defaults.ports?.admin;
+  if (proxy !== undefined || admin !== undefined) {
     config.sidecar.ports = {
-      ...(typeof proxy === "number" && { proxy }),
-      ...(typeof admin === "number" && { admin }),
+      ...(proxy !== undefined && { proxy }),
+      ...(admin !== undefined && { admin }),
     };
   }
-  if (typeof store["sizeLimit"] === "string") config.store.sizeLimit = store["sizeLimit"];
+  const sizeLimit = typeof store["sizeLimit"] === "string" ? store["sizeLimit"] : defaults.storeSize;
+  if (sizeLimit !== undefined) config.store.sizeLimit = sizeLimit;
   if (volume["kind"] === "emptyDir" || volume["kind"] === "ephemeral") {
     config.store.volume = {
       kind: volume["kind"],

@@ -73,6 +73,12 @@ export interface SidecarDefaultsFile {
   image?: string;
   imagePullPolicy?: string;
   resources?: ClusterDefaults["resources"];
+  /** Proxy port of the sidecar (chart sidecar.port). */
+  port?: number;
+  /** Admin port of the sidecar (chart sidecar.adminPort). */
+  adminPort?: number;
+  /** Size limit of the state volume (chart sidecar.stateVolumeSizeLimit). */
+  stateVolumeSizeLimit?: string;
   nativeSidecar?: boolean;
   natsUrl?: string;
   natsCredentials?: { secretName?: string; key?: string };
@@ -123,6 +129,13 @@ export async function startWebhook(o: StartWebhookOptions): Promise<RunningWebho
     image: file.image ?? "ghcr.io/veltrix/sidecar:0.1.0",
     ...(file.imagePullPolicy !== undefined && { imagePullPolicy: file.imagePullPolicy }),
     ...(file.resources !== undefined && { resources: file.resources }),
+    ...((file.port !== undefined || file.adminPort !== undefined) && {
+      ports: {
+        ...(file.port !== undefined && { proxy: file.port }),
+        ...(file.adminPort !== undefined && { admin: file.adminPort }),
+      },
+    }),
+    ...(file.stateVolumeSizeLimit !== undefined && { storeSize: file.stateVolumeSizeLimit }),
   };
 
   const holder: { server?: WebhookServer } = {};

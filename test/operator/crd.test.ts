@@ -77,7 +77,7 @@ describe("VeltrixConfig CRD (real kube-apiserver)", () => {
       })) as VeltrixConfig;
       expect(stored.spec?.queue?.mode, file).toMatch(/^(sync|async|direct)$/);
       expect(stored.spec?.queue?.overflow?.status, file).toBeOneOf([503, 429]);
-      expect(stored.spec?.sidecar?.ports, file).toBeDefined();
+      expect(stored.spec?.sidecar, file).toBeDefined();
       // What the API server defaulted equals what resolve.ts defaults: one revision either way.
       const ref = { namespace, name: body.metadata.name ?? "" };
       expect(configDocument(ref, stored.spec).revision, file).toBe(configDocument(ref, body.spec).revision);
@@ -96,7 +96,9 @@ describe("VeltrixConfig CRD (real kube-apiserver)", () => {
       deletionPolicy: "Delete",
       stream: { storage: "file", replicas: 1, maxAge: "24h" },
     });
-    expect(minimal.spec?.store).toEqual({ retention: "1h", sizeLimit: "1Gi", volume: { kind: "emptyDir" } });
+    // No default size or ports: the cluster defaults (chart) apply at injection when unset.
+    expect(minimal.spec?.store).toEqual({ retention: "1h", volume: { kind: "emptyDir" } });
+    expect(minimal.spec?.sidecar).toEqual({});
   });
 
   const invalid: [string, Record<string, unknown>, RegExp][] = [
