@@ -159,5 +159,14 @@ export class NatsLink {
       }
     }
     this.connected = false;
+    if (this.closed) return;
+    // The client gave up on this connection (it retries forever, except after repeated
+    // authorization errors, e.g. rotated or revoked credentials): connect anew, which reads
+    // the credential files again.
+    const why = await nc.closed();
+    this.lastError = why ?? new Error("NATS connection closed");
+    this.handles = undefined;
+    this.opts.log.warn("NATS connection closed, connecting again", { err: this.lastError });
+    this.loop = this.connectLoop();
   }
 }

@@ -22,7 +22,7 @@ import { LeaderElector } from "./leader-election.ts";
 import type { Logger } from "./log.ts";
 import { createMetrics, type OperatorMetrics } from "./metrics.ts";
 import type { NatsClientSettings } from "./nats-auth.ts";
-import { NatsLink } from "./nats-link.ts";
+import { NatsLink, type NatsHandles } from "./nats-link.ts";
 import { SidecarStatusIndex } from "./sidecar-status.ts";
 import { refOfStream } from "./stream.ts";
 import { VeltrixConfigReconciler } from "./veltrixconfig-reconciler.ts";
@@ -164,7 +164,9 @@ export class Operator {
     );
 
     const sidecars = new SidecarStatusIndex();
-    let followed = false;
+    // The connection the sidecar-status watch and advisories run on: a new one (after NATS
+    // closed the old, e.g. on rejected credentials) needs them again.
+    let followed: NatsHandles["nc"] | undefined;
     this.nats = new NatsLink({
       servers: o.natsUrl,
       ...(o.natsClient && { client: o.natsClient }),
@@ -172,8 +174,8 @@ export class Operator {
       onUp: (h) => {
         // NATS came (back): look at every config now instead of waiting for backoff.
         this.configs.resync();
-        if (followed) return;
-        followed = true;
+        if (followed === h.nc) return;
+        followed = h.nc;
         void sidecars
           .follow(h.sidecarKv, log, enqueue)
           .catch((err: unknown) => log.warn("sidecar status watch ended", { err }));

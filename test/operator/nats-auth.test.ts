@@ -150,4 +150,25 @@ describe("NATS with TLS and authentication (own nats-server)", () => {
       await nc.close();
     }
   });
+
+  // Last: it changes the server's password.
+  it("recovers after credentials are rotated: NatsAuthFailed until the mounted files change", async () => {
+    await createVxc(namespace, "rotate", { config: { v: "1" } });
+    const creds = secretDir("rotate", { user: "veltrix", password: "s3cret" });
+    await withOperator({ tlsCaFile: caFile, credentialsDir: creds }, async () => {
+      await eventually("rotate Ready", () => readyVxc(namespace, "rotate"));
+
+      // The NATS admin rotates the password; the operator's Secret is not updated yet.
+      const conf = join(dir, "nats", "nats.conf");
+      writeFileSync(conf, readFileSync(conf, "utf8").replace('password: "s3cret"', 'password: "r0tated"'));
+      await nats.stop();
+      await nats.start();
+      const refused = await readyReason("rotate", "NatsAuthFailed");
+      expect(refused.message).toMatch(/authorization violation/i);
+
+      // The kubelet updates the mounted Secret: the next connect reads it.
+      writeFileSync(join(creds, "password"), "r0tated");
+      await eventually("rotate Ready again", () => readyVxc(namespace, "rotate"), 30_000);
+    });
+  });
 });
