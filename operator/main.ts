@@ -261,7 +261,14 @@ async function main(): Promise<void> {
   });
   process.on("SIGTERM", () => shutdown("SIGTERM"));
   process.on("SIGINT", () => shutdown("SIGINT"));
-  log.info("starting", { natsUrl: f["nats-url"], namespace: f.namespace, leaderElect: f["leader-elect"] });
+  log.info("starting", {
+    natsUrl: f["nats-url"],
+    // Where the NATS credentials and CA come from (paths only, never their content).
+    natsCredentials: f["nats-credentials"] || f["nats-credentials-dir"] || "none",
+    natsTls: f["nats-tls"] === "true" || Boolean(f["nats-tls-ca"] || f["nats-tls-dir"] || f["nats-tls-cert"]),
+    namespace: f.namespace,
+    leaderElect: f["leader-elect"],
+  });
   await op.start();
   const addr = op.httpAddress;
   if (addr) log.info("serving /metrics /healthz /readyz", { port: addr.port, host: addr.address });
