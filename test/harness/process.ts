@@ -60,10 +60,11 @@ export class ManagedProcess {
         resolve(null);
       });
       child.once("exit", (code, signal) => {
-        log.end(`--- exited code=${code} signal=${signal}\n`);
         this.exitCode = code;
         live.delete(child);
-        resolve(code);
+        // Resolve once the exit line is on disk, so a test reading the log after
+        // stop() or kill() sees it.
+        log.end(`--- exited code=${code} signal=${signal}\n`, () => resolve(code));
       });
     });
   }

@@ -43,14 +43,18 @@ describe("LeaderElector (real kube-apiserver)", () => {
     expect(b.isLeader).toBe(false);
 
     // Someone else takes the Lease (as a replica with a newer view would).
-    const lease = await api.readNamespacedLease({ name: "lease", namespace });
-    await api.replaceNamespacedLease({
-      name: "lease",
-      namespace,
-      body: {
-        ...lease,
-        spec: { ...lease.spec, holderIdentity: "intruder", renewTime: new V1MicroTime(Date.now()) },
-      },
+    // Read-modify-write races the leader's renewals: retry on 409 Conflict.
+    await eventually("the intruder holds the Lease", async () => {
+      const lease = await api.readNamespacedLease({ name: "lease", namespace });
+      await api.replaceNamespacedLease({
+        name: "lease",
+        namespace,
+        body: {
+          ...lease,
+          spec: { ...lease.spec, holderIdentity: "intruder", renewTime: new V1MicroTime(Date.now()) },
+        },
+      });
+      return true;
     });
     await eventually("a stops leading", () => Promise.resolve(!a.isLeader || undefined), 5_000);
     expect(log).toContain("a stopped");
