@@ -11,15 +11,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Worker } from "node:worker_threads";
-import {
-  AdmissionregistrationV1Api,
-  CoreV1Api,
-  CustomObjectsApi,
-  type KubeConfig,
-  VersionApi,
-} from "@kubernetes/client-node";
+import { AdmissionregistrationV1Api, CoreV1Api, type KubeConfig, VersionApi } from "@kubernetes/client-node";
 import { Registry } from "prom-client";
-import { group, plural, version } from "../operator/api/contract.ts";
+import { createVeltrixConfig } from "../operator/api/client.ts";
 import { installCrd } from "../operator/api/install-crd.ts";
 import { createCertificateAuthority, issueServingCertificate } from "../operator/certs/issue.ts";
 import { injectionFeaturesFor } from "../operator/webhook/config-input.ts";
@@ -48,21 +42,6 @@ async function namespaceWithSa(kc: KubeConfig, labels: Record<string, string>): 
     }
   }
   throw new Error(`no default ServiceAccount in ${name}`);
-}
-
-async function createConfig(kc: KubeConfig, namespace: string): Promise<void> {
-  await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
-    group,
-    version,
-    plural,
-    namespace,
-    body: {
-      apiVersion: `${group}/${version}`,
-      kind: "VeltrixConfig",
-      metadata: { name: "default" },
-      spec: {},
-    },
-  });
 }
 
 function runWorker<T>(data: Record<string, unknown>): Promise<T> {
@@ -119,8 +98,8 @@ async function main(): Promise<void> {
     const selector = { "veltrix.bench/webhook": "on" };
     const injected = await namespaceWithSa(kc, selector);
     const plain = await namespaceWithSa(kc, {});
-    await createConfig(kc, injected);
-    await createConfig(kc, plain);
+    await createVeltrixConfig(kc, injected, "default", {});
+    await createVeltrixConfig(kc, plain, "default", {});
 
     const ca = await createCertificateAuthority("bench-ca", 1);
     const serving = await issueServingCertificate(ca, { dnsNames: ["localhost"], ips: ["127.0.0.1"] }, 1);

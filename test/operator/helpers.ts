@@ -2,7 +2,8 @@
 // (so parallel test files never reconcile each other's objects), typed access to
 // VeltrixConfigs, and small readers for conditions and Events.
 import { CoreV1Api, CustomObjectsApi, type CoreV1Event } from "@kubernetes/client-node";
-import { apiVersion, group, kind, plural, version } from "../../operator/api/contract.ts";
+import { createVeltrixConfig, getVeltrixConfig } from "../../operator/api/client.ts";
+import { group, plural, version } from "../../operator/api/contract.ts";
 import type { VeltrixConfig, VeltrixConfigSpec } from "../../operator/api/types.generated.ts";
 import { ObservedKubeConfig } from "../../operator/controller/kube-config.ts";
 import { createLogger } from "../../operator/controller/log.ts";
@@ -72,23 +73,11 @@ export async function createVxc(
   name: string,
   spec: VeltrixConfigSpec,
 ): Promise<VeltrixConfig> {
-  return (await custom().createNamespacedCustomObject({
-    group,
-    version,
-    namespace,
-    plural,
-    body: { apiVersion, kind, metadata: { name }, spec },
-  })) as VeltrixConfig;
+  return createVeltrixConfig(observedKubeConfig(), namespace, name, spec);
 }
 
 export async function getVxc(namespace: string, name: string): Promise<VeltrixConfig> {
-  return (await custom().getNamespacedCustomObject({
-    group,
-    version,
-    namespace,
-    plural,
-    name,
-  })) as VeltrixConfig;
+  return getVeltrixConfig(observedKubeConfig(), namespace, name);
 }
 
 /** Replaces the spec (read-modify-write, retried when the operator wrote in between). */

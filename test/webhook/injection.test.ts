@@ -1,37 +1,17 @@
 // The real kube-apiserver calls the real webhook: pods are stored injected,
 // refused with the webhook's message, or passed through.
-import {
-  AppsV1Api,
-  CoreV1Api,
-  CustomObjectsApi,
-  type V1Container,
-  type V1Pod,
-} from "@kubernetes/client-node";
+import { AppsV1Api, CoreV1Api, type V1Container, type V1Pod } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { group, plural, version } from "../../operator/api/contract.ts";
+import { createVeltrixConfig } from "../../operator/api/client.ts";
+import type { VeltrixConfigSpec } from "../../operator/api/types.generated.ts";
 import { createNamespace, eventually, kubeConfig } from "../harness/env.ts";
 import { sidecarImage, startTestWebhook, type TestWebhook } from "./webhook-env.ts";
 
 const kc = kubeConfig();
 const core = kc.makeApiClient(CoreV1Api);
 
-async function createConfig(
-  namespace: string,
-  name: string,
-  spec: Record<string, unknown> = {},
-): Promise<void> {
-  await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
-    group,
-    version,
-    plural,
-    namespace,
-    body: {
-      apiVersion: `${group}/${version}`,
-      kind: "VeltrixConfig",
-      metadata: { name },
-      spec: { config: { a: "b" }, ...spec },
-    },
-  });
+async function createConfig(namespace: string, name: string, spec: VeltrixConfigSpec = {}): Promise<void> {
+  await createVeltrixConfig(kc, namespace, name, { config: { a: "b" }, ...spec });
 }
 
 function appContainer(overrides: Partial<V1Container> = {}): V1Container {

@@ -3,9 +3,9 @@
 // caBundle gets patched, and the API server's pods are injected through replica A.
 import { connect } from "node:tls";
 import { join } from "node:path";
-import { AdmissionregistrationV1Api, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
+import { AdmissionregistrationV1Api, CoreV1Api } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { group, plural, version } from "../../operator/api/contract.ts";
+import { createVeltrixConfig } from "../../operator/api/client.ts";
 import { installCrd } from "../../operator/api/install-crd.ts";
 import { createNamespace, eventually, kubeConfig, natsUrl, tempDir } from "../harness/env.ts";
 import { freePort } from "../harness/ports.ts";
@@ -42,18 +42,7 @@ describe("operator processes serve the webhook", () => {
     await installCrd(kc);
     home = await createNamespace("vx-op-home");
     apps = await createNamespace("vx-op-apps", { "veltrix.test/webhook": webhookConfigName });
-    await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
-      group,
-      version,
-      plural,
-      namespace: apps,
-      body: {
-        apiVersion: `${group}/${version}`,
-        kind: "VeltrixConfig",
-        metadata: { name: "default" },
-        spec: {},
-      },
-    });
+    await createVeltrixConfig(kc, apps, "default", {});
     const dir = tempDir("vx-op");
     for (const name of ["op-a", "op-b"]) {
       const replica = { httpPort: await freePort(), webhookPort: await freePort() };

@@ -1,9 +1,9 @@
 // Certificate rotation under load: serving certificates that live twelve seconds
 // are renewed at two thirds of their life while the API server keeps sending pods.
 import { connect } from "node:tls";
-import { CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
+import { CoreV1Api } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { group, plural, version } from "../../operator/api/contract.ts";
+import { createVeltrixConfig } from "../../operator/api/client.ts";
 import { createNamespace, kubeConfig } from "../harness/env.ts";
 import { startTestWebhook, type TestWebhook } from "./webhook-env.ts";
 
@@ -32,18 +32,7 @@ describe("webhook certificate rotation", () => {
     const kc = kubeConfig();
     const core = kc.makeApiClient(CoreV1Api);
     const namespace = await createNamespace("vx-rotate", webhook.selector);
-    await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
-      group,
-      version,
-      plural,
-      namespace,
-      body: {
-        apiVersion: `${group}/${version}`,
-        kind: "VeltrixConfig",
-        metadata: { name: "default" },
-        spec: {},
-      },
-    });
+    await createVeltrixConfig(kc, namespace, "default", {});
     const serials = new Set<string>([await servedSerial(webhook.server.port)]);
     const deliveredAtStart = webhook.certificatesDelivered();
     const deadline = Date.now() + 20_000;

@@ -4,10 +4,9 @@ import { writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { CustomObjectsApi } from "@kubernetes/client-node";
 import { Registry } from "prom-client";
 import { afterAll, describe, expect, it } from "vitest";
-import { group, plural, version } from "../../operator/api/contract.ts";
+import { createVeltrixConfig } from "../../operator/api/client.ts";
 import { installCrd } from "../../operator/api/install-crd.ts";
 import { createCertificateAuthority, issueServingCertificate } from "../../operator/certs/issue.ts";
 import { type RunningWebhook, startWebhook } from "../../operator/webhook/start.ts";
@@ -40,18 +39,7 @@ describe("startWebhook (cert-manager mode)", () => {
     const kc = kubeConfig();
     await installCrd(kc);
     const namespace = await createNamespace("vx-start");
-    await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
-      group,
-      version,
-      plural,
-      namespace,
-      body: {
-        apiVersion: `${group}/${version}`,
-        kind: "VeltrixConfig",
-        metadata: { name: "default" },
-        spec: {},
-      },
-    });
+    await createVeltrixConfig(kc, namespace, "default", {});
     const dir = tempDir("vx-start");
     const ca = await createCertificateAuthority("cm-ca", 1);
     const first = await issueServingCertificate(ca, { dnsNames: ["localhost"] }, 1);
