@@ -1,6 +1,7 @@
 // Command-line options of `node sidecar/main.ts` (env VELTRIX_* as fallbacks).
 import { hostname } from "node:os";
 import { parseArgs } from "node:util";
+import { type NatsClientSettings, natsTls } from "../operator/controller/nats-auth.ts";
 
 export interface SidecarOptions {
   configFile: string | undefined;
@@ -13,6 +14,8 @@ export interface SidecarOptions {
   natsUrl: string | undefined;
   /** NATS credentials file (.creds). */
   natsCredentials: string | undefined;
+  /** Credentials and TLS for every NATS connection (operator/controller/nats-auth.ts). */
+  natsClient: NatsClientSettings;
   namespace: string;
   name: string | undefined;
   pod: string;
@@ -32,6 +35,11 @@ export const usage = `usage: node sidecar/main.ts --config veltrixconfig.yaml --
   --data-dir DIR         SQLite files (default ./veltrix-data)
   --nats URL             NATS server; without it only direct mode (and fallbacks) work
   --nats-creds FILE      NATS credentials file
+  --nats-tls             connect to NATS over TLS (implied by any --nats-tls-* option)
+  --nats-tls-ca FILE     CA verifying NATS (default: the system trust store)
+  --nats-tls-cert FILE --nats-tls-key FILE   client certificate and key (mutual TLS)
+  --nats-tls-dir DIR     mounted Secret with ca.crt, optionally tls.crt and tls.key
+  --nats-tls-server-name NAME  name verified in the NATS certificate (default: the URL's host)
   --namespace NS --name NAME   which VeltrixConfig (default: from --config)
   --pod NAME             reported with the applied revision (default: hostname)
   --workers N            proxy processes sharing the listener (default 1)
@@ -53,6 +61,12 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
       "data-dir": { type: "string" },
       nats: { type: "string" },
       "nats-creds": { type: "string" },
+      "nats-tls": { type: "boolean" },
+      "nats-tls-ca": { type: "string" },
+      "nats-tls-cert": { type: "string" },
+      "nats-tls-key": { type: "string" },
+      "nats-tls-dir": { type: "string" },
+      "nats-tls-server-name": { type: "string" },
       namespace: { type: "string" },
       name: { type: "string" },
       pod: { type: "string" },
@@ -79,6 +93,19 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     if (!Number.isInteger(n) || n < 0) throw new Error(`invalid ${what} '${raw}'`);
     return n;
   };
+  const str = (v: string | undefined, envName: string): string | undefined => v || env[envName] || undefined;
+  const natsCredentials = str(values["nats-creds"], "VELTRIX_NATS_CREDENTIALS");
+  const natsClient: NatsClientSettings = {
+    credentialsFile: natsCredentials,
+    tls: values["nats-tls"] ?? ["1", "true"].includes(env["VELTRIX_NATS_TLS"] ?? ""),
+    tlsCaFile: str(values["nats-tls-ca"], "VELTRIX_NATS_TLS_CA"),
+    tlsCertFile: str(values["nats-tls-cert"], "VELTRIX_NATS_TLS_CERT"),
+    tlsKeyFile: str(values["nats-tls-key"], "VELTRIX_NATS_TLS_KEY"),
+    tlsDir: str(values["nats-tls-dir"], "VELTRIX_NATS_TLS_DIR"),
+    tlsServerName: str(values["nats-tls-server-name"], "VELTRIX_NATS_TLS_SERVER_NAME"),
+  };
+  // A certificate without its key (or the reverse) is a configuration error: fail at start.
+  natsTls(natsClient);
   return {
     configFile: values.config ?? env["VELTRIX_CONFIG_FILE"],
     appHost: values["app-host"] ?? env["VELTRIX_APP_HOST"] ?? "127.0.0.1",
@@ -88,7 +115,8 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     adminPort: num(values["admin-port"], "VELTRIX_ADMIN_PORT", 15090, "--admin-port"),
     dataDir: values["data-dir"] ?? env["VELTRIX_DATA_DIR"] ?? "./veltrix-data",
     natsUrl: values.nats ?? env["VELTRIX_NATS_URL"],
-    natsCredentials: values["nats-creds"] ?? env["VELTRIX_NATS_CREDENTIALS"],
+    natsCredentials,
+    natsClient,
     namespace: values.namespace ?? env["VELTRIX_NAMESPACE"] ?? "default",
     name: values.name ?? env["VELTRIX_CONFIG_NAME"],
     pod: values.pod ?? env["VELTRIX_POD_NAME"] ?? hostname(),

@@ -98,7 +98,7 @@ export async function createSidecar(opts: SidecarOptions, worker = 0): Promise<S
   });
   const upstream = new Upstream({ host: opts.appHost, port: opts.appPort });
   const broker = opts.natsUrl
-    ? new Broker(opts.natsUrl, `veltrix-sidecar ${opts.pod}/${worker}`, opts.natsCredentials)
+    ? new Broker(opts.natsUrl, `veltrix-sidecar ${opts.pod}/${worker}`, opts.natsClient)
     : undefined;
   const queue = broker
     ? new QueueAttachment({ broker, config, store, upstream, metrics, createStream: opts.ensureStream })

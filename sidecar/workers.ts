@@ -35,7 +35,7 @@ export async function runPrimary(opts: SidecarOptions): Promise<void> {
   renderConfig(opts.renderFile, doc);
   config.onChange((rev) => renderConfig(opts.renderFile, rev.doc));
   const broker = opts.natsUrl
-    ? new Broker(opts.natsUrl, `veltrix-sidecar ${opts.pod}/primary`, opts.natsCredentials)
+    ? new Broker(opts.natsUrl, `veltrix-sidecar ${opts.pod}/primary`, opts.natsClient)
     : undefined;
   const delivery = broker
     ? new ConfigDelivery({ broker, config, snapshots, metrics, pod: opts.pod, report: true })

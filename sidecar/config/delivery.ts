@@ -145,10 +145,10 @@ async function openOrCreate(
 
 /** Boot without any config on disk or file: waits until the operator's KV entry exists. */
 export async function firstRevisionFromKv(
-  opts: Pick<SidecarOptions, "natsUrl" | "natsCredentials" | "namespace" | "pod">,
+  opts: Pick<SidecarOptions, "natsUrl" | "natsClient" | "namespace" | "pod">,
   ref: contract.ConfigRef,
 ): Promise<ConfigDocument> {
-  const broker = new Broker(opts.natsUrl ?? "", `veltrix-sidecar ${opts.pod}/boot`, opts.natsCredentials);
+  const broker = new Broker(opts.natsUrl ?? "", `veltrix-sidecar ${opts.pod}/boot`, opts.natsClient);
   const nc = await broker.ready();
   try {
     for (;;) {

@@ -46,7 +46,8 @@ export class QueueAttachment implements Attachment {
   }
 
   get notReadyReason(): string {
-    return `broker unavailable and queue.onBrokerUnavailable is fail${this.lastError ? ` (${this.lastError})` : ""}`;
+    const why = (!this.d.broker.available && this.d.broker.lastError) || this.lastError;
+    return `broker unavailable and queue.onBrokerUnavailable is fail${why ? ` (${why})` : ""}`;
   }
 
   detail(): Record<string, unknown> {

@@ -1,8 +1,14 @@
 // The sidecar's NATS connection: connects in the background (the sidecar serves from
 // disk/direct while NATS is unreachable), reconnects forever, and tracks whether it is
-// up now for readiness, metrics and the onBrokerUnavailable choice.
-import { readFileSync } from "node:fs";
-import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
+// up now for readiness, metrics and the onBrokerUnavailable choice. Credentials and TLS
+// come from operator/controller/nats-auth.ts (files re-read on every connect); until the
+// first connect succeeds, `lastError` says why it failed (TLS, credentials, unreachable).
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import {
+  type NatsClientSettings,
+  natsConnectionOptions,
+  natsFailureKind,
+} from "../../operator/controller/nats-auth.ts";
 
 export class Broker {
   private conn: NatsConnection | undefined;
@@ -12,19 +18,13 @@ export class Broker {
   private closed = false;
   /** When the connection was last known up (ms epoch), 0 if never. */
   lastUpAt = 0;
+  /** Why the last connect attempt failed (cleared once connected). */
+  lastError: string | undefined;
 
-  constructor(url: string, name: string, credentialsFile?: string) {
-    this.connected = connect({
-      servers: url,
-      name,
-      ...(credentialsFile ? { authenticator: credsAuthenticator(readFileSync(credentialsFile)) } : {}),
-      waitOnFirstConnect: true,
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: 500,
-      pingInterval: 5_000,
-      maxPingOut: 2,
-    }).then((nc) => {
+  constructor(url: string, name: string, client: NatsClientSettings = {}) {
+    this.connected = this.connectLoop(url, name, client).then((nc) => {
       this.conn = nc;
+      this.lastError = undefined;
       this.set(true);
       void this.watch(nc);
       return nc;
@@ -32,6 +32,29 @@ export class Broker {
     this.connected.catch((err: unknown) => {
       if (!this.closed) console.error("veltrix broker: connect failed", err);
     });
+  }
+
+  /** First connect: retried every 500 ms, each failure explained once in the log. */
+  private async connectLoop(url: string, name: string, client: NatsClientSettings): Promise<NatsConnection> {
+    for (;;) {
+      if (this.closed) throw new Error("broker closed before it connected");
+      try {
+        return await connect({
+          servers: url,
+          name,
+          ...natsConnectionOptions(client),
+          maxReconnectAttempts: -1,
+          reconnectTimeWait: 500,
+          pingInterval: 5_000,
+          maxPingOut: 2,
+        });
+      } catch (err) {
+        const why = describeFailure(url, client, err);
+        if (why !== this.lastError) console.error(`veltrix broker: ${why}`);
+        this.lastError = why;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
   }
 
   get available(): boolean {
@@ -72,4 +95,26 @@ export class Broker {
     this.set(false);
     if (this.conn && !this.conn.isClosed()) await this.conn.drain().catch(() => undefined);
   }
+}
+
+function messages(err: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (!parts.includes(e.message)) parts.push(e.message);
+  }
+  return parts.join(": ") || String(err);
+}
+
+/** One line naming the URL, the kind of failure and, for TLS, the options that fix it. */
+export function describeFailure(url: string, client: NatsClientSettings, err: unknown): string {
+  const kind = natsFailureKind(err);
+  if (kind === "tls") {
+    const hint =
+      client.tlsCaFile || client.tlsDir
+        ? "check the CA (--nats-tls-ca / --nats-tls-dir) and --nats-tls-server-name"
+        : "set the CA with --nats-tls-ca or VELTRIX_NATS_TLS_CA (or --nats-tls-dir)";
+    return `TLS to NATS at ${url} failed: ${messages(err)}; ${hint}`;
+  }
+  if (kind === "auth") return `NATS at ${url} refused the credentials: ${messages(err)}`;
+  return `cannot connect to NATS at ${url}: ${messages(err)}`;
 }

@@ -96,6 +96,8 @@ export async function startSidecar(opts: {
   natsUrl?: string;
   extraArgs?: string[];
   port?: number;
+  /** Wait until /readyz answers 200 (default); false: only until the admin API answers. */
+  waitReady?: boolean;
 }): Promise<Sidecar> {
   const name = opts.name ?? "sidecar";
   const port = opts.port ?? (await freePort());
@@ -133,7 +135,11 @@ export async function startSidecar(opts: {
     dataDir,
     start: async () => {
       proc.start();
-      await proc.waitUntil("ready", async () => (await fetch(`${admin}/readyz`)).ok);
+      if (opts.waitReady === false) {
+        await proc.waitUntil("serving the admin API", async () => (await fetch(`${admin}/healthz`)).ok);
+      } else {
+        await proc.waitUntil("ready", async () => (await fetch(`${admin}/readyz`)).ok);
+      }
     },
   };
   await sc.start();

@@ -1,0 +1,123 @@
+// The sidecar against a NATS that requires TLS (a CA from operator/certs/issue.ts) and
+// authentication (an NKey user in a .creds file): with the CA (--nats-tls-ca) a sync
+// request goes through JetStream to the app; without it the sidecar stays not ready and
+// says, in /readyz and its log, that TLS failed and which option sets the CA. Uses its
+// own nats-server.
+import { randomBytes } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { nkeys } from "@nats-io/transport-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createCertificateAuthority, issueServingCertificate } from "../../operator/certs/issue.ts";
+import { eventually, tempDir } from "../harness/env.ts";
+import { type NatsServer, startNats } from "../harness/nats.ts";
+import { type App, startApp, startSidecar, type Sidecar, writeVeltrixConfig } from "./helpers.ts";
+
+describe("sidecar to NATS over TLS with credentials (own nats-server)", () => {
+  let nats: NatsServer;
+  let app: App;
+  let dir: string;
+  let caFile: string;
+  let credsFile: string;
+  const started: Sidecar[] = [];
+
+  async function sidecar(name: string, extraArgs: string[], waitReady = true): Promise<Sidecar> {
+    const configFile = writeVeltrixConfig(
+      dir,
+      {
+        name: `tls-${randomBytes(3).toString("hex")}`,
+        queue: { mode: "sync", maxConcurrency: 2, onBrokerUnavailable: "fail", requestTimeout: "5s" },
+      },
+      `${name}.yaml`,
+    );
+    const sc = await startSidecar({
+      dir,
+      name,
+      configFile,
+      appPort: app.port,
+      natsUrl: nats.url,
+      extraArgs,
+      waitReady,
+    });
+    started.push(sc);
+    return sc;
+  }
+
+  beforeAll(async () => {
+    dir = tempDir("sidecar-nats-tls");
+    const ca = await createCertificateAuthority("veltrix-test-sidecar-nats-ca", 1);
+    const serving = await issueServingCertificate(ca, { dnsNames: ["localhost"], ips: ["127.0.0.1"] }, 1);
+    caFile = join(dir, "ca.crt");
+    writeFileSync(caFile, ca.certPem);
+    writeFileSync(join(dir, "server.crt"), serving.certPem);
+    writeFileSync(join(dir, "server.key"), serving.keyPem);
+    // An NKey user: the sidecar signs the server's nonce with the seed from the .creds file.
+    const user = nkeys.createUser();
+    credsFile = join(dir, "sidecar.creds");
+    writeFileSync(
+      credsFile,
+      [
+        "-----BEGIN NATS USER JWT-----",
+        "eyJ0eXAiOiJKV1QiLCJhbGciOiJlZDI1NTE5LW5rZXkifQ.e30.unused",
+        "------END NATS USER JWT------",
+        "",
+        "-----BEGIN USER NKEY SEED-----",
+        new TextDecoder().decode(user.getSeed()),
+        "------END USER NKEY SEED------",
+        "",
+      ].join("\n"),
+    );
+    nats = await startNats({
+      dir,
+      extraConfig: [
+        "tls {",
+        `  cert_file: ${JSON.stringify(join(dir, "server.crt"))}`,
+        `  key_file: ${JSON.stringify(join(dir, "server.key"))}`,
+        "}",
+        "authorization {",
+        `  users = [ { nkey: ${JSON.stringify(user.getPublicKey())} } ]`,
+        "}",
+      ].join("\n"),
+    });
+    app = await startApp(dir);
+  });
+  afterAll(async () => {
+    for (const sc of started) await sc.process.stop().catch(() => undefined);
+    await app?.process.stop();
+    await nats?.stop();
+  });
+
+  it("with the CA and the .creds file, a sync request goes through JetStream to the app", async () => {
+    const sc = await sidecar("with-ca", ["--nats-creds", credsFile, "--nats-tls-ca", caFile]);
+    const ready = (await (await fetch(`${sc.admin}/readyz`)).json()) as Record<string, unknown>;
+    expect(ready).toMatchObject({ ready: true, broker: "up", queue: "attached" });
+
+    await app.reset();
+    const res = await fetch(`${sc.url}/over-tls`, { method: "POST", body: "hello" });
+    expect(res.status).toBe(200);
+    const echoed = (await res.json()) as { id: string; bodyBytes: number };
+    expect(echoed.id).toBe(res.headers.get("x-veltrix-request-id"));
+    expect(echoed.bodyBytes).toBe(5);
+    expect((await app.stats()).count).toBe(1);
+    const metrics = await (await fetch(`${sc.admin}/metrics`)).text();
+    expect(metrics).toMatch(/veltrix_sidecar_requests_total\{[^}]*mode="sync"[^}]*\} 1/);
+  });
+
+  it("without the CA it is not ready and says TLS failed and how to set the CA", async () => {
+    const sc = await sidecar("without-ca", ["--nats-creds", credsFile], false);
+    const message =
+      /TLS to NATS at nats:\/\/127\.0\.0\.1:\d+ failed: .*certificate.*; set the CA with --nats-tls-ca or VELTRIX_NATS_TLS_CA/;
+    const reasons = await eventually("readyz names the TLS failure", async () => {
+      const res = await fetch(`${sc.admin}/readyz`);
+      const body = (await res.json()) as { reasons: string[] };
+      return res.status === 503 && body.reasons.some((r) => message.test(r)) ? body.reasons : undefined;
+    });
+    expect(reasons.join("\n")).toMatch(
+      /^broker unavailable and queue.onBrokerUnavailable is fail \(TLS to NATS/m,
+    );
+    expect(readFileSync(join(dir, "without-ca.log"), "utf8")).toMatch(message);
+    const res = await fetch(`${sc.url}/no-broker`, { method: "POST", body: "x" });
+    expect(res.status).toBe(503);
+    expect(res.headers.get("x-veltrix-error")).toBe("VX_ERR_BROKER_UNAVAILABLE");
+  });
+});
