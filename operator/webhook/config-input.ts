@@ -33,6 +33,12 @@ export interface InjectionOptions {
     url: string;
     /** Secret in the pod's namespace holding the NATS credentials file. */
     credentialsSecret?: { name: string; key: string };
+    /**
+     * NATS requires TLS. The CA (`ca.crt`, and for mutual TLS `tls.crt` and `tls.key`)
+     * comes from a Secret or, CA only, a ConfigMap in the pod's namespace (the Secret wins
+     * when both are named); neither means the system trust store.
+     */
+    tls?: { secretName?: string; configMapName?: string; serverName?: string };
   };
 }
 

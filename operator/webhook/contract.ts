@@ -12,6 +12,9 @@ export const bootConfigMountPath = "/etc/veltrix-boot";
 export const natsCredentialsVolumeName = "veltrix-nats";
 export const natsCredentialsMountPath = "/etc/veltrix-nats";
 export const natsCredentialsFile = "nats.creds";
+/** The namespace's NATS TLS Secret or ConfigMap (ca.crt, tls.crt, tls.key), mounted whole. */
+export const natsTlsVolumeName = "veltrix-nats-tls";
+export const natsTlsMountPath = "/etc/veltrix-nats-tls";
 export const stateMountPath = "/var/lib/veltrix";
 export const sidecarConfigMountPath = "/run/veltrix/config";
 
@@ -37,6 +40,9 @@ export const sidecarEnv = {
   podName: "VELTRIX_POD_NAME",
   natsUrl: "VELTRIX_NATS_URL",
   natsCredentials: "VELTRIX_NATS_CREDENTIALS",
+  natsTls: "VELTRIX_NATS_TLS",
+  natsTlsDir: "VELTRIX_NATS_TLS_DIR",
+  natsTlsServerName: "VELTRIX_NATS_TLS_SERVER_NAME",
   port: "VELTRIX_PORT",
   adminPort: "VELTRIX_ADMIN_PORT",
   appPort: "VELTRIX_APP_PORT",

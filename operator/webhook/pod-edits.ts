@@ -14,6 +14,8 @@ import {
   natsCredentialsFile,
   natsCredentialsMountPath,
   natsCredentialsVolumeName,
+  natsTlsMountPath,
+  natsTlsVolumeName,
   proxyPortFallbackName,
   renderedConfigFile,
   renderedConfigVolumeName,
@@ -113,7 +115,13 @@ function allContainers(pod: Pod): Container[] {
 /** Every name or port the injection would overwrite, as sentences. */
 export function findConflicts(pod: Pod, target: AppTarget, s: Settings): string[] {
   const problems: string[] = [];
-  const ours = [stateVolumeName, renderedConfigVolumeName, bootConfigVolumeName, natsCredentialsVolumeName];
+  const ours = [
+    stateVolumeName,
+    renderedConfigVolumeName,
+    bootConfigVolumeName,
+    natsCredentialsVolumeName,
+    natsTlsVolumeName,
+  ];
   for (const volume of pod.spec.volumes ?? []) {
     if (ours.includes(volume.name)) {
       problems.push(`the pod already has a volume named '${volume.name}'`);
@@ -198,6 +206,13 @@ function sidecarEnvFor(
       value: `${natsCredentialsMountPath}/${natsCredentialsFile}`,
     });
   }
+  const tls = options.nats.tls;
+  if (tls) {
+    env.push({ name: sidecarEnv.natsTls, value: "true" });
+    if (tls.secretName || tls.configMapName)
+      env.push({ name: sidecarEnv.natsTlsDir, value: natsTlsMountPath });
+    if (tls.serverName) env.push({ name: sidecarEnv.natsTlsServerName, value: tls.serverName });
+  }
   env.push(
     { name: sidecarEnv.port, value: String(s.proxyPort) },
     { name: sidecarEnv.adminPort, value: String(s.adminPort) },
@@ -239,6 +254,9 @@ function sidecarContainer(
       { name: bootConfigVolumeName, mountPath: bootConfigMountPath, readOnly: true },
       ...(options.nats.credentialsSecret
         ? [{ name: natsCredentialsVolumeName, mountPath: natsCredentialsMountPath, readOnly: true }]
+        : []),
+      ...(options.nats.tls?.secretName || options.nats.tls?.configMapName
+        ? [{ name: natsTlsVolumeName, mountPath: natsTlsMountPath, readOnly: true }]
         : []),
     ],
     startupProbe: probe(1, 60),
@@ -358,5 +376,12 @@ export function buildInjection(
         items: [{ key: creds.key, path: natsCredentialsFile }],
       },
     });
+  }
+  const tls = options.nats.tls;
+  // Mounted whole: the sidecar takes ca.crt, and tls.crt and tls.key when present (0644, as above).
+  if (tls?.secretName) {
+    pod.spec.volumes.push({ name: natsTlsVolumeName, secret: { secretName: tls.secretName } });
+  } else if (tls?.configMapName) {
+    pod.spec.volumes.push({ name: natsTlsVolumeName, configMap: { name: tls.configMapName } });
   }
 }

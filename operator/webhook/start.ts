@@ -82,6 +82,31 @@ export interface SidecarDefaultsFile {
   nativeSidecar?: boolean;
   natsUrl?: string;
   natsCredentials?: { secretName?: string; key?: string };
+  /** NATS requires TLS (chart: nats.tls.enabled with an external NATS). */
+  natsTls?: boolean;
+  /** Name verified in the NATS certificate (chart nats.tls.serverName); empty: the URL's host. */
+  natsTlsServerName?: string;
+  /** Where each app namespace keeps the CA: a Secret (ca.crt, tls.crt, tls.key) or a ConfigMap (ca.crt). */
+  natsTlsFrom?: { secretName?: string; configMapName?: string };
+}
+
+/** The sidecar's NATS settings from the defaults file; `natsUrl` when the file names none. */
+export function natsInjection(file: SidecarDefaultsFile, natsUrl: string): InjectionOptions["nats"] {
+  const credentials = file.natsCredentials?.secretName;
+  const from = file.natsTlsFrom;
+  return {
+    url: file.natsUrl ?? natsUrl,
+    ...(credentials && {
+      credentialsSecret: { name: credentials, key: file.natsCredentials?.key ?? "creds" },
+    }),
+    ...(file.natsTls && {
+      tls: {
+        ...(from?.secretName && { secretName: from.secretName }),
+        ...(from?.configMapName && { configMapName: from.configMapName }),
+        ...(file.natsTlsServerName && { serverName: file.natsTlsServerName }),
+      },
+    }),
+  };
 }
 
 export interface StartWebhookOptions {
@@ -114,16 +139,10 @@ export async function startWebhook(o: StartWebhookOptions): Promise<RunningWebho
     : {};
   const version = await o.kubeConfig.makeApiClient(VersionApi).getCode();
   const features = injectionFeaturesFor(version.gitVersion);
-  const credentials = file.natsCredentials?.secretName;
   const injection: InjectionOptions = {
     nativeSidecars: features.nativeSidecars && file.nativeSidecar !== false,
     preStopSleep: features.preStopSleep,
-    nats: {
-      url: file.natsUrl ?? o.natsUrl,
-      ...(credentials && {
-        credentialsSecret: { name: credentials, key: file.natsCredentials?.key ?? "creds" },
-      }),
-    },
+    nats: natsInjection(file, o.natsUrl),
   };
   const defaults: ClusterDefaults = {
     image: file.image ?? "ghcr.io/veltrix/sidecar:0.1.0",

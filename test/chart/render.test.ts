@@ -275,6 +275,8 @@ describe("helm template: defaults", () => {
       nativeSidecar: true,
       natsUrl: "nats://nats.nats.svc:4222",
       natsTls: false,
+      natsTlsServerName: "",
+      natsTlsFrom: { secretName: "", configMapName: "" },
       natsCredentials: { secretName: "", key: "creds" },
     });
   });
@@ -390,6 +392,8 @@ describe("helm template: external NATS with TLS and credentials", () => {
     expect(sidecarDefaults(manifests)).toMatchObject({
       image: "registry.example.com/veltrix/sidecar:0.1.0-rc.1",
       natsTls: true,
+      natsTlsServerName: "nats.messaging.svc",
+      natsTlsFrom: { secretName: "veltrix-sidecar-nats-tls", configMapName: "" },
       natsCredentials: { secretName: "veltrix-sidecar-nats", key: "creds" },
     });
     expect(kinds(manifests)).not.toContain("StatefulSet");

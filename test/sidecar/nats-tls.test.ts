@@ -1,10 +1,11 @@
 // The sidecar against a NATS that requires TLS (a CA from operator/certs/issue.ts) and
 // authentication (an NKey user in a .creds file): with the CA (--nats-tls-ca) a sync
 // request goes through JetStream to the app; without it the sidecar stays not ready and
-// says, in /readyz and its log, that TLS failed and which option sets the CA. Uses its
-// own nats-server.
+// says, in /readyz and its log, that TLS failed and which option sets the CA. The
+// directory form (--nats-tls-dir with ca.crt) is what the webhook mounts. Uses its own
+// nats-server.
 import { randomBytes } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { nkeys } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -101,6 +102,40 @@ describe("sidecar to NATS over TLS with credentials (own nats-server)", () => {
     expect((await app.stats()).count).toBe(1);
     const metrics = await (await fetch(`${sc.admin}/metrics`)).text();
     expect(metrics).toMatch(/veltrix_sidecar_requests_total\{[^}]*mode="sync"[^}]*\} 1/);
+  });
+
+  it("takes the CA from a mounted directory (the webhook's layout) and verifies the server name", async () => {
+    const tlsDir = join(dir, "nats-tls-mount");
+    mkdirSync(tlsDir);
+    writeFileSync(join(tlsDir, "ca.crt"), readFileSync(caFile));
+    const sc = await sidecar("with-dir", [
+      "--nats-creds",
+      credsFile,
+      "--nats-tls-dir",
+      tlsDir,
+      "--nats-tls-server-name",
+      "localhost",
+    ]);
+    const res = await fetch(`${sc.url}/over-tls-dir`, { method: "POST", body: "hi" });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { bodyBytes: number }).bodyBytes).toBe(2);
+
+    // The same CA with a name the certificate does not carry: refused, and the reason says so.
+    const wrong = await sidecar(
+      "wrong-name",
+      ["--nats-creds", credsFile, "--nats-tls-dir", tlsDir, "--nats-tls-server-name", "nats.example"],
+      false,
+    );
+    await eventually("readyz names the server name mismatch", async () => {
+      const r = await fetch(`${wrong.admin}/readyz`);
+      const body = (await r.json()) as { reasons: string[] };
+      return r.status === 503 &&
+        body.reasons.some((x) =>
+          /TLS to NATS at .* failed: .*nats\.example.*; check the CA .* and --nats-tls-server-name/.test(x),
+        )
+        ? true
+        : undefined;
+    });
   });
 
   it("without the CA it is not ready and says TLS failed and how to set the CA", async () => {
