@@ -7,7 +7,7 @@ import { parseArgs } from "node:util";
 import { parseDuration } from "./api/resolve.ts";
 import { loadKubeConfig } from "./controller/kube-config.ts";
 import { createLogger, type Level } from "./controller/log.ts";
-import type { NatsClientSettings } from "./controller/nats-auth.ts";
+import type { NatsClientSettings } from "./api/nats-auth.ts";
 import { Operator } from "./controller/operator.ts";
 import { startWebhook, webhookFlags } from "./webhook/start.ts";
 

@@ -7,7 +7,7 @@ import { type KV, Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { configBucket, sidecarStatusBucket, sidecarStatusTtlMs } from "../api/contract.ts";
 import { errorCodes, VeltrixError } from "./errors.ts";
-import { type NatsClientSettings, natsConnectionOptions, natsFailureKind } from "./nats-auth.ts";
+import { type NatsClientSettings, natsConnectionOptions, natsFailureKind } from "../api/nats-auth.ts";
 import type { Logger } from "./log.ts";
 
 export interface NatsHandles {
@@ -20,7 +20,7 @@ export interface NatsHandles {
 
 export interface NatsLinkOptions {
   servers: string;
-  /** Credentials and TLS for every connection (operator/controller/nats-auth.ts). */
+  /** Credentials and TLS for every connection (operator/api/nats-auth.ts). */
   client?: NatsClientSettings;
   log: Logger;
   name?: string;

@@ -21,7 +21,7 @@ import type { ObservedKubeConfig } from "./kube-config.ts";
 import { LeaderElector } from "./leader-election.ts";
 import type { Logger } from "./log.ts";
 import { createMetrics, type OperatorMetrics } from "./metrics.ts";
-import type { NatsClientSettings } from "./nats-auth.ts";
+import type { NatsClientSettings } from "../api/nats-auth.ts";
 import { NatsLink, type NatsHandles } from "./nats-link.ts";
 import { SidecarStatusIndex } from "./sidecar-status.ts";
 import { refOfStream } from "./stream.ts";

@@ -1,14 +1,14 @@
 // The sidecar's NATS connection: connects in the background (the sidecar serves from
 // disk/direct while NATS is unreachable), reconnects forever, and tracks whether it is
 // up now for readiness, metrics and the onBrokerUnavailable choice. Credentials and TLS
-// come from operator/controller/nats-auth.ts (files re-read on every connect); until the
+// come from operator/api/nats-auth.ts (files re-read on every connect); until the
 // first connect succeeds, `lastError` says why it failed (TLS, credentials, unreachable).
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import {
   type NatsClientSettings,
   natsConnectionOptions,
   natsFailureKind,
-} from "../../operator/controller/nats-auth.ts";
+} from "../../operator/api/nats-auth.ts";
 
 export class Broker {
   private conn: NatsConnection | undefined;

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { streamName } from "../../operator/api/contract.ts";
 import { installCrd } from "../../operator/api/install-crd.ts";
 import { createCertificateAuthority, issueServingCertificate } from "../../operator/certs/issue.ts";
-import type { NatsClientSettings } from "../../operator/controller/nats-auth.ts";
+import type { NatsClientSettings } from "../../operator/api/nats-auth.ts";
 import { createNamespace, eventually, kubeConfig, tempDir } from "../harness/env.ts";
 import { type NatsServer, startNats } from "../harness/nats.ts";
 import { condition, createVxc, events, getVxc, readyVxc, startOperator } from "./helpers.ts";

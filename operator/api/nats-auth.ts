@@ -1,4 +1,4 @@
-// How the operator authenticates to NATS and verifies it: a credentials file (.creds),
+// How Veltrix (operator and sidecar) authenticates to NATS and verifies it: a credentials file (.creds),
 // or the chart's mounted credentials Secret (a directory with `creds`, or `user` and
 // `password`, or `token`), and TLS (CA, optional client certificate and key, server
 // name). Files are read on every (re)connect, so a rotated Secret is picked up without
