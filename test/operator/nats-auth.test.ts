@@ -5,14 +5,14 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { connect, nkeys } from "@nats-io/transport-node";
+import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { streamName } from "../../operator/api/contract.ts";
 import { installCrd } from "../../operator/api/install-crd.ts";
-import { createCertificateAuthority, issueServingCertificate } from "../../operator/certs/issue.ts";
 import type { NatsClientSettings } from "../../operator/api/nats-auth.ts";
 import { createNamespace, eventually, kubeConfig, tempDir } from "../harness/env.ts";
-import { type NatsServer, startNats } from "../harness/nats.ts";
+import type { NatsServer } from "../harness/nats.ts";
+import { startSecureNats } from "../harness/secure-nats.ts";
 import { condition, createVxc, events, getVxc, readyVxc, startOperator } from "./helpers.ts";
 
 describe("NATS with TLS and authentication (own nats-server)", () => {
@@ -54,44 +54,11 @@ describe("NATS with TLS and authentication (own nats-server)", () => {
   beforeAll(async () => {
     await installCrd(kubeConfig());
     dir = tempDir("op-nats-auth");
-    const ca = await createCertificateAuthority("veltrix-test-nats-ca", 1);
-    const serving = await issueServingCertificate(ca, { dnsNames: ["localhost"], ips: ["127.0.0.1"] }, 1);
-    caFile = join(dir, "ca.crt");
-    writeFileSync(caFile, ca.certPem);
-    writeFileSync(join(dir, "server.crt"), serving.certPem);
-    writeFileSync(join(dir, "server.key"), serving.keyPem);
-    // An NKey user: the client signs the server's nonce with the seed from the .creds file.
-    // (No operator is configured, so the server checks the signature, not the JWT.)
-    const user = nkeys.createUser();
-    credsFile = join(dir, "operator.creds");
-    writeFileSync(
-      credsFile,
-      [
-        "-----BEGIN NATS USER JWT-----",
-        "eyJ0eXAiOiJKV1QiLCJhbGciOiJlZDI1NTE5LW5rZXkifQ.e30.unused",
-        "------END NATS USER JWT------",
-        "",
-        "-----BEGIN USER NKEY SEED-----",
-        new TextDecoder().decode(user.getSeed()),
-        "------END USER NKEY SEED------",
-        "",
-      ].join("\n"),
-    );
-    nats = await startNats({
-      dir: dir,
-      extraConfig: [
-        "tls {",
-        `  cert_file: ${JSON.stringify(join(dir, "server.crt"))}`,
-        `  key_file: ${JSON.stringify(join(dir, "server.key"))}`,
-        "}",
-        "authorization {",
-        "  users = [",
-        '    { user: "veltrix", password: "s3cret" }',
-        `    { nkey: ${JSON.stringify(user.getPublicKey())} }`,
-        "  ]",
-        "}",
-      ].join("\n"),
-    });
+    ({ nats, caFile, credsFile } = await startSecureNats({
+      dir,
+      credsName: "operator.creds",
+      passwordUsers: [{ user: "veltrix", password: "s3cret" }],
+    }));
     namespace = await createNamespace("op-nats-auth");
   });
   afterAll(async () => {

@@ -7,11 +7,10 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { nkeys } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createCertificateAuthority, issueServingCertificate } from "../../operator/certs/issue.ts";
 import { eventually, tempDir } from "../harness/env.ts";
-import { type NatsServer, startNats } from "../harness/nats.ts";
+import type { NatsServer } from "../harness/nats.ts";
+import { startSecureNats } from "../harness/secure-nats.ts";
 import { type App, startApp, startSidecar, type Sidecar, writeVeltrixConfig } from "./helpers.ts";
 
 describe("sidecar to NATS over TLS with credentials (own nats-server)", () => {
@@ -46,40 +45,7 @@ describe("sidecar to NATS over TLS with credentials (own nats-server)", () => {
 
   beforeAll(async () => {
     dir = tempDir("sidecar-nats-tls");
-    const ca = await createCertificateAuthority("veltrix-test-sidecar-nats-ca", 1);
-    const serving = await issueServingCertificate(ca, { dnsNames: ["localhost"], ips: ["127.0.0.1"] }, 1);
-    caFile = join(dir, "ca.crt");
-    writeFileSync(caFile, ca.certPem);
-    writeFileSync(join(dir, "server.crt"), serving.certPem);
-    writeFileSync(join(dir, "server.key"), serving.keyPem);
-    // An NKey user: the sidecar signs the server's nonce with the seed from the .creds file.
-    const user = nkeys.createUser();
-    credsFile = join(dir, "sidecar.creds");
-    writeFileSync(
-      credsFile,
-      [
-        "-----BEGIN NATS USER JWT-----",
-        "eyJ0eXAiOiJKV1QiLCJhbGciOiJlZDI1NTE5LW5rZXkifQ.e30.unused",
-        "------END NATS USER JWT------",
-        "",
-        "-----BEGIN USER NKEY SEED-----",
-        new TextDecoder().decode(user.getSeed()),
-        "------END USER NKEY SEED------",
-        "",
-      ].join("\n"),
-    );
-    nats = await startNats({
-      dir,
-      extraConfig: [
-        "tls {",
-        `  cert_file: ${JSON.stringify(join(dir, "server.crt"))}`,
-        `  key_file: ${JSON.stringify(join(dir, "server.key"))}`,
-        "}",
-        "authorization {",
-        `  users = [ { nkey: ${JSON.stringify(user.getPublicKey())} } ]`,
-        "}",
-      ].join("\n"),
-    });
+    ({ nats, caFile, credsFile } = await startSecureNats({ dir, credsName: "sidecar.creds" }));
     app = await startApp(dir);
   });
   afterAll(async () => {
