@@ -22,14 +22,26 @@ veltrix_ensure_debian_tools() {
 }
 
 veltrix_setup() {
+  # Explicit returns: callers run this inside `if`, where `set -e` does not apply.
+  # Done once per process tree: .ci/run sets up, then runs scripts/test.sh.
+  if [ "${VELTRIX_SETUP_DONE:-}" = "$VELTRIX_ROOT" ]; then
+    veltrix_use_node24 && cd "$VELTRIX_ROOT"
+    return
+  fi
   veltrix_ensure_debian_tools
-  veltrix_use_node24
-  cd "$VELTRIX_ROOT"
+  veltrix_use_node24 || return 1
+  cd "$VELTRIX_ROOT" || return 1
   # npm ci when the lockfile changed since the last install (or in CI, always).
   if [ -n "${CI:-}" ] || [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
     echo "veltrix: npm ci (Node $(node --version))" >&2
-    npm ci --no-audit --no-fund >&2
+    npm ci --no-audit --no-fund >&2 || {
+      echo "veltrix: npm ci failed" >&2
+      return 1
+    }
   fi
-  VELTRIX_BIN="$(bash scripts/provision-test-env.sh | tail -n 1)"
+  local provisioned
+  provisioned="$(bash scripts/provision-test-env.sh)" || return 1
+  VELTRIX_BIN="$(tail -n 1 <<<"$provisioned")"
   export VELTRIX_BIN
+  export VELTRIX_SETUP_DONE="$VELTRIX_ROOT"
 }
