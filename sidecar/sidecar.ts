@@ -91,6 +91,7 @@ export async function createSidecar(opts: SidecarOptions, worker = 0): Promise<S
   const config = new CurrentConfig(doc, worker > 0 ? { index: worker, of: opts.workers } : undefined);
   const store = new SqliteRequestStore(join(opts.dataDir, `requests-${worker}.db`), {
     flushDelayMs: 5,
+    checkpointEveryMs: 20,
     onError: (err) => {
       metrics.storeErrors.inc();
       console.error("veltrix store: commit failed", err);
