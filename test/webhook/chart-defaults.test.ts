@@ -7,14 +7,14 @@ import { writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { join } from "node:path";
 import { CustomObjectsApi, type V1ConfigMap } from "@kubernetes/client-node";
-import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiVersion, group, kind, plural, version } from "../../operator/api/contract.ts";
 import { installCrd } from "../../operator/api/install-crd.ts";
 import type { VeltrixConfigSpec } from "../../operator/api/types.generated.ts";
 import { createCertificateAuthority, issueServingCertificate } from "../../operator/certs/issue.ts";
 import { applyPatch, type PatchOperation } from "../../operator/webhook/json-patch.ts";
-import { type RunningWebhook, startWebhook } from "../../operator/webhook/start.ts";
+import type { RunningWebhook } from "../../operator/webhook/start.ts";
+import { startMountedCertWebhook } from "./webhook-env.ts";
 import { find, renderChart } from "../chart/chart.ts";
 import { createNamespace, kubeConfig, tempDir } from "../harness/env.ts";
 
@@ -131,24 +131,7 @@ describe("chart sidecar defaults through the webhook", () => {
     const serving = await issueServingCertificate(ca, { dnsNames: ["localhost"] }, 1);
     writeFileSync(join(dir, "tls.crt"), serving.certPem);
     writeFileSync(join(dir, "tls.key"), serving.keyPem);
-    running = await startWebhook({
-      kubeConfig: kc,
-      registry: new Registry(),
-      namespace: "veltrix-system",
-      natsUrl: "nats://unused:4222",
-      log: () => {},
-      flags: {
-        "webhook-cert-mode": "certManager",
-        "webhook-port": "0",
-        "webhook-host": "127.0.0.1",
-        "webhook-service": "veltrix",
-        "webhook-secret": "unused",
-        "webhook-config-name": "unused",
-        "webhook-cert-validity-days": "365",
-        "webhook-cert-dir": dir,
-        "sidecar-defaults-file": defaultsFile,
-      },
-    });
+    running = await startMountedCertWebhook({ kubeConfig: kc, certDir: dir, defaultsFile });
   });
   afterAll(async () => {
     await running?.stop();

@@ -9,7 +9,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { createVeltrixConfig } from "../../operator/api/client.ts";
 import { installCrd } from "../../operator/api/install-crd.ts";
 import { createCertificateAuthority, issueServingCertificate } from "../../operator/certs/issue.ts";
-import { type RunningWebhook, startWebhook } from "../../operator/webhook/start.ts";
+import type { RunningWebhook } from "../../operator/webhook/start.ts";
+import { startMountedCertWebhook } from "./webhook-env.ts";
 import { createNamespace, kubeConfig, tempDir } from "../harness/env.ts";
 
 function post(port: number, ca: string, body: string): Promise<{ response: Record<string, unknown> }> {
@@ -57,24 +58,7 @@ describe("startWebhook (cert-manager mode)", () => {
       }),
     );
     const registry = new Registry();
-    running = await startWebhook({
-      kubeConfig: kc,
-      registry,
-      namespace: "veltrix-system",
-      natsUrl: "nats://unused:4222",
-      log: () => {},
-      flags: {
-        "webhook-cert-mode": "certManager",
-        "webhook-port": "0",
-        "webhook-host": "127.0.0.1",
-        "webhook-service": "veltrix",
-        "webhook-secret": "unused",
-        "webhook-config-name": "unused",
-        "webhook-cert-validity-days": "365",
-        "webhook-cert-dir": dir,
-        "sidecar-defaults-file": defaultsFile,
-      },
-    });
+    running = await startMountedCertWebhook({ kubeConfig: kc, certDir: dir, defaultsFile, registry });
     const port = running!.server.port;
     const review = JSON.stringify({
       apiVersion: "admission.k8s.io/v1",

@@ -4,7 +4,7 @@
 // (as test/smoke/webhook-tls.test.ts proves the API server can call). It matches
 // only namespaces carrying this instance's label, so other tests are unaffected.
 import { randomBytes } from "node:crypto";
-import { AdmissionregistrationV1Api, VersionApi } from "@kubernetes/client-node";
+import { AdmissionregistrationV1Api, type KubeConfig, VersionApi } from "@kubernetes/client-node";
 import { Registry } from "prom-client";
 import { installCrd } from "../../operator/api/install-crd.ts";
 import { SelfManagedCertificates } from "../../operator/certs/self-managed.ts";
@@ -12,6 +12,7 @@ import { injectionFeaturesFor } from "../../operator/webhook/config-input.ts";
 import { createKubeLookups } from "../../operator/webhook/kube-lookups.ts";
 import { createWebhookMetrics, type WebhookMetrics } from "../../operator/webhook/metrics.ts";
 import { admissionPath, startWebhookServer, type WebhookServer } from "../../operator/webhook/server.ts";
+import { type RunningWebhook, startWebhook } from "../../operator/webhook/start.ts";
 import { createNamespace, kubeConfig } from "../harness/env.ts";
 
 export const sidecarImage = "ghcr.io/veltrix/sidecar:test";
@@ -112,4 +113,35 @@ export async function startTestWebhook(opts: { servingValidityMs?: number; check
       await server.close();
     },
   } satisfies TestWebhook;
+}
+
+/**
+ * The webhook as `operator/main.ts` starts it in cert-manager mode: serving the
+ * certificate mounted in `certDir` (tls.crt, tls.key) on a free loopback port, with
+ * the chart's sidecar defaults from `defaultsFile`.
+ */
+export function startMountedCertWebhook(opts: {
+  kubeConfig: KubeConfig;
+  certDir: string;
+  defaultsFile: string;
+  registry?: Registry;
+}): Promise<RunningWebhook | undefined> {
+  return startWebhook({
+    kubeConfig: opts.kubeConfig,
+    registry: opts.registry ?? new Registry(),
+    namespace: "veltrix-system",
+    natsUrl: "nats://unused:4222",
+    log: () => {},
+    flags: {
+      "webhook-cert-mode": "certManager",
+      "webhook-port": "0",
+      "webhook-host": "127.0.0.1",
+      "webhook-service": "veltrix",
+      "webhook-secret": "unused",
+      "webhook-config-name": "unused",
+      "webhook-cert-validity-days": "365",
+      "webhook-cert-dir": opts.certDir,
+      "sidecar-defaults-file": opts.defaultsFile,
+    },
+  });
 }
