@@ -113,9 +113,10 @@ describe("SqliteRequestStore (real SQLite file)", () => {
     }
     await sleep(100);
     // Auto-checkpoint is off in this mode: without the thread the WAL would hold every
-    // page written (~8 MB here); with it the log is reused from its start.
+    // page written (22 MB here); with it the log is reused from near its start (a few MB,
+    // more on a busy machine where a checkpoint occasionally cannot finish).
     const wal = statSync(`${path}-wal`).size;
-    expect(wal).toBeLessThan(4 * 1024 * 1024);
+    expect(wal).toBeLessThan(11 * 1024 * 1024); // half of the 22 MB it reaches with no checkpoints
     expect(store.get("r19-199")?.state).toBe("done");
     store.close();
     const again = new SqliteRequestStore(path);
