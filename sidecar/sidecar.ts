@@ -91,7 +91,6 @@ export async function createSidecar(opts: SidecarOptions, worker = 0): Promise<S
   const config = new CurrentConfig(doc, worker > 0 ? { index: worker, of: opts.workers } : undefined);
   const store = new SqliteRequestStore(join(opts.dataDir, `requests-${worker}.db`), {
     flushDelayMs: 5,
-    checkpointEveryMs: 20,
     onError: (err) => {
       metrics.storeErrors.inc();
       console.error("veltrix store: commit failed", err);
@@ -148,12 +147,10 @@ export async function createSidecar(opts: SidecarOptions, worker = 0): Promise<S
 export function startSweeper(sc: Sidecar): NodeJS.Timeout {
   const every = Math.min(60_000, Math.max(1_000, sc.config.current.settings.retentionMs / 10));
   const t = setInterval(() => {
-    try {
-      sc.store.sweep(Date.now() - sc.config.current.settings.retentionMs);
-    } catch (err) {
+    sc.store.sweep(Date.now() - sc.config.current.settings.retentionMs).catch((err: unknown) => {
       sc.metrics.storeErrors.inc();
       console.error("veltrix store: sweep failed", err);
-    }
+    });
   }, every);
   t.unref();
   return t;
@@ -167,8 +164,7 @@ export async function startListeners(sc: Sidecar, admin: boolean): Promise<Sidec
       const grace = sc.opts.graceMs;
       await Promise.all([sc.proxy.drain(grace), ...sc.attachments.map((a) => a.drain(grace))]);
       await sc.broker?.close();
-      sc.store.flush();
-      sc.store.close();
+      await sc.store.close();
       await sc.upstream.close().catch(() => undefined);
       await sc.snapshots.close().catch(() => undefined);
       adminServer?.close();

@@ -3,11 +3,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { CurrentConfig } from "../config/current-config.ts";
 import type { Metrics } from "../metrics.ts";
-import type { RequestStore } from "../state/store.ts";
+import type { RecordLookup } from "../state/store.ts";
 
 export interface AdminDeps {
   config: CurrentConfig;
-  store: RequestStore;
+  store: RecordLookup;
   metrics: Metrics;
   /** Reasons the sidecar is not ready (empty = ready). */
   notReady: () => string[];
@@ -118,10 +118,12 @@ export class AdminServer {
   }
 
   private async record(id: string, res: ServerResponse): Promise<void> {
-    const rec = this.deps.store.get(id);
+    const rec = await this.deps.store.get(id);
     if (rec) {
-      const config = this.deps.store.getConfig(rec.configHash);
-      const outcome = this.deps.store.getOutcome(id);
+      const [config, outcome] = await Promise.all([
+        this.deps.store.getConfig(rec.configHash),
+        this.deps.store.getOutcome(id),
+      ]);
       return json(res, 200, {
         record: rec,
         config: config === undefined ? null : (JSON.parse(config) as unknown),

@@ -275,7 +275,7 @@ export class ProxyServer {
       if (mode === "async") {
         await queue.async(job);
         store.update(id, { state: "queued", at: Date.now() });
-        store.flush();
+        await store.flush(); // the 202 acknowledges the record too
         const out = JSON.stringify({ id, status: `${statusPathPrefix}${id}`, revision: ref.revision });
         res.writeHead(202, {
           "content-type": "application/json",
@@ -314,7 +314,7 @@ export class ProxyServer {
 
   private async status(id: string, res: ServerResponse): Promise<void> {
     const fromQueue = await this.deps.queue?.outcome(id).catch(() => undefined);
-    const local = this.deps.store.get(id);
+    const local = await this.deps.store.get(id);
     const found =
       fromQueue ?? (local ? { id, state: local.state, status: local.status, record: local } : undefined);
     if (!found) return sendError(res, "VX_ERR_NOT_FOUND", id, this.overflow());

@@ -257,7 +257,7 @@ export class Executor {
       )
       .catch(() => undefined);
     store.update(id, { state: "expired", at, attempt, error: `VX_ERR_DEAD_LETTERED: ${why}` });
-    store.flush();
+    await store.flush();
     if (kind === "sync") this.replyError(reply, "VX_ERR_DEAD_LETTERED");
     const dh = natsHeaders();
     dh.set(qh.id, id);

@@ -3,7 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, describe, expect, it } from "vitest";
+import { RecordReader } from "./record-reader.ts";
 import { SqliteRequestStore } from "./sqlite-store.ts";
+import type { NewRequest } from "./store.ts";
 
 const dirs: string[] = [];
 function storePath(): string {
@@ -15,111 +17,165 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-describe("SqliteRequestStore (real SQLite file)", () => {
-  it("records a request through its states and keeps the resolved config by hash", () => {
+function request(id: string, extra: Partial<NewRequest> = {}): NewRequest {
+  return {
+    id,
+    revision: "v",
+    configHash: "h",
+    mode: "direct",
+    method: "GET",
+    path: "/",
+    receivedAt: 1,
+    ...extra,
+  };
+}
+
+describe("SqliteRequestStore (real SQLite file, writer thread)", () => {
+  it("records a request through its states and keeps the resolved config by hash", async () => {
     const path = storePath();
     const store = new SqliteRequestStore(path);
     store.putConfig("h1", "rev-1", '{"a":1}');
-    store.admit({
-      id: "r1",
-      revision: "rev-1",
-      configHash: "h1",
-      mode: "direct",
-      method: "GET",
-      path: "/x",
-      receivedAt: 1,
-    });
+    store.admit(request("r1", { revision: "rev-1", configHash: "h1", path: "/x" }));
     store.update("r1", { state: "dispatched", at: 2 });
     store.update("r1", { state: "done", at: 3, status: 201 });
-    const rec = store.get("r1");
+    const rec = await store.get("r1");
     expect(rec).toMatchObject({ state: "done", dispatchedAt: 2, finishedAt: 3, status: 201, attempt: 1 });
-    expect(store.getConfig("h1")).toBe('{"a":1}');
-    store.close();
-    // Durable: a new handle on the same file sees it.
-    const again = new SqliteRequestStore(path);
+    expect(await store.getConfig("h1")).toBe('{"a":1}');
+    await store.close();
+    // Durable: another connection to the same file sees it.
+    const again = new RecordReader(path);
     expect(again.get("r1")?.state).toBe("done");
     again.close();
   });
 
-  it("batches writes until the flush timer or flush()", async () => {
-    const store = new SqliteRequestStore(storePath());
-    store.admit({
-      id: "r2",
-      revision: "v",
-      configHash: "h",
-      mode: "sync",
-      method: "POST",
-      path: "/",
-      receivedAt: 1,
-    });
-    expect(store.written).toBe(0);
-    await new Promise((r) => setTimeout(r, 20));
+  it("folds a request's updates into its row while the batch waits: one statement, same record", async () => {
+    const store = new SqliteRequestStore(storePath(), { flushDelayMs: 50 });
+    store.admit(request("fold", { mode: "sync" }));
+    store.update("fold", { state: "queued", at: 2 });
+    store.update("fold", { state: "dispatched", at: 3, attempt: 1 });
+    store.update("fold", { state: "done", at: 4, status: 200 });
+    await store.flush();
     expect(store.written).toBe(1);
-    store.close();
+    expect(await store.get("fold")).toMatchObject({
+      state: "done",
+      receivedAt: 1,
+      queuedAt: 2,
+      dispatchedAt: 3,
+      finishedAt: 4,
+      status: 200,
+      attempt: 1,
+      error: null,
+    });
+    await store.close();
   });
 
-  it("sweeps finished records older than the retention, keeps live ones", () => {
+  it("updates a row committed in an earlier batch (a redelivery on the same pod) without resetting it", async () => {
+    const store = new SqliteRequestStore(storePath());
+    store.admit(request("again", { mode: "async" }));
+    store.update("again", { state: "dispatched", at: 2, attempt: 1 });
+    store.update("again", { state: "queued", at: 3, attempt: 1, error: "VX_ERR_UPSTREAM_UNAVAILABLE" });
+    await store.flush();
+    // The executor admits it again on attempt 2; an untouched re-admit changes nothing...
+    store.admit(request("again", { mode: "async", receivedAt: 99 }));
+    await store.flush();
+    expect(await store.get("again")).toMatchObject({ state: "queued", receivedAt: 1, attempt: 1 });
+    // ...and its updates apply as UPDATEs would, keeping what they do not set.
+    store.admit(request("again", { mode: "async", receivedAt: 99 }));
+    store.update("again", { state: "dispatched", at: 5, attempt: 2 });
+    store.update("again", { state: "done", at: 6, status: 200 });
+    expect(await store.get("again")).toMatchObject({
+      state: "done",
+      receivedAt: 1,
+      queuedAt: 3,
+      dispatchedAt: 5,
+      finishedAt: 6,
+      attempt: 2,
+      status: 200,
+      error: "VX_ERR_UPSTREAM_UNAVAILABLE",
+    });
+    await store.close();
+  });
+
+  it("batches writes until the flush timer", async () => {
+    const store = new SqliteRequestStore(storePath(), { flushDelayMs: 5 });
+    store.admit(request("r2", { mode: "sync" }));
+    expect(store.written).toBe(0);
+    await sleep(100);
+    expect(store.written).toBe(1);
+    await store.close();
+  });
+
+  it("runs afterCommit callbacks only once the writes queued before them are committed", async () => {
+    const path = storePath();
+    const store = new SqliteRequestStore(path, { flushDelayMs: 5 });
+    const reader = new RecordReader(path);
+    store.admit(request("gated"));
+    const seen = await new Promise<string | undefined>((resolve) =>
+      store.afterCommit(() => resolve(reader.get("gated")?.state)),
+    );
+    expect(seen).toBe("received");
+    reader.close();
+    await store.close();
+  });
+
+  it("sweeps finished records older than the retention, keeps live ones", async () => {
     const store = new SqliteRequestStore(storePath());
     store.putConfig("h", "v", "{}");
-    store.admit({
-      id: "old",
-      revision: "v",
-      configHash: "h",
-      mode: "direct",
-      method: "GET",
-      path: "/",
-      receivedAt: 1,
-    });
+    store.admit(request("old"));
     store.update("old", { state: "done", at: 10, status: 200 });
-    store.admit({
-      id: "live",
-      revision: "v",
-      configHash: "h",
-      mode: "direct",
-      method: "GET",
-      path: "/",
-      receivedAt: 5,
-    });
+    store.admit(request("live", { receivedAt: 5 }));
     store.putOutcome("old", { status: 200, headers: { a: "b" }, body: Buffer.from("hi") }, 10);
-    expect(store.getOutcome("old")?.body.toString()).toBe("hi");
-    expect(store.sweep(100)).toBe(1);
-    expect(store.get("old")).toBeUndefined();
-    expect(store.getOutcome("old")).toBeUndefined();
-    expect(store.get("live")?.state).toBe("received");
-    expect(store.getConfig("h")).toBe("{}");
-    store.close();
+    expect((await store.getOutcome("old"))?.body.toString()).toBe("hi");
+    expect(await store.sweep(100)).toBe(1);
+    expect(await store.get("old")).toBeUndefined();
+    expect(await store.getOutcome("old")).toBeUndefined();
+    expect((await store.get("live"))?.state).toBe("received");
+    expect(await store.getConfig("h")).toBe("{}");
+    await store.close();
   });
 
-  it("checkpoints the WAL from its own thread: the log restarts small and records stay readable", async () => {
+  it("reports a failed commit and still runs the callbacks waiting on it", async () => {
+    const errors: unknown[] = [];
     const path = storePath();
-    const store = new SqliteRequestStore(path, { checkpointEveryMs: 10, flushDelayMs: 1 });
+    const store = new SqliteRequestStore(path, { onError: (e) => errors.push(e) });
+    await store.flush();
+    // Another connection holds the write lock past the writer's 5 s busy timeout.
+    const { DatabaseSync } = await import("node:sqlite");
+    const blocker = new DatabaseSync(path);
+    blocker.exec("BEGIN IMMEDIATE");
+    store.admit(request("locked"));
+    const ran = new Promise<boolean>((resolve) => store.afterCommit(() => resolve(true)));
+    await sleep(5_600);
+    blocker.exec("ROLLBACK");
+    blocker.close();
+    expect(await ran).toBe(true);
+    expect(String(errors[0])).toMatch(/locked/);
+    expect(await store.get("locked")).toBeUndefined(); // the batch was rolled back, not half-written
+    await store.close();
+  }, 15_000);
+
+  it("keeps the WAL small from its writer thread and records readable", async () => {
+    const path = storePath();
+    const store = new SqliteRequestStore(path, { flushDelayMs: 1 });
     const body = "x".repeat(2_000);
     for (let round = 0; round < 20; round++) {
       for (let i = 0; i < 200; i++) {
         const id = `r${round}-${i}`;
         store.putConfig(`h${round}-${i}`, "rev", body);
-        store.admit({
-          id,
-          revision: "rev",
-          configHash: `h${round}-${i}`,
-          mode: "direct",
-          method: "GET",
-          path: "/",
-          receivedAt: 1,
-        });
+        store.admit(request(id, { configHash: `h${round}-${i}` }));
         store.update(id, { state: "done", at: 2, status: 200 });
       }
       await sleep(15);
     }
-    await sleep(100);
-    // Auto-checkpoint is off in this mode: without the thread the WAL would hold every
-    // page written (22 MB here); with it the log is reused from near its start (a few MB,
-    // more on a busy machine where a checkpoint occasionally cannot finish).
+    await store.flush();
+    // SQLite's auto-checkpoint runs on the writer thread: without checkpoints the WAL
+    // would hold every page written (22 MB here); with them the log is reused from near
+    // its start (a few MB, more on a busy machine where a checkpoint cannot finish).
     const wal = statSync(`${path}-wal`).size;
-    expect(wal).toBeLessThan(11 * 1024 * 1024); // half of the 22 MB it reaches with no checkpoints
-    expect(store.get("r19-199")?.state).toBe("done");
-    store.close();
-    const again = new SqliteRequestStore(path);
+    expect(wal).toBeLessThan(11 * 1024 * 1024);
+    expect((await store.get("r19-199"))?.state).toBe("done");
+    await store.close();
+    const again = new RecordReader(path);
     expect(again.get("r0-0")?.state).toBe("done");
     again.close();
   });

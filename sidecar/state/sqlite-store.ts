@@ -1,333 +1,258 @@
-// Request records in SQLite through node:sqlite: WAL, statements prepared once,
-// writes queued in memory for at most one tick and committed in one transaction.
-// Callers that must not acknowledge before the record is durable call `flush()`.
+// Request records in SQLite (node:sqlite). The event loop only queues writes: each
+// request's admit and its later updates fold into one row while they wait, and every
+// `flushDelayMs` the batch goes to a writer thread (record-writer.ts) that commits it in
+// one transaction. Commits, and SQLite's WAL checkpoints, never stall the proxy. Reads
+// wait for the writes queued before them, then read through a connection of their own.
 import { Worker } from "node:worker_threads";
-import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { RecordReader } from "./record-reader.ts";
+import {
+  OpCode,
+  type FromWriter,
+  type RowOp,
+  type ToWriter,
+  type WriteOp,
+  type WriterData,
+} from "./record-schema.ts";
 import type { NewRequest, Outcome, RequestRecord, RequestStore, RequestUpdate } from "./store.ts";
 
-const schema = `
-CREATE TABLE IF NOT EXISTS configs (
-  hash TEXT PRIMARY KEY, revision TEXT NOT NULL, body TEXT NOT NULL, created_at INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS requests (
-  id TEXT PRIMARY KEY, revision TEXT NOT NULL, config_hash TEXT NOT NULL, mode TEXT NOT NULL,
-  method TEXT NOT NULL, path TEXT NOT NULL, state TEXT NOT NULL, attempt INTEGER NOT NULL DEFAULT 1,
-  received_at INTEGER NOT NULL, queued_at INTEGER, dispatched_at INTEGER, finished_at INTEGER,
-  status INTEGER, error TEXT
-);
-CREATE INDEX IF NOT EXISTS requests_finished ON requests(finished_at) WHERE finished_at IS NOT NULL;
-CREATE TABLE IF NOT EXISTS outcomes (
-  id TEXT PRIMARY KEY, status INTEGER NOT NULL, headers TEXT NOT NULL, body BLOB NOT NULL,
-  finished_at INTEGER NOT NULL
-) WITHOUT ROWID;
-`;
-
-type Op = () => void;
-
-// The WAL checkpointer thread (see `checkpointEveryMs`). flag[0]: 0 run, 1 stop asked,
-// 2 stopped; flag[1]: 1 while a checkpoint runs.
-const checkpointerSource = `
-const { workerData } = require("node:worker_threads");
-const { DatabaseSync } = require("node:sqlite");
-const { path, flag, intervalMs } = workerData;
-const db = new DatabaseSync(path, { timeout: 5000 });
-while (Atomics.wait(flag, 0, 0, intervalMs) === "timed-out") {
-  Atomics.store(flag, 1, 1);
-  try {
-    db.exec("PRAGMA wal_checkpoint(PASSIVE)");
-  } finally {
-    Atomics.store(flag, 1, 0);
-  }
-}
-db.close();
-Atomics.store(flag, 0, 2);
-Atomics.notify(flag, 0);
-`;
-
 export interface SqliteStoreOptions {
-  /** Flush when this many writes are pending, even within one tick. */
+  /** Post the batch when this many writes are pending, without waiting for the timer. */
   maxBatch?: number;
   /**
-   * How long writes wait for company before the commit (ms). 0 = end of this tick.
-   * Each commit is a write() of at least one WAL page, so at thousands of requests
-   * per second a few milliseconds cut the commits by an order of magnitude.
+   * How long writes wait for company before the batch goes to the writer thread (ms).
+   * 0 = end of this tick. A request that finishes within the wait costs one row write
+   * instead of two, and each commit is at least one WAL page written.
    */
   flushDelayMs?: number;
-  /** Called when a batched commit fails (the batch is dropped). */
+  /** Called when a commit fails (the batch is rolled back and dropped) or the writer dies. */
   onError?: (err: unknown) => void;
-  /**
-   * Checkpoint the WAL every this many ms from a worker thread instead of inside a
-   * commit on the caller's thread (SQLite's auto-checkpoint copies and fsyncs pages:
-   * 5–12 ms stalls of the event loop every ~10 commits under load). Timed flushes wait
-   * while a checkpoint runs so that it can finish and the WAL can restart from its
-   * beginning. Off (SQLite's auto-checkpoint) when absent.
-   */
-  checkpointEveryMs?: number;
 }
+
+// The writer is restarted (and sent the batches it had not answered) when it dies; a
+// writer that dies this many times without committing anything is given up on.
+const maxRestartsWithoutProgress = 3;
 
 export class SqliteRequestStore implements RequestStore {
   readonly path: string;
-  private readonly db: DatabaseSync;
-  private readonly s: Record<
-    | "putConfig"
-    | "admit"
-    | "admitDispatched"
-    | "update"
-    | "putOutcome"
-    | "get"
-    | "getConfig"
-    | "getOutcome"
-    | "sweepReq"
-    | "sweepOut"
-    | "sweepCfg",
-    StatementSync
-  >;
-  private pending: Op[] = [];
-  private committed: (() => void)[] = [];
-  private scheduled = false;
+  private readonly reader: RecordReader;
   private readonly maxBatch: number;
   private readonly flushDelayMs: number;
   private readonly onError: (err: unknown) => void;
+  private worker: Worker | undefined;
+  private restarts = 0;
+  private closing = false;
+  /** Writes of the batch being collected; `rows` indexes its row ops by request id. */
+  private ops: WriteOp[] = [];
+  private readonly rows = new Map<string, RowOp>();
+  private scheduled = false;
+  private nextSeq = 1;
+  /** Messages posted and not yet answered, by sequence number (re-sent to a new writer). */
+  private readonly unanswered = new Map<number, ToWriter>();
+  /** afterCommit callbacks in sequence order, each waiting for the batch `seq`. */
+  private waiters: { seq: number; cb: () => void }[] = [];
+  private readonly replies = new Map<number, (m: FromWriter) => void>();
   private count = 0;
   private readonly knownConfigs = new Set<string>();
-  private checkpointer: { worker: Worker; flag: Int32Array } | undefined;
 
   constructor(path: string, opts: SqliteStoreOptions = {}) {
     this.path = path;
     this.maxBatch = opts.maxBatch ?? 512;
     this.flushDelayMs = opts.flushDelayMs ?? 0;
-    this.onError = opts.onError ?? ((err) => console.error("veltrix store: batch commit failed", err));
-    this.db = new DatabaseSync(path, { timeout: 5_000 });
-    this.db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY;");
-    this.db.exec(schema);
-    if (opts.checkpointEveryMs !== undefined) this.startCheckpointer(opts.checkpointEveryMs);
-    const p = (sql: string): StatementSync => this.db.prepare(sql);
-    this.s = {
-      putConfig: p("INSERT OR IGNORE INTO configs (hash, revision, body, created_at) VALUES (?, ?, ?, ?)"),
-      admit: p(
-        "INSERT OR IGNORE INTO requests (id, revision, config_hash, mode, method, path, state, received_at) VALUES (?, ?, ?, ?, ?, ?, 'received', ?)",
-      ),
-      admitDispatched: p(
-        "INSERT OR IGNORE INTO requests (id, revision, config_hash, mode, method, path, state, received_at, dispatched_at) VALUES (?, ?, ?, ?, ?, ?, 'dispatched', ?, ?)",
-      ),
-      update: p(
-        `UPDATE requests SET state = ?,
-           attempt = COALESCE(?, attempt), status = COALESCE(?, status), error = COALESCE(?, error),
-           queued_at = CASE WHEN ? = 'queued' THEN ? ELSE queued_at END,
-           dispatched_at = CASE WHEN ? = 'dispatched' THEN ? ELSE dispatched_at END,
-           finished_at = CASE WHEN ? IN ('done','failed','shed','expired') THEN ? ELSE finished_at END
-         WHERE id = ?`,
-      ),
-      putOutcome: p(
-        "INSERT OR REPLACE INTO outcomes (id, status, headers, body, finished_at) VALUES (?, ?, ?, ?, ?)",
-      ),
-      get: p("SELECT * FROM requests WHERE id = ?"),
-      getConfig: p("SELECT body FROM configs WHERE hash = ?"),
-      getOutcome: p("SELECT status, headers, body FROM outcomes WHERE id = ?"),
-      sweepReq: p("DELETE FROM requests WHERE finished_at IS NOT NULL AND finished_at < ?"),
-      sweepOut: p("DELETE FROM outcomes WHERE finished_at < ?"),
-      sweepCfg: p(
-        "DELETE FROM configs WHERE created_at < ? AND hash NOT IN (SELECT DISTINCT config_hash FROM requests)",
-      ),
-    };
+    this.onError = opts.onError ?? ((err) => console.error("veltrix store: commit failed", err));
+    // Creates the file and tables before the writer starts, so reads work at once.
+    this.reader = new RecordReader(path);
+    this.worker = this.startWriter();
   }
 
+  /** Statements committed since open (for metrics). */
   get written(): number {
     return this.count;
-  }
-
-  private startCheckpointer(intervalMs: number): void {
-    this.db.exec("PRAGMA wal_autocheckpoint = 0");
-    const flag = new Int32Array(new SharedArrayBuffer(8));
-    const worker = new Worker(checkpointerSource, {
-      eval: true,
-      workerData: { path: this.path, flag, intervalMs },
-    });
-    const c = { worker, flag };
-    // Should the thread die, SQLite's own checkpoints take over again.
-    const fallBack = (): void => {
-      if (this.checkpointer !== c || Atomics.load(flag, 0) !== 0) return;
-      this.checkpointer = undefined;
-      this.db.exec("PRAGMA wal_autocheckpoint = 1000");
-    };
-    worker.on("error", (err) => {
-      this.onError(err);
-      fallBack();
-    });
-    worker.on("exit", fallBack);
-    worker.unref();
-    this.checkpointer = c;
-  }
-
-  private readonly onTimer = (): void => {
-    const c = this.checkpointer;
-    if (c && Atomics.load(c.flag, 1) === 1) {
-      setTimeout(this.onTimer, 1);
-      return;
-    }
-    this.scheduled = false;
-    this.flush();
-  };
-
-  private enqueue(op: Op): void {
-    this.pending.push(op);
-    if (this.pending.length >= this.maxBatch) {
-      this.flush();
-      return;
-    }
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setTimeout(this.onTimer, this.flushDelayMs);
-    }
   }
 
   putConfig(hash: string, revision: string, json: string): void {
     if (this.knownConfigs.has(hash)) return;
     this.knownConfigs.add(hash);
-    const now = Date.now();
-    this.enqueue(() => this.s.putConfig.run(hash, revision, json, now));
+    this.enqueue([OpCode.config, hash, revision, json, Date.now()]);
   }
 
   admit(r: NewRequest): void {
-    if (r.dispatched) {
-      this.enqueue(() =>
-        this.s.admitDispatched.run(
-          r.id,
-          r.revision,
-          r.configHash,
-          r.mode,
-          r.method,
-          r.path,
-          r.receivedAt,
-          r.receivedAt,
-        ),
-      );
-      return;
-    }
-    this.enqueue(() =>
-      this.s.admit.run(r.id, r.revision, r.configHash, r.mode, r.method, r.path, r.receivedAt),
-    );
+    if (this.rows.has(r.id)) return; // like INSERT OR IGNORE within the batch
+    const at = r.dispatched ? r.receivedAt : null;
+    const row: RowOp = [
+      OpCode.row,
+      r.id,
+      r.revision,
+      r.configHash,
+      r.mode,
+      r.method,
+      r.path,
+      r.dispatched ? "dispatched" : "received",
+      null,
+      r.receivedAt,
+      null,
+      at,
+      null,
+      null,
+      null,
+      0,
+    ];
+    this.rows.set(r.id, row);
+    this.enqueue(row);
   }
 
   update(id: string, c: RequestUpdate): void {
-    const st = c.state;
-    this.enqueue(() =>
-      this.s.update.run(
-        st,
-        c.attempt ?? null,
-        c.status ?? null,
-        c.error ?? null,
-        st,
-        c.at,
-        st,
-        c.at,
-        st,
-        c.at,
-        id,
-      ),
-    );
+    const row = this.rows.get(id);
+    if (row) {
+      foldUpdate(row, c);
+      return;
+    }
+    this.enqueue([OpCode.update, id, c.state, c.attempt ?? null, c.status ?? null, c.error ?? null, c.at]);
   }
 
   putOutcome(id: string, o: Outcome, at = Date.now()): void {
-    this.enqueue(() => this.s.putOutcome.run(id, o.status, JSON.stringify(o.headers), o.body, at));
+    this.enqueue([OpCode.outcome, id, o.status, JSON.stringify(o.headers), o.body, at]);
   }
 
   afterCommit(cb: () => void): void {
-    this.committed.push(cb);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setTimeout(this.onTimer, this.flushDelayMs);
-    }
+    this.waiters.push({ seq: this.nextSeq, cb });
+    this.schedule();
   }
 
-  flush(): void {
-    this.commit();
-    if (this.committed.length === 0) return;
-    const cbs = this.committed;
-    this.committed = [];
-    for (const cb of cbs) cb();
+  /** Resolves once every write queued so far is committed (or its commit failed and was reported). */
+  flush(): Promise<void> {
+    return new Promise((resolve) => {
+      this.afterCommit(resolve);
+      this.post();
+    });
   }
 
-  private commit(): void {
-    if (this.pending.length === 0) return;
-    const ops = this.pending;
-    this.pending = [];
-    try {
-      this.db.exec("BEGIN");
-      for (const op of ops) op();
-      this.db.exec("COMMIT");
-      this.count += ops.length;
-    } catch (err) {
-      try {
-        this.db.exec("ROLLBACK");
-      } catch {
-        // no transaction left to roll back
-      }
-      this.onError(err);
-    }
+  async get(id: string): Promise<RequestRecord | undefined> {
+    await this.flush();
+    return this.reader.get(id);
   }
 
-  get(id: string): RequestRecord | undefined {
-    this.flush();
-    const row = this.s.get.get(id);
-    if (!row) return undefined;
-    return {
-      id: String(row["id"]),
-      revision: String(row["revision"]),
-      configHash: String(row["config_hash"]),
-      mode: row["mode"] as RequestRecord["mode"],
-      method: String(row["method"]),
-      path: String(row["path"]),
-      state: row["state"] as RequestRecord["state"],
-      attempt: Number(row["attempt"]),
-      receivedAt: Number(row["received_at"]),
-      queuedAt: nullableNumber(row["queued_at"]),
-      dispatchedAt: nullableNumber(row["dispatched_at"]),
-      finishedAt: nullableNumber(row["finished_at"]),
-      status: nullableNumber(row["status"]),
-      error: row["error"] === null ? null : String(row["error"]),
-    };
+  async getConfig(hash: string): Promise<string | undefined> {
+    await this.flush();
+    return this.reader.getConfig(hash);
   }
 
-  getConfig(hash: string): string | undefined {
-    this.flush();
-    const row = this.s.getConfig.get(hash);
-    return row ? String(row["body"]) : undefined;
+  async getOutcome(id: string): Promise<Outcome | undefined> {
+    await this.flush();
+    return this.reader.getOutcome(id);
   }
 
-  getOutcome(id: string): Outcome | undefined {
-    this.flush();
-    const row = this.s.getOutcome.get(id);
-    if (!row) return undefined;
-    return {
-      status: Number(row["status"]),
-      headers: JSON.parse(String(row["headers"])) as Record<string, string>,
-      body: Buffer.from(row["body"] as Uint8Array),
-    };
-  }
-
-  sweep(olderThan: number): number {
-    this.flush();
-    const a = this.s.sweepReq.run(olderThan);
-    this.s.sweepOut.run(olderThan);
-    this.s.sweepCfg.run(olderThan);
+  async sweep(olderThan: number): Promise<number> {
+    this.post();
+    const reply = await this.request({ type: "sweep", seq: this.nextSeq++, olderThan });
     this.knownConfigs.clear();
-    return Number(a.changes);
+    if (reply.error !== undefined) throw new Error(`record sweep failed: ${reply.error}`);
+    return reply.swept ?? 0;
   }
 
-  close(): void {
-    this.flush();
-    const c = this.checkpointer;
-    if (c) {
-      this.checkpointer = undefined;
-      Atomics.store(c.flag, 0, 1);
-      Atomics.notify(c.flag, 0);
-      Atomics.wait(c.flag, 0, 1, 5_000);
+  async close(): Promise<void> {
+    if (this.closing) return;
+    await this.flush();
+    this.closing = true;
+    if (this.worker) await this.request({ type: "close", seq: this.nextSeq++ });
+    this.reader.close();
+  }
+
+  private enqueue(op: WriteOp): void {
+    this.ops.push(op);
+    if (this.ops.length >= this.maxBatch) this.post();
+    else this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setTimeout(this.onTimer, this.flushDelayMs);
+  }
+
+  private readonly onTimer = (): void => {
+    this.scheduled = false;
+    this.post();
+  };
+
+  /** Sends the batch being collected to the writer. */
+  private post(): void {
+    const seq = this.nextSeq;
+    const waited = this.waiters.length > 0 && this.waiters[this.waiters.length - 1]?.seq === seq;
+    if (this.ops.length === 0 && !waited) return;
+    this.nextSeq++;
+    const msg: ToWriter = { type: "batch", seq, ops: this.ops };
+    this.ops = [];
+    this.rows.clear();
+    this.send(msg);
+  }
+
+  private request(msg: ToWriter): Promise<FromWriter> {
+    return new Promise((resolve) => {
+      this.replies.set(msg.seq, resolve);
+      this.send(msg);
+    });
+  }
+
+  private send(msg: ToWriter): void {
+    this.unanswered.set(msg.seq, msg);
+    if (!this.worker) return this.answer({ seq: msg.seq, written: 0, error: "record writer is not running" });
+    this.worker.ref();
+    this.worker.postMessage(msg);
+  }
+
+  private answer(m: FromWriter): void {
+    this.unanswered.delete(m.seq);
+    if (this.unanswered.size === 0) this.worker?.unref();
+    this.count += m.written;
+    if (m.error !== undefined && !this.replies.has(m.seq)) this.onError(new Error(m.error));
+    this.replies.get(m.seq)?.(m);
+    this.replies.delete(m.seq);
+    let done = 0;
+    while (done < this.waiters.length && (this.waiters[done]?.seq ?? Infinity) <= m.seq) done++;
+    if (done === 0) return;
+    const ready = this.waiters.slice(0, done);
+    this.waiters = this.waiters.slice(done);
+    for (const w of ready) w.cb();
+  }
+
+  private startWriter(): Worker {
+    const ext = import.meta.url.endsWith(".ts") ? "ts" : "js";
+    const data: WriterData = { path: this.path };
+    const worker = new Worker(new URL(`./record-writer.${ext}`, import.meta.url), { workerData: data });
+    worker.unref();
+    worker.on("message", (m: FromWriter) => {
+      this.restarts = 0;
+      this.answer(m);
+    });
+    worker.on("error", (err) => this.onError(err));
+    worker.on("exit", () => this.onWriterExit(worker));
+    return worker;
+  }
+
+  private onWriterExit(worker: Worker): void {
+    if (this.worker !== worker) return;
+    this.worker = undefined;
+    if (this.closing && this.unanswered.size === 0) return;
+    this.onError(new Error("record writer thread exited"));
+    const resend = [...this.unanswered.values()].sort((a, b) => a.seq - b.seq);
+    if (++this.restarts <= maxRestartsWithoutProgress) {
+      this.worker = this.startWriter();
+      for (const m of resend) this.send(m);
+      return;
     }
-    this.db.close();
+    // Given up: answer everything as failed so acknowledgements and shutdown go on.
+    for (const m of resend) this.answer({ seq: m.seq, written: 0, error: "record writer is not running" });
   }
 }
 
-function nullableNumber(v: unknown): number | null {
-  return v === null || v === undefined ? null : Number(v);
+/** Applies an update to a row still waiting for its batch, as the UPDATE statement would. */
+function foldUpdate(row: RowOp, c: RequestUpdate): void {
+  row[7] = c.state;
+  if (c.attempt !== undefined) row[8] = c.attempt;
+  if (c.status !== undefined) row[13] = c.status;
+  if (c.error !== undefined) row[14] = c.error;
+  if (c.state === "queued") row[10] = c.at;
+  else if (c.state === "dispatched") row[11] = c.at;
+  else if (c.state !== "received") row[12] = c.at;
+  row[15] = 1;
 }

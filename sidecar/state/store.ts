@@ -49,6 +49,9 @@ export interface RequestRecord {
   error: string | null;
 }
 
+/** The read side, all the admin API needs (a multi-worker primary reads every worker's file). */
+export type RecordLookup = Pick<RequestStore, "get" | "getConfig" | "getOutcome">;
+
 export interface RequestStore {
   /** Records a resolved config under its hash (idempotent). Batched. */
   putConfig(hash: string, revision: string, json: string): void;
@@ -57,19 +60,21 @@ export interface RequestStore {
   /** Moves a request to a new state. Batched. */
   update(id: string, change: RequestUpdate): void;
   putOutcome(id: string, outcome: Outcome, at?: number): void;
-  /** Commits every pending write in one transaction, then runs the afterCommit callbacks. */
-  flush(): void;
+  /** Resolves once every write queued so far is committed (a failed commit is reported, not thrown). */
+  flush(): Promise<void>;
   /**
    * Runs `cb` once every write queued so far is committed (batched with the tick's
    * other writes): acknowledgements that a record gates go here.
    */
   afterCommit(cb: () => void): void;
-  get(id: string): RequestRecord | undefined;
-  getConfig(hash: string): string | undefined;
-  getOutcome(id: string): Outcome | undefined;
+  /** Reads see every write queued before them. */
+  get(id: string): Promise<RequestRecord | undefined>;
+  getConfig(hash: string): Promise<string | undefined>;
+  getOutcome(id: string): Promise<Outcome | undefined>;
   /** Deletes finished records older than `olderThan` (ms epoch); returns how many. */
-  sweep(olderThan: number): number;
+  sweep(olderThan: number): Promise<number>;
   /** Writes committed since open (for metrics). */
   readonly written: number;
-  close(): void;
+  /** Commits what is queued, then closes the file. */
+  close(): Promise<void>;
 }
