@@ -59,10 +59,15 @@ export class ProxyServer {
   readonly limiter: Limiter;
   private draining = false;
   private readonly deps: ProxyDeps;
-  private readonly active = new Set<Promise<void>>();
+  /** Requests admitted and not finished, and who waits for that count to reach 0 (drain). */
+  private inProgress = 0;
+  private idle: (() => void)[] = [];
+  /** Label children of the hot path, bound once (labelled lookups hash on every call). */
+  private readonly hot: ReturnType<typeof hotMetrics>;
 
   constructor(deps: ProxyDeps) {
     this.deps = deps;
+    this.hot = hotMetrics(deps.metrics);
     const cfg = deps.config;
     this.limiter = new Limiter(
       () => cfg.current.settings.maxConcurrency,
@@ -72,12 +77,12 @@ export class ProxyServer {
     this.server = createServer(
       { maxHeaderSize: deps.maxHeaderBytes, insecureHTTPParser: false, keepAliveTimeout: 65_000 },
       (req, res) => {
-        const p = this.handle(req, res).catch((err: unknown) => {
+        this.inProgress++;
+        this.handle(req, res).then(this.finished, (err: unknown) => {
           console.error("veltrix proxy: unhandled", err);
           sendError(res, "VX_ERR_INTERNAL", undefined, this.overflow());
+          this.finished();
         });
-        this.active.add(p);
-        void p.finally(() => this.active.delete(p));
       },
     );
     this.server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
@@ -92,6 +97,13 @@ export class ProxyServer {
       );
     });
   }
+
+  private readonly finished = (): void => {
+    if (--this.inProgress > 0 || this.idle.length === 0) return;
+    const waiting = this.idle;
+    this.idle = [];
+    for (const w of waiting) w();
+  };
 
   listen(port: number, host: string): Promise<number> {
     return new Promise((resolve, reject) => {
@@ -113,7 +125,8 @@ export class ProxyServer {
     this.server.close();
     this.server.closeIdleConnections();
     const deadline = new Promise((r) => setTimeout(r, graceMs).unref());
-    await Promise.race([Promise.allSettled([...this.active]), deadline]);
+    const allDone = this.inProgress === 0 ? Promise.resolve() : new Promise<void>((r) => this.idle.push(r));
+    await Promise.race([allDone, deadline]);
     this.server.closeAllConnections();
   }
 
@@ -172,9 +185,9 @@ export class ProxyServer {
     headers[veltrixHeaders.attempt] = "1";
     const plus = ref.key.indexOf("+");
     if (plus > 0) headers[veltrixHeaders.overrides] = ref.key.slice(plus + 1).replaceAll("+", ",");
+    if (mode === "direct") return this.direct(got ?? "full", id, req, res, headers, rev, receivedAt);
     res.setHeader(veltrixHeaders.requestId, id);
     res.setHeader(veltrixHeaders.revision, ref.revision);
-    if (mode === "direct") return this.direct(got ?? "full", id, req, res, headers, rev, receivedAt);
     return this.queued(mode, id, req, res, headers, rev, ref, receivedAt);
   }
 
@@ -203,7 +216,7 @@ export class ProxyServer {
     metrics.inFlight.inc();
     const dispatchedAt = waited ? Date.now() : receivedAt;
     if (waited) store.update(id, { state: "dispatched", at: dispatchedAt, attempt: 1 });
-    metrics.queueWait.observe({ mode: "direct" }, (dispatchedAt - receivedAt) / 1000);
+    this.hot.directQueueWait.observe((dispatchedAt - receivedAt) / 1000);
     const ac = new AbortController();
     const onClose = (): void => {
       if (!res.writableFinished) ac.abort();
@@ -217,14 +230,17 @@ export class ProxyServer {
         : limitBody(req, s.maxBodyBytes)
       : null;
     try {
-      const status = await upstream.streamTo(req, body, headers, res, s.requestTimeoutMs, ac.signal);
-      metrics.upstreamLatency.observe((Date.now() - dispatchedAt) / 1000);
-      store.update(id, { state: "done", at: Date.now(), status });
-      metrics.requests.inc({ mode: "direct", outcome: "done" });
+      const ours = { [veltrixHeaders.requestId]: id, [veltrixHeaders.revision]: rev.doc.revision };
+      const status = await upstream.streamTo(req, body, headers, ours, res, s.requestTimeoutMs, ac.signal);
+      const now = Date.now();
+      metrics.upstreamLatency.observe((now - dispatchedAt) / 1000);
+      store.update(id, { state: "done", at: now, status });
+      this.hot.directDone.inc();
     } catch (err) {
       const code = errorCode(err, res);
       store.update(id, { state: "failed", at: Date.now(), error: code });
       metrics.requests.inc({ mode: "direct", outcome: code });
+      if (!res.headersSent) res.setHeader(veltrixHeaders.revision, rev.doc.revision);
       if (code !== "client_closed") sendError(res, code, id, this.overflow());
     } finally {
       res.off("close", onClose);
@@ -322,6 +338,13 @@ export class ProxyServer {
     res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
     res.end(body);
   }
+}
+
+function hotMetrics(m: Metrics) {
+  return {
+    directDone: m.requests.labels({ mode: "direct", outcome: "done" }),
+    directQueueWait: m.queueWait.labels({ mode: "direct" }),
+  };
 }
 
 function errorCode(err: unknown, res: ServerResponse): ErrorCode | "client_closed" {

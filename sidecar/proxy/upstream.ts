@@ -32,11 +32,15 @@ export class Upstream {
     });
   }
 
-  /** Streams the request to the app and the answer to `res`; resolves with the app's status. */
+  /**
+   * Streams the request to the app and the answer to `res`, with `responseHeaders` added
+   * to the app's (one writeHead); resolves with the app's status.
+   */
   async streamTo(
     req: IncomingMessage,
     body: Readable | null,
     headers: HeaderMap,
+    responseHeaders: HeaderMap,
     res: ServerResponse,
     timeoutMs: number,
     signal: AbortSignal,
@@ -55,7 +59,7 @@ export class Upstream {
         },
         ({ statusCode, headers: upstreamHeaders }) => {
           status = statusCode;
-          res.writeHead(statusCode, endToEnd(upstreamHeaders, false));
+          res.writeHead(statusCode, Object.assign(endToEnd(upstreamHeaders, false), responseHeaders));
           return res;
         },
       );

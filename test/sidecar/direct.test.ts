@@ -88,6 +88,7 @@ describe("sidecar direct mode (real sidecar and app processes, SQLite on disk)",
     expect(res.headers["keep-alive"]).not.toBe("timeout=5");
     expect(res.headers["x-app"]).toBe("fixture");
     expect(res.headers["x-veltrix-request-id"]).toBe("client-id-0001");
+    expect(res.headers["x-veltrix-config-revision"]).toBe(seen.revision);
 
     // The record and the resolved config are on disk, served by the admin API.
     const rec = (await (await fetch(`${sc.admin}/v1/requests/client-id-0001`)).json()) as {
@@ -130,6 +131,8 @@ describe("sidecar direct mode (real sidecar and app processes, SQLite on disk)",
     const res = await fetch(`${sc.url}/slow?hang=1`);
     expect(res.status).toBe(504);
     expect(((await res.json()) as { code: string }).code).toBe("VX_ERR_UPSTREAM_TIMEOUT");
+    expect(res.headers.get("x-veltrix-request-id")).toBeTruthy();
+    expect(res.headers.get("x-veltrix-config-revision")).toMatch(/^[0-9a-f]{16}$/);
     expect(Date.now() - started).toBeLessThan(5_000);
   });
 
