@@ -9,7 +9,8 @@ import { connect, createInbox } from "@nats-io/transport-node";
 import { Pool } from "undici";
 
 const [port, appPort, natsUrl] = process.argv.slice(2);
-const nc = await connect({ servers: natsUrl ?? "nats://127.0.0.1:4222" });
+// noAsyncTraces as in the sidecar: no Error objects built per publish for stack traces.
+const nc = await connect({ servers: natsUrl ?? "nats://127.0.0.1:4222", noAsyncTraces: true });
 const jsm = await jetstreamManager(nc);
 const stream = `RAW_${randomUUID().slice(0, 8)}`;
 await jsm.streams.add({ name: stream, subjects: [`${stream}.q`], retention: RetentionPolicy.Workqueue });

@@ -47,6 +47,9 @@ export class Broker {
           reconnectTimeWait: 500,
           pingInterval: 5_000,
           maxPingOut: 2,
+          // Every request (each JetStream publish) would otherwise build two Error objects
+          // up front for their stack traces: ~8% of the sidecar's CPU in sync mode.
+          noAsyncTraces: true,
         });
       } catch (err) {
         const why = describeFailure(url, client, err);
