@@ -1,17 +1,20 @@
 // Throughput and tail latency of the sidecar (`direct` with a record per request, and
 // `sync` over a real JetStream) against the plain app, HAProxy (maxconn 32) and a
 // minimal undici proxy and a raw JetStream publish → pull → reply loop (the floor
-// for any sync design), all in the same run with wrk -t2 -c64. Medians of the runs.
+// for any sync design), all in the same run with wrk -t2 -c64. Medians of the runs,
+// after a warm-up run per target (JIT, pools). "cpu µs/req" is the CPU the target's
+// own process used per request served, steadier than req/s on a shared machine.
 //   scripts/with-node24 node bench/sidecar-proxy.ts [--short]
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { toolPath } from "../test/harness/tools.ts";
-import { hasWrk, port, repo, start, wrk, type Proc, type WrkResult } from "./lib/procs.ts";
+import { cpuMs, hasWrk, port, repo, start, wrk, type Proc, type WrkResult } from "./lib/procs.ts";
 import { median, printTable, short, writeResults, type Row } from "./lib/report.ts";
 
 const seconds = short ? 2 : 8;
+const warmupSeconds = short ? 1 : 3;
 const runs = short ? 1 : 3;
 const connections = 64;
 const node = process.execPath;
@@ -26,9 +29,11 @@ const procs: Proc[] = [];
 const appPort = await port();
 procs.push(await start(node, [join(repo, "bench/lib/plain-app.ts"), String(appPort)], appPort));
 
-const targets: { name: string; url: string }[] = [
-  { name: "app (no proxy)", url: `http://127.0.0.1:${appPort}/` },
+/** `pid`: the process whose CPU per request is reported (the proxy; the app for the baseline). */
+const targets: { name: string; url: string; pid: number | undefined }[] = [
+  { name: "app (no proxy)", url: `http://127.0.0.1:${appPort}/`, pid: procs[0]?.child.pid },
 ];
+const last = (): number | undefined => procs[procs.length - 1]?.child.pid;
 
 if (spawnSync("haproxy", ["-v"]).error === undefined) {
   const hp = await port();
@@ -38,12 +43,12 @@ if (spawnSync("haproxy", ["-v"]).error === undefined) {
     `global\n  maxconn 5000\ndefaults\n  mode http\n  timeout connect 5s\n  timeout client 60s\n  timeout server 60s\n  option http-keep-alive\nfrontend f\n  bind 127.0.0.1:${hp}\n  default_backend b\nbackend b\n  server app 127.0.0.1:${appPort} maxconn 32\n`,
   );
   procs.push(await start("haproxy", ["-f", cfg, "-db"], hp));
-  targets.push({ name: "haproxy maxconn 32", url: `http://127.0.0.1:${hp}/` });
+  targets.push({ name: "haproxy maxconn 32", url: `http://127.0.0.1:${hp}/`, pid: last() });
 }
 
 const mp = await port();
 procs.push(await start(node, [join(repo, "bench/lib/minimal-proxy.ts"), String(mp), String(appPort)], mp));
-targets.push({ name: "minimal undici proxy", url: `http://127.0.0.1:${mp}/` });
+targets.push({ name: "minimal undici proxy", url: `http://127.0.0.1:${mp}/`, pid: last() });
 
 const natsPort = await port();
 procs.push(
@@ -62,7 +67,7 @@ procs.push(
     rp,
   ),
 );
-targets.push({ name: "raw JetStream round trip", url: `http://127.0.0.1:${rp}/` });
+targets.push({ name: "raw JetStream round trip", url: `http://127.0.0.1:${rp}/`, pid: last() });
 
 function configFile(mode: string): string {
   const f = join(dir, `${mode}.yaml`);
@@ -100,20 +105,26 @@ for (const mode of ["direct", "sync"]) {
     ...(mode === "sync" ? ["--nats", `nats://127.0.0.1:${natsPort}`, "--ensure-stream"] : []),
   ];
   procs.push(await start(node, args, p, join(dir, `sidecar-${mode}.log`)));
-  targets.push({ name: `sidecar ${mode}`, url: `http://127.0.0.1:${p}/` });
+  targets.push({ name: `sidecar ${mode}`, url: `http://127.0.0.1:${p}/`, pid: last() });
 }
 // Let the sync sidecar attach to its stream.
 await new Promise((r) => setTimeout(r, 1_500));
 
-const results = new Map<string, WrkResult[]>();
+for (const t of targets) await wrk(t.url, connections, warmupSeconds);
+
+type Run = WrkResult & { cpuUsPerReq: number };
+const results = new Map<string, Run[]>();
 for (let r = 0; r < runs; r++) {
   for (const t of targets) {
+    const cpu0 = t.pid ? cpuMs(t.pid) : Number.NaN;
     const res = await wrk(t.url, connections, seconds);
-    results.set(t.name, [...(results.get(t.name) ?? []), res]);
+    const cpu = t.pid ? cpuMs(t.pid) - cpu0 : Number.NaN;
+    const run: Run = { ...res, cpuUsPerReq: (cpu * 1000) / (res.rps * seconds) };
+    results.set(t.name, [...(results.get(t.name) ?? []), run]);
   }
 }
 
-const med = (name: string, k: keyof WrkResult): number => median((results.get(name) ?? []).map((x) => x[k]));
+const med = (name: string, k: keyof Run): number => median((results.get(name) ?? []).map((x) => x[k]));
 const anchor = targets.some((t) => t.name.startsWith("haproxy"))
   ? "haproxy maxconn 32"
   : "minimal undici proxy";
@@ -125,10 +136,13 @@ const rows: Row[] = targets.map((t) => ({
   "p50 ms": med(t.name, "p50ms"),
   "p99 ms": med(t.name, "p99ms"),
   "p99 added ms": t.name.startsWith("app") ? 0 : med(t.name, "p99ms") - appP99,
+  "cpu µs/req": med(t.name, "cpuUsPerReq"),
   "non-2xx": med(t.name, "non2xx"),
   errors: med(t.name, "errors"),
 }));
-console.log(`wrk -t2 -c${connections} -d${seconds}s, ${runs} run(s), medians; node ${process.version}`);
+console.log(
+  `wrk -t2 -c${connections} -d${seconds}s, ${runs} run(s) after a ${warmupSeconds}s warm-up, medians; node ${process.version}`,
+);
 printTable(rows);
 console.log(`results: ${writeResults("sidecar-proxy", { connections, seconds, runs, anchor, rows })}`);
 for (const p of procs.reverse()) await p.stop();

@@ -94,6 +94,17 @@ export function wrk(url: string, connections: number, seconds: number): Promise<
   });
 }
 
+/** CPU time a process has used so far (user + system), in ms (Linux /proc). */
+export function cpuMs(pid: number): number {
+  // Fields after the command name (which may hold spaces); utime and stime are 14 and 15.
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return (ticks * 1000) / clockTicksPerSecond;
+}
+// USER_HZ: 100 on every Linux this runs on (getconf CLK_TCK).
+const clockTicksPerSecond = 100;
+
 /** Resident set size of a process in KiB (Linux /proc). */
 export function rssKiB(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
