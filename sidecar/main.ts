@@ -2,7 +2,8 @@
 import cluster from "node:cluster";
 import { AggregatorRegistry } from "prom-client";
 import { parseOptions } from "./options.ts";
-import { createSidecar, startListeners, startSweeper } from "./sidecar.ts";
+import { createSidecar, sidecarReadiness, startListeners, startSweeper } from "./sidecar.ts";
+import { answerReadiness } from "./worker-readiness.ts";
 import { runPrimary, workerEnv } from "./workers.ts";
 
 async function main(): Promise<void> {
@@ -14,6 +15,8 @@ async function main(): Promise<void> {
     // Constructing one registers the worker's responder to the primary's metrics requests.
     const responder = new AggregatorRegistry();
     AggregatorRegistry.setRegistries([sc.metrics.registry, responder]);
+    // Before listening: the primary asks a worker for readiness once it listens.
+    answerReadiness(() => sidecarReadiness(sc));
   }
   startSweeper(sc);
   const handle = await startListeners(sc, worker === 0);

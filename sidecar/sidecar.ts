@@ -9,6 +9,7 @@ import { ConfigDelivery } from "./config/delivery.ts";
 import { loadConfigFile, type ConfigDocument } from "./config/settings.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
 import type { SidecarOptions } from "./options.ts";
+import { attachmentsReadiness, type Readiness } from "./readiness.ts";
 import { ProxyServer } from "./proxy/server.ts";
 import { Upstream } from "./proxy/upstream.ts";
 import { QueueAttachment } from "./queue/attachment.ts";
@@ -156,6 +157,11 @@ export function startSweeper(sc: Sidecar): NodeJS.Timeout {
   return t;
 }
 
+/** This process's readiness: the single-process /readyz, and a worker's answer to the primary. */
+export function sidecarReadiness(sc: Sidecar): Readiness {
+  return attachmentsReadiness(sc.proxy.isDraining, sc.attachments, { mode: sc.config.current.settings.mode });
+}
+
 export async function startListeners(sc: Sidecar, admin: boolean): Promise<SidecarHandle> {
   let shuttingDown: Promise<void> | undefined;
   const shutdown = (reason: string): Promise<void> => {
@@ -177,15 +183,7 @@ export async function startListeners(sc: Sidecar, admin: boolean): Promise<Sidec
         config: sc.config,
         store: sc.store,
         metrics: sc.metrics,
-        notReady: () => [
-          ...(sc.proxy.isDraining ? ["draining"] : []),
-          ...sc.attachments.filter((a) => !a.ready).map((a) => a.notReadyReason),
-        ],
-        detail: () => {
-          const out: Record<string, unknown> = { mode: sc.config.current.settings.mode };
-          for (const a of sc.attachments) Object.assign(out, a.detail());
-          return out;
-        },
+        readiness: () => sidecarReadiness(sc),
         drain: () => void shutdown("/drain").then(() => process.exit(0)),
       })
     : undefined;

@@ -1,9 +1,10 @@
 // `--workers N`: the primary process forks N proxy workers that share the listener
 // (node:cluster), each with its own NATS connection, upstream pool and record file.
 // The primary holds no requests: it serves the admin API for all of them (records
-// from every worker's file, metrics aggregated), watches and reports the config
-// revision, and on SIGTERM or /drain drains every worker and exits when they have.
-import cluster from "node:cluster";
+// from every worker's file, metrics aggregated, readiness asked of every worker),
+// watches and reports the config revision, and on SIGTERM or /drain drains every
+// worker and exits when they have.
+import cluster, { type Worker } from "node:cluster";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { AggregatorRegistry } from "prom-client";
@@ -12,10 +13,12 @@ import { CurrentConfig } from "./config/current-config.ts";
 import { ConfigDelivery } from "./config/delivery.ts";
 import { createMetrics } from "./metrics.ts";
 import type { SidecarOptions } from "./options.ts";
+import { attachmentsReadiness } from "./readiness.ts";
 import { Broker } from "./queue/broker.ts";
 import { bootConfig, renderConfig } from "./sidecar.ts";
 import { ConfigSnapshots } from "./state/config-snapshots.ts";
 import { ShardedReader } from "./state/sharded-store.ts";
+import { workersReadiness } from "./worker-readiness.ts";
 
 export const workerEnv = "VELTRIX_WORKER_INDEX";
 
@@ -41,13 +44,14 @@ export async function runPrimary(opts: SidecarOptions): Promise<void> {
     ? new ConfigDelivery({ broker, config, snapshots, metrics, pod: opts.pod, report: true })
     : undefined;
   // Workers create their record files before they listen; the reader opens them after.
-  const listening = new Set<number>();
+  // A listening worker also answers readiness requests (main.ts installs that first).
+  const listening = new Map<number, Worker>();
   let draining = false;
   let exited = 0;
   const aggregator = new AggregatorRegistry();
   for (let i = 1; i <= opts.workers; i++) {
     const w = cluster.fork({ [workerEnv]: String(i) });
-    w.on("listening", () => listening.add(i));
+    w.on("listening", () => listening.set(i, w));
     w.on("exit", (code) => {
       listening.delete(i);
       exited++;
@@ -77,11 +81,21 @@ export async function runPrimary(opts: SidecarOptions): Promise<void> {
       return store();
     },
     metrics,
-    notReady: () => [
-      ...(draining ? ["draining"] : []),
-      ...(listening.size < opts.workers ? [`${listening.size}/${opts.workers} workers listening`] : []),
-    ],
-    detail: () => ({ mode: config.current.settings.mode, workers: opts.workers, ...delivery?.detail() }),
+    readiness: async () => {
+      const own = attachmentsReadiness(draining, delivery ? [delivery] : [], {
+        mode: config.current.settings.mode,
+        workers: opts.workers,
+      });
+      const each = await workersReadiness(listening);
+      return {
+        reasons: [
+          ...own.reasons,
+          ...(listening.size < opts.workers ? [`${listening.size}/${opts.workers} workers listening`] : []),
+          ...each.reasons,
+        ],
+        detail: { ...own.detail, ...each.detail },
+      };
+    },
     drain: () => void drain("/drain"),
     metricsText: async () => ({
       contentType: aggregator.contentType,

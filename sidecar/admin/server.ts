@@ -3,16 +3,15 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { CurrentConfig } from "../config/current-config.ts";
 import type { Metrics } from "../metrics.ts";
+import type { Readiness } from "../readiness.ts";
 import type { RecordLookup } from "../state/store.ts";
 
 export interface AdminDeps {
   config: CurrentConfig;
   store: RecordLookup;
   metrics: Metrics;
-  /** Reasons the sidecar is not ready (empty = ready). */
-  notReady: () => string[];
-  /** Extra readiness detail (broker state, mode). */
-  detail: () => Record<string, unknown>;
+  /** Reasons the sidecar is not ready (empty = ready) and detail (broker state, mode). */
+  readiness: () => Readiness | Promise<Readiness>;
   drain: () => void;
   /** Looks up a record another worker or pod may hold (optional). */
   lookup?: (id: string) => Promise<unknown>;
@@ -56,12 +55,12 @@ export class AdminServer {
     const p = url.pathname;
     if (p === "/healthz") return json(res, 200, { ok: true });
     if (p === "/readyz") {
-      const reasons = this.deps.notReady();
+      const { reasons, detail } = await this.deps.readiness();
       return json(res, reasons.length === 0 ? 200 : 503, {
         ready: reasons.length === 0,
         reasons,
         revision: this.deps.config.current.doc.revision,
-        ...this.deps.detail(),
+        ...detail,
       });
     }
     if (p === "/metrics") {

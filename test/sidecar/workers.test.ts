@@ -2,6 +2,7 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { describe, expect, it } from "vitest";
 import { eventually, tempDir } from "../harness/env.ts";
+import { startNats } from "../harness/nats.ts";
 import { startApp, startSidecar, writeVeltrixConfig } from "./helpers.ts";
 
 describe("sidecar with --workers 2 (real processes sharing the listener)", () => {
@@ -74,6 +75,80 @@ describe("sidecar with --workers 2 (real processes sharing the listener)", () =>
     } finally {
       await sc.process.stop();
       await app.process.stop();
+    }
+  }, 90_000);
+
+  it("the primary's /readyz asks every worker: NATS down, a stopped worker, and recovery", async () => {
+    const dir = tempDir("sidecar-workers-ready");
+    const nats = await startNats({ dir, name: "own-nats" });
+    const app = await startApp(dir);
+    const configFile = writeVeltrixConfig(dir, {
+      name: `multi-ready-${Date.now()}`,
+      queue: { mode: "sync", onBrokerUnavailable: "fail", maxConcurrency: 4 },
+    });
+    const sc = await startSidecar({
+      dir,
+      configFile,
+      appPort: app.port,
+      natsUrl: nats.url,
+      extraArgs: ["--workers", "2"],
+    });
+    interface Ready {
+      ready: boolean;
+      reasons: string[];
+      perWorker: Record<string, { pid: number; ready: boolean; broker?: string; queue?: string }>;
+    }
+    const readyz = async (): Promise<{ status: number; body: Ready }> => {
+      const r = await fetch(`${sc.admin}/readyz`);
+      return { status: r.status, body: (await r.json()) as Ready };
+    };
+    let stopped: number | undefined;
+    try {
+      const up = await eventually("both workers attached", async () => {
+        const r = await readyz();
+        const attached = ["1", "2"].every((n) => r.body.perWorker[n]?.queue === "attached");
+        return r.status === 200 && attached ? r.body : undefined;
+      });
+      expect(up).toMatchObject({ ready: true, reasons: [], perWorker: { 1: { ready: true, broker: "up" } } });
+
+      await nats.stop();
+      const down = await eventually("every worker reports the broker down", async () => {
+        const r = await readyz();
+        return r.status === 503 && r.body.reasons.length === 2 ? r.body : undefined;
+      });
+      expect(down.ready).toBe(false);
+      for (const n of ["1", "2"]) {
+        expect(down.reasons.some((why) => why.startsWith(`worker ${n}: broker unavailable`))).toBe(true);
+        expect(down.perWorker[n]).toMatchObject({ ready: false, broker: "down", queue: "detached" });
+      }
+
+      await nats.start();
+      const back = await eventually("ready again after NATS restarts", async () => {
+        const r = await readyz();
+        return r.status === 200 ? r.body : undefined;
+      });
+      expect(back.perWorker["2"]).toMatchObject({ ready: true, broker: "up", queue: "attached" });
+
+      // A worker that cannot answer (stopped) counts as not ready, by name, within ~1 s.
+      stopped = back.perWorker["2"]?.pid;
+      if (stopped === undefined) throw new Error("no pid for worker 2");
+      process.kill(stopped, "SIGSTOP");
+      const t0 = Date.now();
+      const silent = await readyz();
+      expect(Date.now() - t0).toBeLessThan(3_000);
+      expect(silent.status).toBe(503);
+      expect(silent.body.reasons).toEqual(["worker 2: no readiness answer within 1000 ms"]);
+      expect(silent.body.perWorker["1"]).toMatchObject({ ready: true });
+      process.kill(stopped, "SIGCONT");
+      stopped = undefined;
+      await eventually("ready after the worker resumes", async () =>
+        (await readyz()).status === 200 ? true : undefined,
+      );
+    } finally {
+      if (stopped !== undefined) process.kill(stopped, "SIGCONT");
+      await sc.process.stop();
+      await app.process.stop();
+      await nats.stop();
     }
   }, 90_000);
 });
