@@ -12,7 +12,7 @@ export interface SidecarOptions {
   adminPort: number;
   dataDir: string;
   natsUrl: string | undefined;
-  /** NATS credentials file (.creds). */
+  /** NATS credentials file (.creds); natsClient also has the credentials directory. */
   natsCredentials: string | undefined;
   /** Credentials and TLS for every NATS connection (operator/api/nats-auth.ts). */
   natsClient: NatsClientSettings;
@@ -34,7 +34,9 @@ export const usage = `usage: node sidecar/main.ts --config veltrixconfig.yaml --
   --admin-port N         admin port on 127.0.0.1 (default 15090)
   --data-dir DIR         SQLite files (default ./veltrix-data)
   --nats URL             NATS server; without it only direct mode (and fallbacks) work
-  --nats-creds FILE      NATS credentials file
+  --nats-creds FILE      NATS credentials file (.creds: user JWT + NKey seed)
+  --nats-creds-dir DIR   mounted Secret with creds (a .creds file), or user and password,
+                         or token (the webhook's mount); --nats-creds wins
   --nats-tls             connect to NATS over TLS (implied by any --nats-tls-* option)
   --nats-tls-ca FILE     CA verifying NATS (default: the system trust store)
   --nats-tls-cert FILE --nats-tls-key FILE   client certificate and key (mutual TLS)
@@ -61,6 +63,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
       "data-dir": { type: "string" },
       nats: { type: "string" },
       "nats-creds": { type: "string" },
+      "nats-creds-dir": { type: "string" },
       "nats-tls": { type: "boolean" },
       "nats-tls-ca": { type: "string" },
       "nats-tls-cert": { type: "string" },
@@ -97,6 +100,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
   const natsCredentials = str(values["nats-creds"], "VELTRIX_NATS_CREDENTIALS");
   const natsClient: NatsClientSettings = {
     credentialsFile: natsCredentials,
+    credentialsDir: str(values["nats-creds-dir"], "VELTRIX_NATS_CREDENTIALS_DIR"),
     tls: values["nats-tls"] ?? ["1", "true"].includes(env["VELTRIX_NATS_TLS"] ?? ""),
     tlsCaFile: str(values["nats-tls-ca"], "VELTRIX_NATS_TLS_CA"),
     tlsCertFile: str(values["nats-tls-cert"], "VELTRIX_NATS_TLS_CERT"),

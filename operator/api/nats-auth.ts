@@ -2,8 +2,9 @@
 // or the chart's mounted credentials Secret (a directory with `creds`, or `user` and
 // `password`, or `token`), and TLS (CA, optional client certificate and key, server
 // name). Files are read on every (re)connect, so a rotated Secret is picked up without
-// a restart; a missing or unreadable file fails the connect with a message naming it.
-import { readFileSync } from "node:fs";
+// a restart; a missing, unreadable or malformed file fails the connect with a message
+// naming it and what was expected. The sidecar reads the same forms (sidecar/options.ts).
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   type Authenticator,
@@ -30,7 +31,7 @@ export interface NatsClientSettings {
   tlsServerName?: string | undefined;
 }
 
-/** Raised while authenticating: the credentials could not be read. */
+/** Raised while authenticating: the credentials could not be read, or are malformed. */
 export class NatsCredentialsError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -38,14 +39,35 @@ export class NatsCredentialsError extends Error {
   }
 }
 
+/** What a mounted credentials Secret must hold, for the error messages. */
+const natsCredentialsDirExpected = "expected the key creds (a .creds file), or user and password, or token";
+const credsExpected =
+  "expected a .creds file: a -----BEGIN NATS USER JWT----- block, then a -----BEGIN USER NKEY SEED----- block";
+
+function why(err: unknown): string {
+  return (err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : String(err));
+}
+
 function readText(file: string, trim = true): string {
+  let text: string;
   try {
-    const text = readFileSync(file, "utf8");
-    return trim ? text.trim() : text;
+    text = readFileSync(file, "utf8");
   } catch (err) {
-    const why = (err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : String(err));
-    throw new NatsCredentialsError(`cannot read NATS credentials ${file} (${why})`, { cause: err });
+    const code = why(err);
+    const hint = code === "EISDIR" ? "; it is a directory, expected a file" : "";
+    throw new NatsCredentialsError(`cannot read NATS credentials ${file} (${code}${hint})`, { cause: err });
   }
+  return trim ? text.trim() : text;
+}
+
+/** A one-value key of the mounted Secret: not empty and, unless `multiline`, one line. */
+function readValue(file: string, what: string, multiline = false): string {
+  const value = readText(file);
+  if (!value) throw new NatsCredentialsError(`NATS credentials ${file} is empty; expected ${what}`);
+  if (!multiline && /[\r\n]/.test(value)) {
+    throw new NatsCredentialsError(`NATS credentials ${file} has more than one line; expected ${what}`);
+  }
+  return value;
 }
 
 function exists(file: string): boolean {
@@ -64,31 +86,65 @@ function credsFile(file: string): Authenticator {
       return inner(nonce);
     } catch (err) {
       if (err instanceof NatsCredentialsError) throw err;
-      throw new NatsCredentialsError(`cannot use NATS credentials ${file}: ${(err as Error).message}`, {
-        cause: err,
-      });
+      throw new NatsCredentialsError(
+        `cannot use NATS credentials ${file}: ${(err as Error).message}; ${credsExpected}`,
+        { cause: err },
+      );
     }
+  };
+}
+
+/** The keys of a mounted Secret directory (without the kubelet's `..data` entries). */
+function secretKeys(dir: string): string[] {
+  try {
+    return readdirSync(dir).filter((name) => !name.startsWith(".."));
+  } catch (err) {
+    const code = why(err);
+    const hint = code === "ENOTDIR" ? "; it is a file, expected a directory (a mounted Secret)" : "";
+    throw new NatsCredentialsError(`cannot read NATS credentials directory ${dir} (${code}${hint})`, {
+      cause: err,
+    });
+  }
+}
+
+/**
+ * The authenticator of a mounted credentials Secret: `creds` (a .creds file), else `user`
+ * and `password`, else `token`. Anything else, an empty or multi-line value, or only one of
+ * `user` and `password`, fails with a message naming the file and what is expected.
+ */
+function credentialsDir(dir: string): Authenticator {
+  return (nonce?: string) => {
+    const keys = secretKeys(dir);
+    const file = (key: string) => join(dir, key);
+    if (keys.includes("creds")) return credsFile(file("creds"))(nonce);
+    const user = keys.includes("user");
+    const password = keys.includes("password");
+    if (user !== password) {
+      const [has, lacks] = user ? ["user", "password"] : ["password", "user"];
+      throw new NatsCredentialsError(
+        `NATS credentials directory ${dir} has ${has} but no ${lacks}; ${natsCredentialsDirExpected}`,
+      );
+    }
+    if (user) {
+      return usernamePasswordAuthenticator(
+        readValue(file("user"), "the NATS user name"),
+        readValue(file("password"), "the password of the NATS user", true),
+      )(nonce);
+    }
+    if (keys.includes("token")) {
+      return tokenAuthenticator(readValue(file("token"), "the NATS token"))(nonce);
+    }
+    const found = keys.length ? `it has ${keys.sort().join(", ")}` : "it is empty";
+    throw new NatsCredentialsError(
+      `NATS credentials directory ${dir} has none of the keys creds, user and password, token (${found}); ${natsCredentialsDirExpected}`,
+    );
   };
 }
 
 /** The authenticator for the settings, or undefined for none. Decided per connect. */
 export function natsAuthenticator(s: NatsClientSettings): Authenticator | undefined {
   if (s.credentialsFile) return credsFile(s.credentialsFile);
-  const dir = s.credentialsDir;
-  if (!dir) return undefined;
-  return (nonce?: string) => {
-    if (exists(join(dir, "creds"))) return credsFile(join(dir, "creds"))(nonce);
-    if (exists(join(dir, "user")) || exists(join(dir, "password"))) {
-      return usernamePasswordAuthenticator(
-        readText(join(dir, "user")),
-        readText(join(dir, "password")),
-      )(nonce);
-    }
-    if (exists(join(dir, "token"))) return tokenAuthenticator(readText(join(dir, "token")))(nonce);
-    throw new NatsCredentialsError(
-      `NATS credentials directory ${dir} has none of the keys creds, user and password, token`,
-    );
-  };
+  return s.credentialsDir ? credentialsDir(s.credentialsDir) : undefined;
 }
 
 /** The TLS options for the settings, or undefined when TLS is not asked for. */

@@ -31,8 +31,12 @@ export interface InjectionOptions {
   preStopSleep: boolean;
   nats: {
     url: string;
-    /** Secret in the pod's namespace holding the NATS credentials file. */
-    credentialsSecret?: { name: string; key: string };
+    /**
+     * Secret in the pod's namespace with the NATS credentials: without `key`, mounted whole
+     * as a directory holding `creds` (a .creds file), or `user` and `password`, or `token`;
+     * with `key`, that key is a .creds file and only it is mounted.
+     */
+    credentialsSecret?: { name: string; key?: string };
     /**
      * NATS requires TLS. The CA (`ca.crt`, and for mutual TLS `tls.crt` and `tls.key`)
      * comes from a Secret or, CA only, a ConfigMap in the pod's namespace (the Secret wins

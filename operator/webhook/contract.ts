@@ -8,7 +8,11 @@ export const renderedConfigVolumeName = "veltrix-config";
 /** The operator's boot-fallback ConfigMap (operator/api/contract.ts configMapName), optional. */
 export const bootConfigVolumeName = "veltrix-boot";
 export const bootConfigMountPath = "/etc/veltrix-boot";
-/** The namespace's NATS credentials Secret, mounted as a file (the sidecar reads a .creds file). */
+/**
+ * The namespace's NATS credentials Secret, mounted whole as a directory (`creds`, or `user`
+ * and `password`, or `token`: operator/api/nats-auth.ts); with a custom `.creds` key, only
+ * that key, as the file below.
+ */
 export const natsCredentialsVolumeName = "veltrix-nats";
 export const natsCredentialsMountPath = "/etc/veltrix-nats";
 export const natsCredentialsFile = "nats.creds";
@@ -40,6 +44,7 @@ export const sidecarEnv = {
   podName: "VELTRIX_POD_NAME",
   natsUrl: "VELTRIX_NATS_URL",
   natsCredentials: "VELTRIX_NATS_CREDENTIALS",
+  natsCredentialsDir: "VELTRIX_NATS_CREDENTIALS_DIR",
   natsTls: "VELTRIX_NATS_TLS",
   natsTlsDir: "VELTRIX_NATS_TLS_DIR",
   natsTlsServerName: "VELTRIX_NATS_TLS_SERVER_NAME",

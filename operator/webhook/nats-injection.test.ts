@@ -1,5 +1,6 @@
-// The chart's NATS TLS defaults reach the injected sidecar: natsInjection reads the
-// defaults file, planInjection mounts the CA source and sets the sidecar's env.
+// The chart's NATS TLS and credentials defaults reach the injected sidecar: natsInjection
+// reads the defaults file, planInjection mounts the CA source and the credentials Secret
+// and sets the sidecar's env.
 import { describe, expect, it } from "vitest";
 import { goldenConfig, goldenOptions } from "../../test/webhook/fixtures.ts";
 import { planInjection } from "./plan.ts";
@@ -74,5 +75,54 @@ describe("NATS TLS from the sidecar defaults file", () => {
     expect(p.spec.volumes?.filter((v) => v.name === "veltrix-nats-tls")).toEqual([
       { name: "veltrix-nats-tls", secret: { secretName: "nats-mtls" } },
     ]);
+  });
+});
+
+describe("NATS credentials from the sidecar defaults file", () => {
+  it("mounts the whole Secret as the credentials directory for the default key", () => {
+    // The chart's default key "creds" is one of the directory's keys, so any of
+    // creds, user and password, or token in the namespace's Secret works.
+    for (const key of ["creds", undefined]) {
+      const nats = natsInjection(
+        { natsCredentials: { secretName: "team-nats", ...(key && { key }) } },
+        "nats://nats:4222",
+      );
+      expect(nats).toEqual({ url: "nats://nats:4222", credentialsSecret: { name: "team-nats" } });
+      const { pod: p, sidecar } = injected(nats);
+      expect(env(sidecar)).toMatchObject({ VELTRIX_NATS_CREDENTIALS_DIR: "/etc/veltrix-nats" });
+      expect(env(sidecar)).not.toHaveProperty("VELTRIX_NATS_CREDENTIALS");
+      expect(sidecar.volumeMounts).toContainEqual({
+        name: "veltrix-nats",
+        mountPath: "/etc/veltrix-nats",
+        readOnly: true,
+      });
+      expect(p.spec.volumes?.filter((v) => v.name === "veltrix-nats")).toEqual([
+        { name: "veltrix-nats", secret: { secretName: "team-nats" } },
+      ]);
+    }
+  });
+
+  it("mounts only a custom key, as the .creds file", () => {
+    const nats = natsInjection(
+      { natsCredentials: { secretName: "team-nats", key: "nats.creds" } },
+      "nats://nats:4222",
+    );
+    const { pod: p, sidecar } = injected(nats);
+    expect(env(sidecar)).toMatchObject({ VELTRIX_NATS_CREDENTIALS: "/etc/veltrix-nats/nats.creds" });
+    expect(env(sidecar)).not.toHaveProperty("VELTRIX_NATS_CREDENTIALS_DIR");
+    expect(p.spec.volumes?.filter((v) => v.name === "veltrix-nats")).toEqual([
+      {
+        name: "veltrix-nats",
+        secret: { secretName: "team-nats", items: [{ key: "nats.creds", path: "nats.creds" }] },
+      },
+    ]);
+  });
+
+  it("without a Secret name: no credentials, nothing mounted", () => {
+    const nats = natsInjection({ natsCredentials: { secretName: "", key: "creds" } }, "nats://nats:4222");
+    expect(nats).toEqual({ url: "nats://nats:4222" });
+    const { pod: p, sidecar } = injected(nats);
+    expect(Object.keys(env(sidecar)).filter((k) => k.startsWith("VELTRIX_NATS_CREDENTIALS"))).toEqual([]);
+    expect(p.spec.volumes?.map((v) => v.name)).not.toContain("veltrix-nats");
   });
 });

@@ -200,11 +200,14 @@ function sidecarEnvFor(
     { name: sidecarEnv.podName, valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
     { name: sidecarEnv.natsUrl, value: options.nats.url },
   ];
-  if (options.nats.credentialsSecret) {
+  const creds = options.nats.credentialsSecret;
+  if (creds?.key) {
     env.push({
       name: sidecarEnv.natsCredentials,
       value: `${natsCredentialsMountPath}/${natsCredentialsFile}`,
     });
+  } else if (creds) {
+    env.push({ name: sidecarEnv.natsCredentialsDir, value: natsCredentialsMountPath });
   }
   const tls = options.nats.tls;
   if (tls) {
@@ -368,12 +371,14 @@ export function buildInjection(
   );
   const creds = options.nats.credentialsSecret;
   if (creds) {
-    // Default mode 0644: the sidecar runs as 65532 without an fsGroup and must read the file.
+    // Default mode 0644: the sidecar runs as 65532 without an fsGroup and must read the files.
+    // Whole: the sidecar picks creds, or user and password, or token (like the operator);
+    // a custom key is a .creds file, mounted alone under a fixed name.
     pod.spec.volumes.push({
       name: natsCredentialsVolumeName,
       secret: {
         secretName: creds.name,
-        items: [{ key: creds.key, path: natsCredentialsFile }],
+        ...(creds.key && { items: [{ key: creds.key, path: natsCredentialsFile }] }),
       },
     });
   }

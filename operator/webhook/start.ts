@@ -93,11 +93,13 @@ export interface SidecarDefaultsFile {
 /** The sidecar's NATS settings from the defaults file; `natsUrl` when the file names none. */
 export function natsInjection(file: SidecarDefaultsFile, natsUrl: string): InjectionOptions["nats"] {
   const credentials = file.natsCredentials?.secretName;
+  // "creds" (the chart's default) is one of the directory's own keys: mount the whole Secret.
+  const key = file.natsCredentials?.key;
   const from = file.natsTlsFrom;
   return {
     url: file.natsUrl ?? natsUrl,
     ...(credentials && {
-      credentialsSecret: { name: credentials, key: file.natsCredentials?.key ?? "creds" },
+      credentialsSecret: { name: credentials, ...(key && key !== "creds" && { key }) },
     }),
     ...(file.natsTls && {
       tls: {

@@ -6,6 +6,7 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import {
   type NatsClientSettings,
+  NatsCredentialsError,
   natsConnectionOptions,
   natsFailureKind,
 } from "../../operator/api/nats-auth.ts";
@@ -118,6 +119,17 @@ export function describeFailure(url: string, client: NatsClientSettings, err: un
         : "set the CA with --nats-tls-ca or VELTRIX_NATS_TLS_CA (or --nats-tls-dir)";
     return `TLS to NATS at ${url} failed: ${messages(err)}; ${hint}`;
   }
-  if (kind === "auth") return `NATS at ${url} refused the credentials: ${messages(err)}`;
+  if (kind === "auth") {
+    // Our own reading of the files failed (missing, malformed): the server never saw them.
+    for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+      if (e instanceof NatsCredentialsError)
+        return `cannot use the NATS credentials for ${url}: ${e.message}`;
+    }
+    const source = client.credentialsFile ?? client.credentialsDir;
+    const hint = source
+      ? `check ${source}`
+      : "no credentials are set (--nats-creds or --nats-creds-dir, VELTRIX_NATS_CREDENTIALS or VELTRIX_NATS_CREDENTIALS_DIR)";
+    return `authentication to NATS at ${url} failed, the server refused the credentials: ${messages(err)}; ${hint}`;
+  }
   return `cannot connect to NATS at ${url}: ${messages(err)}`;
 }

@@ -5,6 +5,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { nkeys } from "@nats-io/transport-node";
 import { createCertificateAuthority, issueServingCertificate } from "../../operator/certs/issue.ts";
+import { credsText } from "./creds.ts";
 import { type NatsServer, startNats } from "./nats.ts";
 
 export interface SecureNats {
@@ -13,23 +14,6 @@ export interface SecureNats {
   caFile: string;
   /** A .creds file for the NKey user the server accepts. */
   credsFile: string;
-}
-
-/** A .creds file for `user`; no operator is configured, so the server checks the NKey signature, not the JWT. */
-function writeCreds(path: string, user: ReturnType<typeof nkeys.createUser>): void {
-  writeFileSync(
-    path,
-    [
-      "-----BEGIN NATS USER JWT-----",
-      "eyJ0eXAiOiJKV1QiLCJhbGciOiJlZDI1NTE5LW5rZXkifQ.e30.unused",
-      "------END NATS USER JWT------",
-      "",
-      "-----BEGIN USER NKEY SEED-----",
-      new TextDecoder().decode(user.getSeed()),
-      "------END USER NKEY SEED------",
-      "",
-    ].join("\n"),
-  );
 }
 
 export async function startSecureNats(opts: {
@@ -46,7 +30,7 @@ export async function startSecureNats(opts: {
   writeFileSync(join(dir, "server.key"), serving.keyPem);
   const user = nkeys.createUser();
   const credsFile = join(dir, opts.credsName);
-  writeCreds(credsFile, user);
+  writeFileSync(credsFile, credsText(user));
   const users = [
     ...(opts.passwordUsers ?? []).map(
       (u) => `{ user: ${JSON.stringify(u.user)}, password: ${JSON.stringify(u.password)} }`,
