@@ -111,6 +111,8 @@ export async function createSidecar(opts: SidecarOptions, worker = 0): Promise<S
     metrics,
     queue: queue?.client,
     maxHeaderBytes: opts.maxHeaderBytes,
+    // Called only once requests arrive, after `sc` below exists.
+    readiness: () => sidecarReadiness(sc),
   });
   const onApplied = (d: ConfigDocument): void => {
     metrics.configRevision.reset();
@@ -125,7 +127,7 @@ export async function createSidecar(opts: SidecarOptions, worker = 0): Promise<S
     // In direct mode the queue is the local wait list; queued modes sample the stream.
     if (config.current.settings.mode === "direct") metrics.queueDepth.set(proxy.limiter.waiting);
   }, 1_000).unref();
-  return {
+  const sc: Sidecar = {
     opts,
     config,
     store,
@@ -142,6 +144,7 @@ export async function createSidecar(opts: SidecarOptions, worker = 0): Promise<S
         : []),
     ],
   };
+  return sc;
 }
 
 /** Periodic retention sweep of finished records. */

@@ -85,6 +85,12 @@ export function configMapName(name: string): string {
 }
 export const configMapKey = "config.json";
 
+/**
+ * Paths the sidecar answers on its proxy port for the kubelet's probes (its admin API
+ * listens on 127.0.0.1 only, out of the kubelet's reach); the webhook's probes use them.
+ */
+export const sidecarProbePaths = { healthz: "/_veltrix/healthz", readyz: "/_veltrix/readyz" } as const;
+
 /** What a sidecar writes to sidecarStatusBucket. */
 export interface SidecarStatus {
   /** Revision (ConfigDocument.revision) the sidecar applies now. */

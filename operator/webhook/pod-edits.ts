@@ -2,7 +2,7 @@
 // every name the injection would collide with, and add the sidecar, volumes,
 // mounts, env and preStop. The edits add, except the one rename of the port scheme
 // (the app's port and the probes that name it); a collision is refused earlier.
-import { configMapName } from "../api/contract.ts";
+import { configMapName, sidecarProbePaths } from "../api/contract.ts";
 import type { AnnotationValues } from "./annotations.ts";
 import type { InjectionConfig, InjectionOptions, ResourceRequirements } from "./config-input.ts";
 import {
@@ -233,9 +233,11 @@ function sidecarContainer(
   s: Settings,
   options: InjectionOptions,
 ): Container {
-  // The admin API listens on 127.0.0.1 only, out of the kubelet's reach: probe the proxy listener.
-  const probe = (periodSeconds: number, failureThreshold: number) => ({
-    tcpSocket: { port: s.proxyPort },
+  // The admin API listens on 127.0.0.1 only, out of the kubelet's reach: the proxy
+  // port answers the probe paths itself. Readiness fails while draining and, in a
+  // queued mode with onBrokerUnavailable fail, while NATS is unreachable.
+  const probe = (path: string, periodSeconds: number, failureThreshold: number) => ({
+    httpGet: { path, port: s.proxyPort },
     periodSeconds,
     failureThreshold,
     timeoutSeconds: 1,
@@ -262,9 +264,9 @@ function sidecarContainer(
         ? [{ name: natsTlsVolumeName, mountPath: natsTlsMountPath, readOnly: true }]
         : []),
     ],
-    startupProbe: probe(1, 60),
-    readinessProbe: probe(5, 3),
-    livenessProbe: probe(10, 3),
+    startupProbe: probe(sidecarProbePaths.healthz, 1, 60),
+    readinessProbe: probe(sidecarProbePaths.readyz, 5, 3),
+    livenessProbe: probe(sidecarProbePaths.healthz, 10, 3),
     securityContext: {
       allowPrivilegeEscalation: false,
       capabilities: { drop: ["ALL"] },

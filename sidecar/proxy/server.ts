@@ -11,7 +11,10 @@ import {
   type ResolvedRef,
 } from "../config/current-config.ts";
 import { sendError, VeltrixError, type ErrorCode } from "../errors.ts";
+import { contract } from "../config/settings.ts";
+import { listenOn } from "../listen.ts";
 import type { Metrics } from "../metrics.ts";
+import type { Readiness } from "../readiness.ts";
 import type { RequestStore } from "../state/store.ts";
 import { endToEnd, requestIdFrom, veltrixHeaders, type HeaderMap } from "./headers.ts";
 import { Limiter, type Acquire } from "./limiter.ts";
@@ -48,11 +51,17 @@ export interface ProxyDeps {
   metrics: Metrics;
   queue: QueueClient | undefined;
   maxHeaderBytes: number;
+  /** This process's readiness, for the kubelet's probes (see `probePaths`). */
+  readiness: () => Readiness;
 }
 
 const noBody = Buffer.alloc(0);
 
+/** Paths the sidecar answers itself (never forwarded), under a prefix apps leave alone. */
 export const statusPathPrefix = "/_veltrix/requests/";
+// The kubelet's probes (contract.sidecarProbePaths) answer with status codes only: the
+// reasons stay on the localhost admin API's /readyz.
+const probePaths = contract.sidecarProbePaths;
 
 export class ProxyServer {
   readonly server: Server;
@@ -106,13 +115,7 @@ export class ProxyServer {
   };
 
   listen(port: number, host: string): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.server.once("error", reject);
-      this.server.listen({ port, host, exclusive: false }, () => {
-        const addr = this.server.address();
-        resolve(typeof addr === "object" && addr ? addr.port : port);
-      });
-    });
+    return listenOn(this.server, port, host);
   }
 
   get isDraining(): boolean {
@@ -139,8 +142,11 @@ export class ProxyServer {
     const { store, metrics, config } = this.deps;
     const id = requestIdFrom(req.headers[veltrixHeaders.requestId]);
     const url = req.url ?? "/";
-    if (req.method === "GET" && url.startsWith(statusPathPrefix))
-      return this.status(url.slice(statusPathPrefix.length), res);
+    if (req.method === "GET" && url.startsWith("/_veltrix/")) {
+      if (url.startsWith(statusPathPrefix)) return this.status(url.slice(statusPathPrefix.length), res);
+      if (url === probePaths.healthz) return probeAnswer(res, true);
+      if (url === probePaths.readyz) return probeAnswer(res, this.deps.readiness().reasons.length === 0);
+    }
     const rev = config.current;
     const s = rev.settings;
     if (this.draining) {
@@ -338,6 +344,12 @@ export class ProxyServer {
     res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
     res.end(body);
   }
+}
+
+function probeAnswer(res: ServerResponse, ok: boolean): void {
+  const body = ok ? '{"ok":true}' : '{"ok":false}';
+  res.writeHead(ok ? 200 : 503, { "content-type": "application/json", "content-length": body.length });
+  res.end(body);
 }
 
 function hotMetrics(m: Metrics) {

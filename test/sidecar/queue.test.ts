@@ -244,7 +244,7 @@ describe("async mode over real JetStream", () => {
 });
 
 describe("broker unavailable", () => {
-  it("fails fast or falls back to direct per queue.onBrokerUnavailable, and says so in /readyz", async () => {
+  it("fails fast or falls back to direct per queue.onBrokerUnavailable, and says so in /readyz and to the kubelet", async () => {
     const dir = tempDir("sidecar-nonats");
     const nats = await startNats({ dir, name: "own-nats" });
     cleanups.push(() => nats.stop());
@@ -278,10 +278,19 @@ describe("broker unavailable", () => {
       return r.queue === "attached" ? true : undefined;
     });
     expect((await fetch(`${f.url}/x`)).status).toBe(200);
+    // The kubelet's probes, on the proxy port (the admin API is on 127.0.0.1 only).
+    const probe = async (sc: { url: string }, path: string): Promise<number> =>
+      (await fetch(`${sc.url}${path}`)).status;
+    expect(await probe(f, "/_veltrix/readyz")).toBe(200);
     await nats.stop();
     await eventually("fail mode not ready", async () =>
       (await fetch(`${f.admin}/readyz`)).status === 503 ? true : undefined,
     );
+    const appCount = (await a0.stats()).count;
+    expect(await probe(f, "/_veltrix/readyz")).toBe(503);
+    expect(await probe(f, "/_veltrix/healthz")).toBe(200);
+    expect(await probe(d, "/_veltrix/readyz")).toBe(200);
+    expect((await a0.stats()).count, "probes are answered by the sidecar, never forwarded").toBe(appCount);
     const failed = await fetch(`${f.url}/x`);
     expect(failed.status).toBe(503);
     expect(failed.headers.get("x-veltrix-error")).toBe("VX_ERR_BROKER_UNAVAILABLE");
@@ -293,5 +302,6 @@ describe("broker unavailable", () => {
     await eventually("back to sync", async () =>
       (await fetch(`${f.url}/x`)).status === 200 ? true : undefined,
     );
+    expect(await probe(f, "/_veltrix/readyz")).toBe(200);
   }, 90_000);
 });
