@@ -1,4 +1,5 @@
 // Starts the real test app and real sidecar processes for the sidecar tests.
+import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stringify } from "yaml";
@@ -144,4 +145,28 @@ export async function startSidecar(opts: {
   };
   await sc.start();
   return sc;
+}
+
+/**
+ * A sync-mode sidecar with its own VeltrixConfig (a fresh name, so its own stream) that
+ * fails fast without NATS: how the NATS TLS and credentials tests see a connection work
+ * or fail. `extraArgs` carry the NATS TLS and credential options under test.
+ */
+export async function startFailFastSyncSidecar(opts: {
+  dir: string;
+  name: string;
+  appPort: number;
+  natsUrl: string;
+  extraArgs: string[];
+  waitReady?: boolean;
+}): Promise<Sidecar> {
+  const configFile = writeVeltrixConfig(
+    opts.dir,
+    {
+      name: `${opts.name}-${randomBytes(3).toString("hex")}`,
+      queue: { mode: "sync", maxConcurrency: 2, onBrokerUnavailable: "fail", requestTimeout: "5s" },
+    },
+    `${opts.name}.yaml`,
+  );
+  return startSidecar({ ...opts, configFile });
 }

@@ -5,7 +5,6 @@
 // wrong ones the sidecar stays not ready and /readyz and its log say authentication
 // failed; with a malformed directory they name the file and what was expected. Uses its
 // own nats-servers.
-import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { nkeys } from "@nats-io/transport-node";
@@ -13,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { credsText } from "../harness/creds.ts";
 import { eventually, tempDir } from "../harness/env.ts";
 import { type NatsServer, startNats } from "../harness/nats.ts";
-import { type App, startApp, startSidecar, type Sidecar, writeVeltrixConfig } from "./helpers.ts";
+import { type App, startApp, startFailFastSyncSidecar, type Sidecar } from "./helpers.ts";
 
 describe("sidecar to NATS with a token or user/password from a mounted Secret (own nats-servers)", () => {
   let tokenNats: NatsServer;
@@ -37,18 +36,9 @@ describe("sidecar to NATS with a token or user/password from a mounted Secret (o
     credsDir: string,
     waitReady = true,
   ): Promise<Sidecar> {
-    const configFile = writeVeltrixConfig(
-      dir,
-      {
-        name: `auth-${randomBytes(3).toString("hex")}`,
-        queue: { mode: "sync", maxConcurrency: 2, onBrokerUnavailable: "fail", requestTimeout: "5s" },
-      },
-      `${name}.yaml`,
-    );
-    const sc = await startSidecar({
+    const sc = await startFailFastSyncSidecar({
       dir,
       name,
-      configFile,
       appPort: app.port,
       natsUrl: nats.url,
       extraArgs: ["--nats-creds-dir", credsDir],

@@ -4,14 +4,13 @@
 // says, in /readyz and its log, that TLS failed and which option sets the CA. The
 // directory form (--nats-tls-dir with ca.crt) is what the webhook mounts. Uses its own
 // nats-server.
-import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, tempDir } from "../harness/env.ts";
 import type { NatsServer } from "../harness/nats.ts";
 import { startSecureNats } from "../harness/secure-nats.ts";
-import { type App, startApp, startSidecar, type Sidecar, writeVeltrixConfig } from "./helpers.ts";
+import { type App, startApp, startFailFastSyncSidecar, type Sidecar } from "./helpers.ts";
 
 describe("sidecar to NATS over TLS with credentials (own nats-server)", () => {
   let nats: NatsServer;
@@ -22,18 +21,9 @@ describe("sidecar to NATS over TLS with credentials (own nats-server)", () => {
   const started: Sidecar[] = [];
 
   async function sidecar(name: string, extraArgs: string[], waitReady = true): Promise<Sidecar> {
-    const configFile = writeVeltrixConfig(
-      dir,
-      {
-        name: `tls-${randomBytes(3).toString("hex")}`,
-        queue: { mode: "sync", maxConcurrency: 2, onBrokerUnavailable: "fail", requestTimeout: "5s" },
-      },
-      `${name}.yaml`,
-    );
-    const sc = await startSidecar({
+    const sc = await startFailFastSyncSidecar({
       dir,
       name,
-      configFile,
       appPort: app.port,
       natsUrl: nats.url,
       extraArgs,
