@@ -37,4 +37,12 @@ describe("requestIdFrom", () => {
       expect(requestIdFrom(bad)).toMatch(/^[0-9a-f-]{36}$/);
     }
   });
+
+  it("generates time-ordered UUIDs (v7), so records append to the store's index in order", () => {
+    const ids = Array.from({ length: 1000 }, () => requestIdFrom(undefined));
+    for (const id of ids)
+      expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect([...ids].sort()).toEqual(ids);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
 });
