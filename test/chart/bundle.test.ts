@@ -3,7 +3,7 @@
 // both programs started from it serve /healthz. The tree is built outside the repository so
 // Node cannot fall back to the repository's node_modules.
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
@@ -109,13 +109,19 @@ describe("runtime bundle (the images' tree, built without a container engine)", 
   it("starts the sidecar from the tree and it serves /healthz", async () => {
     const [appPort, port, adminPort] = [await freePort(), await freePort(), await freePort()];
     const dir = tempDir("bundle-sidecar");
+    // The minimal sample in direct mode: no NATS here, and a direct request is recorded.
+    const configFile = join(dir, "direct.yaml");
+    writeFileSync(
+      configFile,
+      `${readFileSync(join(repoRoot, "crds/samples/minimal.yaml"), "utf8")}  queue:\n    mode: direct\n`,
+    );
     const sidecar = new ManagedProcess({
       name: "bundle-sidecar",
       command: process.execPath,
       args: [
         join(bundle, "sidecar/main.js"),
         "--config",
-        join(repoRoot, "crds/samples/minimal.yaml"),
+        configFile,
         "--app-port",
         String(appPort),
         "--port",
@@ -133,6 +139,17 @@ describe("runtime bundle (the images' tree, built without a container engine)", 
     sidecar.start();
     await sidecar.waitUntil("serving /healthz", () => healthz(adminPort), 30_000);
     expect(existsSync(join(dir, "data"))).toBe(true);
+    // The kubelet's probe path on the proxy port, and a request recorded through the
+    // store's writer thread (its own file in the tree): no app listens, so the request
+    // fails, and its record says so.
+    expect((await fetch(`http://127.0.0.1:${port}/_veltrix/healthz`)).status).toBe(200);
+    const res = await fetch(`http://127.0.0.1:${port}/x`);
+    expect(res.status).toBe(502);
+    const id = res.headers.get("x-veltrix-request-id");
+    const rec = (await (await fetch(`http://127.0.0.1:${adminPort}/v1/requests/${id}`)).json()) as {
+      record?: { state: string };
+    };
+    expect(rec.record?.state).toBe("failed");
   });
 
   it("starts the operator from the tree and it serves /healthz", async () => {
