@@ -1,8 +1,8 @@
 // The sidecar's NATS connection: connects in the background (the sidecar serves from
 // disk/direct while NATS is unreachable), reconnects forever, and tracks whether it is
 // up now for readiness, metrics and the onBrokerUnavailable choice. Credentials and TLS
-// come from operator/api/nats-auth.ts (files re-read on every connect); until the
-// first connect succeeds, `lastError` says why it failed (TLS, credentials, unreachable).
+// come from operator/api/nats-auth.ts (files re-read on every connect); `lastError`
+// says why the last connect or reconnect failed (TLS, credentials, unreachable).
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import {
   type NatsClientSettings,
@@ -22,7 +22,12 @@ export class Broker {
   /** Why the last connect attempt failed (cleared once connected). */
   lastError: string | undefined;
 
+  private readonly url: string;
+  private readonly client: NatsClientSettings;
+
   constructor(url: string, name: string, client: NatsClientSettings = {}) {
+    this.url = url;
+    this.client = client;
     this.connected = this.connectLoop(url, name, client).then((nc) => {
       this.conn = nc;
       this.lastError = undefined;
@@ -51,11 +56,13 @@ export class Broker {
           // Every request (each JetStream publish) would otherwise build two Error objects
           // up front for their stack traces: ~8% of the sidecar's CPU in sync mode.
           noAsyncTraces: true,
+          // nats.js gives up reconnecting after the same auth error twice; credentials
+          // rotated on the server may reach the mounted Secret later (re-read on each
+          // attempt), so keep trying and say why in /readyz meanwhile.
+          ignoreAuthErrorAbort: true,
         });
       } catch (err) {
-        const why = describeFailure(url, client, err);
-        if (why !== this.lastError) console.error(`veltrix broker: ${why}`);
-        this.lastError = why;
+        this.noteError(describeFailure(url, client, err));
         await new Promise((r) => setTimeout(r, 500));
       }
     }
@@ -90,8 +97,18 @@ export class Broker {
   private async watch(nc: NatsConnection): Promise<void> {
     for await (const s of nc.status()) {
       if (s.type === "disconnect" || s.type === "staleConnection") this.set(false);
-      else if (s.type === "reconnect") this.set(true);
+      else if (s.type === "reconnect") {
+        this.lastError = undefined;
+        this.set(true);
+      } else if (s.type === "error") this.noteError(describeFailure(this.url, this.client, s.error));
     }
+    if (!this.closed)
+      console.error("veltrix broker: the NATS connection closed for good; restart the sidecar");
+  }
+
+  private noteError(why: string): void {
+    if (why !== this.lastError) console.error(`veltrix broker: ${why}`);
+    this.lastError = why;
   }
 
   async close(): Promise<void> {

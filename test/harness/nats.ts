@@ -17,6 +17,8 @@ export interface NatsServer {
   kill(): Promise<void>;
   /** Starts again on the same port and store. */
   start(): Promise<void>;
+  /** Replaces the extra config (auth, TLS) for the next `start()`. */
+  setExtraConfig(extraConfig: string): void;
 }
 
 export interface NatsOptions {
@@ -51,18 +53,20 @@ export async function startNats(opts: NatsOptions): Promise<NatsServer> {
   const port = opts.port ?? ephemeral;
   const configFile = join(dir, "nats.conf");
   // Loopback only; JetStream store in the test's own dir.
-  writeFileSync(
-    configFile,
-    [
-      `listen: "127.0.0.1:${port}"`,
-      `http: "127.0.0.1:${monitorPort}"`,
-      `server_name: ${JSON.stringify(name)}`,
-      `jetstream { store_dir: ${JSON.stringify(storeDir)} }`,
-      `max_payload: 8MB`,
-      opts.extraConfig ?? "",
-      "",
-    ].join("\n"),
-  );
+  const writeConfig = (extraConfig: string): void =>
+    writeFileSync(
+      configFile,
+      [
+        `listen: "127.0.0.1:${port}"`,
+        `http: "127.0.0.1:${monitorPort}"`,
+        `server_name: ${JSON.stringify(name)}`,
+        `jetstream { store_dir: ${JSON.stringify(storeDir)} }`,
+        `max_payload: 8MB`,
+        extraConfig,
+        "",
+      ].join("\n"),
+    );
+  writeConfig(opts.extraConfig ?? "");
   const proc = new ManagedProcess({
     name: "nats-server",
     command: toolPath("nats-server"),
@@ -76,6 +80,7 @@ export async function startNats(opts: NatsOptions): Promise<NatsServer> {
     process: proc,
     stop: () => proc.stop(),
     kill: () => proc.kill(),
+    setExtraConfig: writeConfig,
     start: async () => {
       proc.start();
       await proc.waitUntil(

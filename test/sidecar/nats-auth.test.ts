@@ -7,6 +7,7 @@
 // own nats-servers.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { nkeys } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { credsText } from "../harness/creds.ts";
@@ -59,7 +60,7 @@ describe("sidecar to NATS with a token or user/password from a mounted Secret (o
     expect(echoed.bodyBytes).toBe(5);
     expect((await app.stats()).count).toBe(before + 1);
     const metrics = await (await fetch(`${sc.admin}/metrics`)).text();
-    expect(metrics).toMatch(/veltrix_sidecar_requests_total\{[^}]*mode="sync"[^}]*\} 1/);
+    expect(metrics).toMatch(/veltrix_sidecar_requests_total\{[^}]*mode="sync"[^}]*\} [1-9]/);
   }
 
   /** Not ready, with `message` in /readyz and in the log; a request gets the broker error. */
@@ -158,4 +159,35 @@ describe("sidecar to NATS with a token or user/password from a mounted Secret (o
       /cannot use the NATS credentials for .*: NATS credentials directory .*\/half has user but no password/,
     );
   });
+
+  it("keeps reconnecting when the server's token changes: not ready saying why, ready once the Secret has the new one", async () => {
+    const rotating = await startNats({
+      dir,
+      name: "nats-rotating",
+      extraConfig: 'authorization { token: "first-t0ken" }',
+    });
+    try {
+      const secret = secretDir("rotating", { token: "first-t0ken" });
+      const sc = await sidecar("rotating", rotating, secret);
+      await servesSyncRequest(sc, "/before-rotation");
+      // The server moves to a new token; the sidecar still holds the old one. nats.js
+      // would stop reconnecting after the second refusal; the sidecar must not.
+      await rotating.stop();
+      rotating.setExtraConfig('authorization { token: "second-t0ken" }');
+      await rotating.start();
+      await notReady(
+        sc,
+        "rotating",
+        /authentication to NATS at \S+ failed, the server refused the credentials: .*authorization violation/i,
+      );
+      await sleep(2_000); // several refused attempts: past where nats.js would give up
+      writeFileSync(join(secret, "token"), "second-t0ken\n");
+      await eventually("ready with the rotated token", async () =>
+        (await fetch(`${sc.admin}/readyz`)).status === 200 ? true : undefined,
+      );
+      await servesSyncRequest(sc, "/after-rotation");
+    } finally {
+      await rotating.stop();
+    }
+  }, 90_000);
 });
