@@ -79,6 +79,20 @@ export function queueSubjectPrefix(ref: ConfigRef): string {
   return `veltrix.q.${ref.namespace}.${ref.name}`;
 }
 
+/**
+ * KV bucket of a config's async outcomes: "veltrix-outcomes_<namespace>_<name>" ('_' never
+ * occurs in DNS labels, so distinct configs never share one). Its TTL is the config's
+ * `store.retention`, which is why each config has its own bucket.
+ */
+export function outcomeBucketName(ref: ConfigRef): string {
+  return `veltrix-outcomes_${ref.namespace}_${ref.name}`;
+}
+
+/** Core-NATS subject a config's dead-lettered requests are announced on. */
+export function deadLetterSubject(ref: ConfigRef): string {
+  return `veltrix.dlq.${ref.namespace}.${ref.name}`;
+}
+
 /** ConfigMap holding the current ConfigDocument (key configMapKey), the sidecar's boot fallback. */
 export function configMapName(name: string): string {
   return `${name}-veltrix-config`;

@@ -3,9 +3,6 @@
 import { randomBytes } from "node:crypto";
 import { contract, type ConfigDocument } from "../config/settings.ts";
 
-/** KV bucket holding async outcomes (status, headers, body) by request; TTL = store.retention. */
-export const outcomeBucket = "veltrix-outcomes";
-
 export interface QueueNames {
   stream: string;
   consumer: string;
@@ -13,6 +10,8 @@ export interface QueueNames {
   asyncSubject: string;
   /** Core-NATS subject dead-lettered requests are announced on. */
   deadLetterSubject: string;
+  /** KV bucket of async outcomes (status, headers, body) by request; TTL = store.retention. */
+  outcomeBucket: string;
   /** This sidecar's reply inbox prefix: `<prefix>.<request id>`. */
   replyPrefix: string;
   outcomeKeyPrefix: string;
@@ -26,7 +25,8 @@ export function queueNames(doc: Pick<ConfigDocument, "namespace" | "name">): Que
     consumer: contract.consumerName,
     syncSubject: `${prefix}.sync`,
     asyncSubject: `${prefix}.async`,
-    deadLetterSubject: `veltrix.dlq.${ref.namespace}.${ref.name}`,
+    deadLetterSubject: contract.deadLetterSubject(ref),
+    outcomeBucket: contract.outcomeBucketName(ref),
     replyPrefix: `_VX.reply.${randomBytes(8).toString("hex")}`,
     outcomeKeyPrefix: `${ref.namespace}.${ref.name}`,
   };

@@ -5,7 +5,7 @@ import { AckPolicy, DiscardPolicy, jetstreamManager, RetentionPolicy, StorageTyp
 import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { QueueSettings } from "../config/settings.ts";
-import { outcomeBucket, type QueueNames } from "./names.ts";
+import type { QueueNames } from "./names.ts";
 
 const nanos = (ms: number): number => ms * 1_000_000;
 
@@ -61,6 +61,16 @@ export async function ensureQueue(
   }
 }
 
-export async function openOutcomes(nc: NatsConnection, s: QueueSettings): Promise<KV> {
-  return new Kvm(nc).create(outcomeBucket, { ttl: Math.max(1_000, s.retentionMs), history: 1 });
+/**
+ * Opens the config's outcome bucket, creating it when missing, with its TTL set to the
+ * config's `store.retention` (and brought back to it when the retention changed).
+ */
+export async function openOutcomes(nc: NatsConnection, names: QueueNames, s: QueueSettings): Promise<KV> {
+  const ttlMs = Math.max(1_000, s.retentionMs);
+  const kv = await new Kvm(nc).create(names.outcomeBucket, { ttl: ttlMs, history: 1 });
+  const jsm = await jetstreamManager(nc);
+  const stream = `KV_${names.outcomeBucket}`;
+  const { config } = await jsm.streams.info(stream);
+  if (config.max_age !== nanos(ttlMs)) await jsm.streams.update(stream, { ...config, max_age: nanos(ttlMs) });
+  return kv;
 }

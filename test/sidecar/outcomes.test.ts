@@ -1,0 +1,59 @@
+// Each VeltrixConfig's async outcomes live in a KV bucket of its own whose TTL is that
+// config's store.retention (a shared bucket kept whichever TTL it was created with).
+// Real nats-server (the suite's).
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { queueNames } from "../../sidecar/queue/names.ts";
+import { openOutcomes } from "../../sidecar/queue/setup.ts";
+import type { QueueSettings } from "../../sidecar/config/settings.ts";
+import { natsUrl } from "../harness/env.ts";
+
+const settings = (retentionMs: number): QueueSettings => ({
+  mode: "async",
+  maxConcurrency: 1,
+  maxQueueDepth: 10,
+  maxWaitMs: 1_000,
+  requestTimeoutMs: 1_000,
+  maxBodyBytes: 1_000,
+  maxDeliver: 1,
+  overflowStatus: 503,
+  retryAfterSeconds: 1,
+  onBrokerUnavailable: "fail",
+  retentionMs,
+  streamStorage: "file",
+  streamReplicas: 1,
+  streamMaxAgeMs: 60_000,
+});
+
+describe("outcome buckets (real nats-server)", () => {
+  let nc: NatsConnection;
+  beforeAll(async () => {
+    nc = await connect({ servers: natsUrl() });
+  });
+  afterAll(async () => {
+    await nc.close();
+  });
+
+  it("gives each config its own bucket with its retention as TTL, and follows a retention change", async () => {
+    const suffix = String(Date.now());
+    const a = queueNames({ namespace: "shop", name: `orders-${suffix}` });
+    const b = queueNames({ namespace: "shop-orders", name: suffix });
+    expect(a.outcomeBucket).not.toBe(b.outcomeBucket);
+    const kvA = await openOutcomes(nc, a, settings(60_000));
+    const kvB = await openOutcomes(nc, b, settings(3_600_000));
+    const jsm = await jetstreamManager(nc);
+    const maxAgeMs = async (bucket: string): Promise<number> =>
+      (await jsm.streams.info(`KV_${bucket}`)).config.max_age / 1_000_000;
+    expect(await maxAgeMs(a.outcomeBucket)).toBe(60_000);
+    expect(await maxAgeMs(b.outcomeBucket)).toBe(3_600_000);
+
+    await kvA.put("shop.x.r1", "a's outcome");
+    expect(await kvB.get("shop.x.r1")).toBeNull();
+
+    // A new revision with a longer retention: the bucket's TTL follows, entries stay.
+    const again = await openOutcomes(nc, a, settings(120_000));
+    expect(await maxAgeMs(a.outcomeBucket)).toBe(120_000);
+    expect((await again.get("shop.x.r1"))?.string()).toBe("a's outcome");
+  });
+});
