@@ -82,7 +82,7 @@ export interface VeltrixConfigSpecQueueResolved {
   onBrokerUnavailable: "fail" | "direct";
   /** The JetStream work-queue stream that holds queued requests. */
   stream: VeltrixConfigSpecQueueStreamResolved;
-  /** What happens to the stream and its consumer when the VeltrixConfig is deleted: Delete removes them, Retain keeps them (and any queued requests). */
+  /** What happens to the stream, its consumer and the async outcome bucket when the VeltrixConfig is deleted: Delete removes them, Retain keeps them (and any queued requests and stored outcomes). */
   deletionPolicy: "Retain" | "Delete";
 }
 
@@ -267,7 +267,7 @@ export interface VeltrixConfigSpecQueue {
   onBrokerUnavailable?: "fail" | "direct";
   /** The JetStream work-queue stream that holds queued requests. */
   stream?: VeltrixConfigSpecQueueStream;
-  /** What happens to the stream and its consumer when the VeltrixConfig is deleted: Delete removes them, Retain keeps them (and any queued requests). */
+  /** What happens to the stream, its consumer and the async outcome bucket when the VeltrixConfig is deleted: Delete removes them, Retain keeps them (and any queued requests and stored outcomes). */
   deletionPolicy?: "Retain" | "Delete";
 }
 

@@ -15,7 +15,13 @@ import {
   type StreamConfig,
   type StreamInfo,
 } from "@nats-io/jetstream";
-import { type ConfigRef, consumerName, streamName, streamSubjects } from "../api/contract.ts";
+import {
+  type ConfigRef,
+  consumerName,
+  outcomeBucketName,
+  streamName,
+  streamSubjects,
+} from "../api/contract.ts";
 import { parseDuration } from "../api/resolve.ts";
 import type { VeltrixConfigSpecResolved } from "../api/types.generated.ts";
 
@@ -150,10 +156,19 @@ export async function ensureStream(
   return { stream, consumer, streamAction, consumerAction, changed };
 }
 
+/** Deletes the config's async outcome bucket (its sidecars create it); absent counts as done. */
+export function deleteOutcomeBucket(jsm: JetStreamManager, ref: ConfigRef): Promise<boolean> {
+  return deleteStreamIfPresent(jsm, `KV_${outcomeBucketName(ref)}`);
+}
+
 /** Deletes the stream (and with it the consumer); absent counts as done. */
-export async function deleteStream(jsm: JetStreamManager, ref: ConfigRef): Promise<boolean> {
+export function deleteStream(jsm: JetStreamManager, ref: ConfigRef): Promise<boolean> {
+  return deleteStreamIfPresent(jsm, streamName(ref));
+}
+
+async function deleteStreamIfPresent(jsm: JetStreamManager, name: string): Promise<boolean> {
   try {
-    return await jsm.streams.delete(streamName(ref));
+    return await jsm.streams.delete(name);
   } catch (err) {
     if (isNotFound(err, JetStreamApiCodes.StreamNotFound)) return false;
     throw err;

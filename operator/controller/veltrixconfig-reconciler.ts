@@ -24,6 +24,7 @@ import {
   kind,
   labels,
   managedByValue,
+  outcomeBucketName,
   plural,
   streamName,
   version,
@@ -36,7 +37,7 @@ import { errorCodes, VeltrixError } from "./errors.ts";
 import type { EventRecorder } from "./events.ts";
 import type { NatsLink } from "./nats-link.ts";
 import type { SidecarStatusIndex } from "./sidecar-status.ts";
-import { deleteStream, ensureStream, type StreamState } from "./stream.ts";
+import { deleteOutcomeBucket, deleteStream, ensureStream, type StreamState } from "./stream.ts";
 
 export interface ObjectCache<T> {
   get(name: string, namespace?: string): T | undefined;
@@ -371,6 +372,13 @@ export class VeltrixConfigReconciler {
       this.seenStreams.delete(streamName(ref));
       if (deleted)
         await this.deps.events.record(target, "Normal", "StreamDeleted", `deleted stream ${streamName(ref)}`);
+      if (await deleteOutcomeBucket(nats.jsm, ref))
+        await this.deps.events.record(
+          target,
+          "Normal",
+          "OutcomesDeleted",
+          `deleted async outcome bucket ${outcomeBucketName(ref)}`,
+        );
     } else {
       await this.deps.events.record(
         target,

@@ -32,7 +32,7 @@ import {
   type TestOperator,
   updateSpec,
 } from "./helpers.ts";
-import { group, plural, version } from "../../operator/api/contract.ts";
+import { group, outcomeBucketName, plural, version } from "../../operator/api/contract.ts";
 
 async function streamExists(jsm: JetStreamManager, name: string): Promise<boolean> {
   return jsm.streams.info(name).then(
@@ -234,13 +234,17 @@ describe("VeltrixConfig reconciler (real kube-apiserver + nats-server)", () => {
     expect(vxc.status?.pods).toEqual({ injected: 2, inSync: 1, summary: "1/2" });
   });
 
-  it("on delete removes the stream and KV entry (deletionPolicy Delete) and releases the finalizer", async () => {
+  it("on delete removes the stream, the outcome bucket and the KV entry (deletionPolicy Delete) and releases the finalizer", async () => {
     const ref = { namespace, name: "shop" };
+    // The config's sidecars create its outcome bucket; here the test does.
+    await new Kvm(nc).create(outcomeBucketName(ref), { history: 1, ttl: 60_000 });
+    expect(await streamExists(jsm, `KV_${outcomeBucketName(ref)}`)).toBe(true);
     await custom().deleteNamespacedCustomObject({ group, version, namespace, plural, name: "shop" });
     await eventually("shop gone", async () =>
       (await getVxc(namespace, "shop").catch(() => undefined)) ? undefined : true,
     );
     expect(await streamExists(jsm, streamName(ref))).toBe(false);
+    expect(await streamExists(jsm, `KV_${outcomeBucketName(ref)}`)).toBe(false);
     const kv = await new Kvm(nc).open(configBucket);
     const entry = await kv.get(configKey(ref));
     expect(entry === null || entry.operation !== "PUT").toBe(true);
