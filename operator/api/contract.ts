@@ -93,6 +93,43 @@ export function deadLetterSubject(ref: ConfigRef): string {
   return `veltrix.dlq.${ref.namespace}.${ref.name}`;
 }
 
+/** Prefix of the core-NATS subjects a sidecar's held sync requests get their replies on. */
+export const replySubjectPrefix = "_VX.reply";
+
+/**
+ * The least NATS permissions a sidecar of `ref` needs (sync and async modes, config
+ * watch, status report, outcome bucket): what it publishes and subscribes to, for a
+ * nats-server `permissions` block. Nothing of another config is reachable with them.
+ */
+export function sidecarNatsPermissions(ref: ConfigRef): { publish: string[]; subscribe: string[] } {
+  const stream = streamName(ref);
+  const outcomes = `KV_${outcomeBucketName(ref)}`;
+  const key = configKey(ref);
+  return {
+    publish: [
+      `${queueSubjectPrefix(ref)}.>`,
+      deadLetterSubject(ref),
+      `${replySubjectPrefix}.>`,
+      "$JS.API.INFO",
+      `$JS.API.STREAM.INFO.${stream}`,
+      `$JS.API.CONSUMER.INFO.${stream}.${consumerName}`,
+      `$JS.API.CONSUMER.MSG.NEXT.${stream}.${consumerName}`,
+      `$JS.ACK.${stream}.${consumerName}.>`,
+      `$JS.API.STREAM.INFO.${outcomes}`,
+      `$JS.API.STREAM.CREATE.${outcomes}`,
+      `$JS.API.STREAM.UPDATE.${outcomes}`,
+      `$JS.API.DIRECT.GET.${outcomes}.>`,
+      `$KV.${outcomeBucketName(ref)}.>`,
+      `$JS.API.STREAM.INFO.KV_${configBucket}`,
+      `$JS.API.CONSUMER.CREATE.KV_${configBucket}.*.$KV.${configBucket}.${key}`,
+      `$JS.API.DIRECT.GET.KV_${configBucket}.$KV.${configBucket}.${key}`,
+      `$JS.API.STREAM.INFO.KV_${sidecarStatusBucket}`,
+      `$KV.${sidecarStatusBucket}.${key}.*`,
+    ],
+    subscribe: ["_INBOX.>", `${replySubjectPrefix}.>`],
+  };
+}
+
 /** ConfigMap holding the current ConfigDocument (key configMapKey), the sidecar's boot fallback. */
 export function configMapName(name: string): string {
   return `${name}-veltrix-config`;

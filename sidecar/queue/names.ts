@@ -27,7 +27,7 @@ export function queueNames(doc: Pick<ConfigDocument, "namespace" | "name">): Que
     asyncSubject: `${prefix}.async`,
     deadLetterSubject: contract.deadLetterSubject(ref),
     outcomeBucket: contract.outcomeBucketName(ref),
-    replyPrefix: `_VX.reply.${randomBytes(8).toString("hex")}`,
+    replyPrefix: `${contract.replySubjectPrefix}.${randomBytes(8).toString("hex")}`,
     outcomeKeyPrefix: `${ref.namespace}.${ref.name}`,
   };
 }

@@ -1,0 +1,147 @@
+// The least NATS permissions a sidecar needs (contract.sidecarNatsPermissions): a real
+// nats-server whose sidecar users have exactly those, two configs (sync and async),
+// requests served end to end with no permission violation in the server's log, and
+// nothing of the other config reachable. The stream, consumer and buckets are made by
+// an admin user first, as the operator would.
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import { connect } from "@nats-io/transport-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  configBucket,
+  sidecarNatsPermissions,
+  sidecarStatusBucket,
+  streamName,
+  streamSubjects,
+} from "../../operator/api/contract.ts";
+import { configDocument } from "../../operator/api/resolve.ts";
+import { queueSettings } from "../../sidecar/config/settings.ts";
+import { queueNames } from "../../sidecar/queue/names.ts";
+import { ensureQueue } from "../../sidecar/queue/setup.ts";
+import { eventually, tempDir } from "../harness/env.ts";
+import { type NatsServer, startNats } from "../harness/nats.ts";
+import { type App, startApp, startSidecar, type Sidecar, writeVeltrixConfig } from "./helpers.ts";
+
+const namespace = "perm";
+const configs = [
+  { name: "shop", mode: "sync" },
+  { name: "reports", mode: "async" },
+] as const;
+
+describe("sidecar with the least NATS permissions (own nats-server)", () => {
+  let dir: string;
+  let nats: NatsServer;
+  let app: App;
+  const started: Sidecar[] = [];
+
+  const userBlock = (name: string): string => {
+    const p = sidecarNatsPermissions({ namespace, name });
+    const permissions = { publish: { allow: p.publish }, subscribe: { allow: p.subscribe } };
+    return `{ user: "${name}", password: "${name}-pw", permissions: ${JSON.stringify(permissions)} }`;
+  };
+
+  beforeAll(async () => {
+    dir = tempDir("sidecar-nats-permissions");
+    nats = await startNats({
+      dir,
+      name: "nats-perm",
+      extraConfig: [
+        "authorization {",
+        "  users = [",
+        '    { user: "admin", password: "admin-pw" }',
+        ...configs.map((c) => `    ${userBlock(c.name)}`),
+        "  ]",
+        "}",
+      ].join("\n"),
+    });
+    app = await startApp(dir);
+    // What the operator creates before any sidecar runs.
+    const admin = await connect({ servers: nats.url, user: "admin", pass: "admin-pw" });
+    for (const c of configs) {
+      writeVeltrixConfig(dir, { name: c.name, namespace, queue: { mode: c.mode } }, `${c.name}.yaml`);
+      const doc = configDocument({ namespace, name: c.name }, { queue: { mode: c.mode } });
+      await ensureQueue(
+        admin,
+        queueNames({ namespace, name: c.name }),
+        queueSettings(doc),
+        streamSubjects({ namespace, name: c.name }),
+        true,
+      );
+    }
+    const kvm = new Kvm(admin);
+    await kvm.create(configBucket, { history: 5 });
+    await kvm.create(sidecarStatusBucket, { history: 1, ttl: 90_000 });
+    await admin.close();
+  });
+  afterAll(async () => {
+    for (const sc of started) await sc.process.stop().catch(() => undefined);
+    await app?.process.stop();
+    await nats?.stop();
+  });
+
+  async function sidecar(name: string): Promise<Sidecar> {
+    const creds = join(dir, "secrets", name);
+    mkdirSync(creds, { recursive: true });
+    writeFileSync(join(creds, "user"), name);
+    writeFileSync(join(creds, "password"), `${name}-pw`);
+    const sc = await startSidecar({
+      dir,
+      name: `sc-${name}`,
+      configFile: join(dir, `${name}.yaml`),
+      appPort: app.port,
+      natsUrl: nats.url,
+      extraArgs: ["--nats-creds-dir", creds],
+    });
+    started.push(sc);
+    return sc;
+  }
+
+  it("serves sync and async requests with no permission violation, and reaches nothing of another config", async () => {
+    const shop = await sidecar("shop");
+    const reports = await sidecar("reports");
+
+    const sync = await fetch(`${shop.url}/order`, { method: "POST", body: "one" });
+    expect(sync.status).toBe(200);
+
+    const accepted = await fetch(`${reports.url}/report`, { method: "POST", body: "two" });
+    expect(accepted.status).toBe(202);
+    const { status } = (await accepted.json()) as { status: string };
+    const outcome = await eventually("async outcome", async () => {
+      const o = (await (await fetch(`${reports.url}${status}`)).json()) as {
+        state?: string;
+        status?: number;
+      };
+      return o.state === "done" ? o : undefined;
+    });
+    expect(outcome.status).toBe(200);
+    // Each reported its applied revision to the status bucket.
+    const checker = await connect({ servers: nats.url, user: "admin", pass: "admin-pw" });
+    const statuses = await new Kvm(checker).open(sidecarStatusBucket);
+    await eventually("status reports", async () =>
+      (await statuses.get(`${namespace}.shop.sc-shop`)) &&
+      (await statuses.get(`${namespace}.reports.sc-reports`))
+        ? true
+        : undefined,
+    );
+    await checker.close();
+
+    const log = (): string[] =>
+      readFileSync(join(dir, "nats-perm", "nats-server.log"), "utf8")
+        .split("\n")
+        .filter((l) => /violation/i.test(l));
+    expect(log()).toEqual([]);
+
+    // The shop user cannot look into the reports stream.
+    const shopUser = await connect({ servers: nats.url, user: "shop", pass: "shop-pw" });
+    const jsm = await jetstreamManager(shopUser);
+    await expect(jsm.streams.info(streamName({ namespace, name: "reports" }))).rejects.toThrow(/permission/i);
+    await shopUser.close();
+    await eventually("the server logged the refusal", () =>
+      Promise.resolve(
+        /user:shop.*Violation.*STREAM\.INFO\.VX_perm_reports/.test(log().join("\n")) ? true : undefined,
+      ),
+    );
+  }, 60_000);
+});
