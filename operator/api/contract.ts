@@ -116,8 +116,6 @@ export function sidecarNatsPermissions(ref: ConfigRef): { publish: string[]; sub
       `$JS.API.CONSUMER.MSG.NEXT.${stream}.${consumerName}`,
       `$JS.ACK.${stream}.${consumerName}.>`,
       `$JS.API.STREAM.INFO.${outcomes}`,
-      `$JS.API.STREAM.CREATE.${outcomes}`,
-      `$JS.API.STREAM.UPDATE.${outcomes}`,
       `$JS.API.DIRECT.GET.${outcomes}.>`,
       `$KV.${outcomeBucketName(ref)}.>`,
       `$JS.API.STREAM.INFO.KV_${configBucket}`,

@@ -29,7 +29,8 @@ import {
   streamName,
   version,
 } from "../api/contract.ts";
-import { applyDefaults, type ConfigDocument, configDocument } from "../api/resolve.ts";
+import { ensureOutcomeBucket } from "../api/outcome-bucket.ts";
+import { applyDefaults, type ConfigDocument, configDocument, parseDuration } from "../api/resolve.ts";
 import type { VeltrixConfig, VeltrixConfigStatus } from "../api/types.generated.ts";
 import { type ConditionInput, findCondition, setCondition, statusEqual } from "./conditions.ts";
 import type { ReconcileContext, ReconcileResult } from "./controller.ts";
@@ -121,6 +122,12 @@ export class VeltrixConfigReconciler {
     try {
       const nats = this.deps.nats.get();
       state = await ensureStream(nats.jsm, ref, spec);
+      await ensureOutcomeBucket(
+        nats.nc,
+        outcomeBucketName(ref),
+        parseDuration(spec.store.retention),
+        spec.queue.stream.replicas,
+      );
       const entry = await nats.configKv.get(configKey(ref));
       const have = entry?.operation === "PUT" ? entry.json<ConfigDocument>().revision : undefined;
       if (have !== doc.revision) {

@@ -68,7 +68,7 @@ export class QueueAttachment implements Attachment {
     while (!this.stopped) {
       try {
         await ensureQueue(nc, this.names, s, subjects, this.d.createStream);
-        const outcomes = await openOutcomes(nc, this.names, s);
+        const outcomes = await openOutcomes(nc, this.names, s, this.d.createStream);
         this.client.attach(outcomes);
         this.executor = new Executor({
           nc,

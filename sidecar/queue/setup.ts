@@ -5,6 +5,7 @@ import { AckPolicy, DiscardPolicy, jetstreamManager, RetentionPolicy, StorageTyp
 import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { QueueSettings } from "../config/settings.ts";
+import { ensureOutcomeBucket } from "../../operator/api/outcome-bucket.ts";
 import type { QueueNames } from "./names.ts";
 
 const nanos = (ms: number): number => ms * 1_000_000;
@@ -62,15 +63,23 @@ export async function ensureQueue(
 }
 
 /**
- * Opens the config's outcome bucket, creating it when missing, with its TTL set to the
- * config's `store.retention` (and brought back to it when the retention changed).
+ * Opens the config's outcome bucket. The operator creates it and keeps its TTL at the
+ * config's retention; in local mode (`create`) the sidecar does that itself.
  */
-export async function openOutcomes(nc: NatsConnection, names: QueueNames, s: QueueSettings): Promise<KV> {
-  const ttlMs = Math.max(1_000, s.retentionMs);
-  const kv = await new Kvm(nc).create(names.outcomeBucket, { ttl: ttlMs, history: 1 });
-  const jsm = await jetstreamManager(nc);
-  const stream = `KV_${names.outcomeBucket}`;
-  const { config } = await jsm.streams.info(stream);
-  if (config.max_age !== nanos(ttlMs)) await jsm.streams.update(stream, { ...config, max_age: nanos(ttlMs) });
+export async function openOutcomes(
+  nc: NatsConnection,
+  names: QueueNames,
+  s: QueueSettings,
+  create: boolean,
+): Promise<KV> {
+  if (create) return ensureOutcomeBucket(nc, names.outcomeBucket, s.retentionMs, s.streamReplicas);
+  // The operator's bucket allows direct gets (any replica answers); bind() cannot tell.
+  const kv = await new Kvm(nc).open(names.outcomeBucket, { allow_direct: true });
+  // open() does not look; status() does, so a missing bucket keeps the queue detached.
+  await kv.status().catch((err: unknown) => {
+    throw new Error(`outcome bucket ${names.outcomeBucket} does not exist (the operator creates it)`, {
+      cause: err,
+    });
+  });
   return kv;
 }

@@ -94,6 +94,9 @@ describe("VeltrixConfig reconciler (real kube-apiserver + nats-server)", () => {
       ack_policy: "explicit",
       max_deliver: 5, // maxDeliver + 1: the extra delivery dead-letters a request lost with its executor
     });
+    // The async outcome bucket, its TTL the default store.retention (1h).
+    const outcomes = await jsm.streams.info(`KV_${outcomeBucketName(ref)}`);
+    expect(outcomes.config.max_age).toBe(3_600_000 * 1_000_000);
 
     const kv = await new Kvm(nc).open(configBucket);
     const entry = await kv.get(configKey(ref));
@@ -120,6 +123,7 @@ describe("VeltrixConfig reconciler (real kube-apiserver + nats-server)", () => {
       ...s,
       config: { color: "green" },
       queue: { ...s.queue, maxQueueDepth: 800, maxDeliver: 6 },
+      store: { ...s.store, retention: "2h" },
     }));
     expect(updated.metadata?.generation).toBe((before.metadata?.generation ?? 0) + 1);
     const vxc = await eventually("shop Ready at the new generation", () => readyVxc(namespace, "shop"));
@@ -131,6 +135,8 @@ describe("VeltrixConfig reconciler (real kube-apiserver + nats-server)", () => {
     expect(info.config.max_msgs).toBe(800);
     expect(info.state.messages).toBe(1); // updated in place: the queued request is still there
     expect((await jsm.consumers.info(streamName(ref), "sidecars")).config.max_deliver).toBe(7);
+    const outcomes = await jsm.streams.info(`KV_${outcomeBucketName(ref)}`);
+    expect(outcomes.config.max_age).toBe(2 * 3_600_000 * 1_000_000); // follows store.retention
     expect(vxc.status?.queue?.depth).toBe(1);
 
     const kv = await new Kvm(nc).open(configBucket);
@@ -236,8 +242,6 @@ describe("VeltrixConfig reconciler (real kube-apiserver + nats-server)", () => {
 
   it("on delete removes the stream, the outcome bucket and the KV entry (deletionPolicy Delete) and releases the finalizer", async () => {
     const ref = { namespace, name: "shop" };
-    // The config's sidecars create its outcome bucket; here the test does.
-    await new Kvm(nc).create(outcomeBucketName(ref), { history: 1, ttl: 60_000 });
     expect(await streamExists(jsm, `KV_${outcomeBucketName(ref)}`)).toBe(true);
     await custom().deleteNamespacedCustomObject({ group, version, namespace, plural, name: "shop" });
     await eventually("shop gone", async () =>

@@ -99,6 +99,8 @@ export async function startSidecar(opts: {
   port?: number;
   /** Wait until /readyz answers 200 (default); false: only until the admin API answers. */
   waitReady?: boolean;
+  /** With NATS, create the stream, consumer and outcome bucket (local mode; default true). */
+  ensureStream?: boolean;
 }): Promise<Sidecar> {
   const name = opts.name ?? "sidecar";
   const port = opts.port ?? (await freePort());
@@ -122,7 +124,9 @@ export async function startSidecar(opts: {
     name,
     "--grace-ms",
     "8000",
-    ...(opts.natsUrl ? ["--nats", opts.natsUrl, "--ensure-stream"] : []),
+    ...(opts.natsUrl
+      ? ["--nats", opts.natsUrl, ...(opts.ensureStream === false ? [] : ["--ensure-stream"])]
+      : []),
     ...(opts.extraArgs ?? []),
   ];
   const proc = new ManagedProcess({ name, command: node, args, logFile: join(opts.dir, `${name}.log`) });

@@ -2,7 +2,8 @@
 // nats-server whose sidecar users have exactly those, two configs (sync and async),
 // requests served end to end with no permission violation in the server's log, and
 // nothing of the other config reachable. The stream, consumer and buckets are made by
-// an admin user first, as the operator would.
+// an admin user first, as the operator would; the sidecars run as in a cluster (no
+// --ensure-stream).
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
@@ -16,6 +17,7 @@ import {
   streamName,
   streamSubjects,
 } from "../../operator/api/contract.ts";
+import { ensureOutcomeBucket } from "../../operator/api/outcome-bucket.ts";
 import { configDocument } from "../../operator/api/resolve.ts";
 import { queueSettings } from "../../sidecar/config/settings.ts";
 import { queueNames } from "../../sidecar/queue/names.ts";
@@ -62,13 +64,10 @@ describe("sidecar with the least NATS permissions (own nats-server)", () => {
     for (const c of configs) {
       writeVeltrixConfig(dir, { name: c.name, namespace, queue: { mode: c.mode } }, `${c.name}.yaml`);
       const doc = configDocument({ namespace, name: c.name }, { queue: { mode: c.mode } });
-      await ensureQueue(
-        admin,
-        queueNames({ namespace, name: c.name }),
-        queueSettings(doc),
-        streamSubjects({ namespace, name: c.name }),
-        true,
-      );
+      const names = queueNames({ namespace, name: c.name });
+      const settings = queueSettings(doc);
+      await ensureQueue(admin, names, settings, streamSubjects({ namespace, name: c.name }), true);
+      await ensureOutcomeBucket(admin, names.outcomeBucket, settings.retentionMs);
     }
     const kvm = new Kvm(admin);
     await kvm.create(configBucket, { history: 5 });
@@ -93,6 +92,7 @@ describe("sidecar with the least NATS permissions (own nats-server)", () => {
       appPort: app.port,
       natsUrl: nats.url,
       extraArgs: ["--nats-creds-dir", creds],
+      ensureStream: false,
     });
     started.push(sc);
     return sc;

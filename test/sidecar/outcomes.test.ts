@@ -1,5 +1,6 @@
 // Each VeltrixConfig's async outcomes live in a KV bucket of its own whose TTL is that
-// config's store.retention (a shared bucket kept whichever TTL it was created with).
+// config's store.retention (a shared bucket kept whichever TTL it was created with). The
+// operator keeps it (test/operator/reconcile.test.ts); a local-mode sidecar does it here.
 // Real nats-server (the suite's).
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
@@ -40,8 +41,8 @@ describe("outcome buckets (real nats-server)", () => {
     const a = queueNames({ namespace: "shop", name: `orders-${suffix}` });
     const b = queueNames({ namespace: "shop-orders", name: suffix });
     expect(a.outcomeBucket).not.toBe(b.outcomeBucket);
-    const kvA = await openOutcomes(nc, a, settings(60_000));
-    const kvB = await openOutcomes(nc, b, settings(3_600_000));
+    const kvA = await openOutcomes(nc, a, settings(60_000), true);
+    const kvB = await openOutcomes(nc, b, settings(3_600_000), true);
     const jsm = await jetstreamManager(nc);
     const maxAgeMs = async (bucket: string): Promise<number> =>
       (await jsm.streams.info(`KV_${bucket}`)).config.max_age / 1_000_000;
@@ -52,8 +53,14 @@ describe("outcome buckets (real nats-server)", () => {
     expect(await kvB.get("shop.x.r1")).toBeNull();
 
     // A new revision with a longer retention: the bucket's TTL follows, entries stay.
-    const again = await openOutcomes(nc, a, settings(120_000));
+    const again = await openOutcomes(nc, a, settings(120_000), true);
     expect(await maxAgeMs(a.outcomeBucket)).toBe(120_000);
     expect((await again.get("shop.x.r1"))?.string()).toBe("a's outcome");
+    // In a cluster (no --ensure-stream) the sidecar only opens what the operator made.
+    const c = queueNames({ namespace: "shop", name: `missing-${suffix}` });
+    await expect(openOutcomes(nc, c, settings(60_000), false)).rejects.toThrow();
+    const opened = await openOutcomes(nc, a, settings(60_000), false);
+    expect((await opened.get("shop.x.r1"))?.string()).toBe("a's outcome");
+    expect(await maxAgeMs(a.outcomeBucket)).toBe(120_000);
   });
 });
