@@ -176,6 +176,14 @@ export function natsConnectionOptions(
   return { ...(authenticator && { authenticator }), ...(tls && { tls }) };
 }
 
+/** The problem with our own credential files behind `err` (the server never saw them), if any. */
+export function credentialsFileProblem(err: unknown): NatsCredentialsError | undefined {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (e instanceof NatsCredentialsError) return e;
+  }
+  return undefined;
+}
+
 /** Why a connect failed, for a condition reason: credentials, TLS, or anything else. */
 export function natsFailureKind(err: unknown): "auth" | "tls" | "other" {
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {

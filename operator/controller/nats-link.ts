@@ -7,7 +7,12 @@ import { type KV, Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { configBucket, sidecarStatusBucket, sidecarStatusTtlMs } from "../api/contract.ts";
 import { errorCodes, VeltrixError } from "./errors.ts";
-import { type NatsClientSettings, natsConnectionOptions, natsFailureKind } from "../api/nats-auth.ts";
+import {
+  credentialsFileProblem,
+  type NatsClientSettings,
+  natsConnectionOptions,
+  natsFailureKind,
+} from "../api/nats-auth.ts";
 import type { Logger } from "./log.ts";
 
 export interface NatsHandles {
@@ -66,9 +71,12 @@ export class NatsLink {
       const why = this.lastError instanceof Error ? `: ${this.lastError.message}` : "";
       const kind = this.handles ? "other" : natsFailureKind(this.lastError);
       if (kind === "auth") {
+        const fileProblem = credentialsFileProblem(this.lastError);
         throw new VeltrixError(
           errorCodes.natsAuth,
-          `NATS at ${this.opts.servers} refused the operator's credentials${why}`,
+          fileProblem
+            ? `cannot use the operator's NATS credentials for ${this.opts.servers}: ${fileProblem.message}`
+            : `NATS at ${this.opts.servers} refused the operator's credentials${why}`,
           { cause: this.lastError },
         );
       }

@@ -5,8 +5,8 @@
 // says why the last connect or reconnect failed (TLS, credentials, unreachable).
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import {
+  credentialsFileProblem,
   type NatsClientSettings,
-  NatsCredentialsError,
   natsConnectionOptions,
   natsFailureKind,
 } from "../../operator/api/nats-auth.ts";
@@ -138,10 +138,8 @@ export function describeFailure(url: string, client: NatsClientSettings, err: un
   }
   if (kind === "auth") {
     // Our own reading of the files failed (missing, malformed): the server never saw them.
-    for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
-      if (e instanceof NatsCredentialsError)
-        return `cannot use the NATS credentials for ${url}: ${e.message}`;
-    }
+    const fileProblem = credentialsFileProblem(err);
+    if (fileProblem) return `cannot use the NATS credentials for ${url}: ${fileProblem.message}`;
     const source = client.credentialsFile ?? client.credentialsDir;
     const hint = source
       ? `check ${source}`

@@ -43,11 +43,14 @@ describe("NATS with TLS and authentication (own nats-server)", () => {
     }
   }
 
-  async function readyReason(name: string, reason: string) {
-    return eventually(`${name} Ready=False ${reason}`, async () => {
+  /** Waits for Ready=False with `reason` (and a message matching `message`, when given). */
+  async function readyReason(name: string, reason: string, message?: RegExp) {
+    return eventually(`${name} Ready=False ${reason} ${message ?? ""}`, async () => {
       const v = await getVxc(namespace, name);
       const c = condition(v, "Ready");
-      return c?.status === "False" && c.reason === reason ? c : undefined;
+      return c?.status === "False" && c.reason === reason && (!message || message.test(c.message ?? ""))
+        ? c
+        : undefined;
     });
   }
 
@@ -79,7 +82,19 @@ describe("NATS with TLS and authentication (own nats-server)", () => {
     );
     expect(auth.message).toMatch(/refused the operator's credentials: .*authorization violation/i);
 
-    const none = await withOperator({ tlsCaFile: caFile }, () => readyReason("api", "NatsAuthFailed"));
+    // A mounted Secret with the wrong keys: the server never saw anything, and says so.
+    const slip = secretDir("slip", { username: "veltrix", pass: "s3cret" });
+    const unusable = await withOperator({ tlsCaFile: caFile, credentialsDir: slip }, () =>
+      readyReason("api", "NatsAuthFailed", /cannot use/),
+    );
+    expect(unusable.message).toMatch(
+      /cannot use the operator's NATS credentials for .*: NATS credentials directory .*slip/,
+    );
+    expect(unusable.message).not.toMatch(/refused/);
+
+    const none = await withOperator({ tlsCaFile: caFile }, () =>
+      readyReason("api", "NatsAuthFailed", /authorization violation/i),
+    );
     expect(none.message).toMatch(/authorization violation/i);
 
     const reasons = (await events(namespace, "api")).map((e) => e.reason);
