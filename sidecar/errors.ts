@@ -21,6 +21,10 @@ export const errorTable = {
     status: 503,
     message: "NATS is unreachable and queue.onBrokerUnavailable is fail",
   },
+  VX_ERR_BROKER_REFUSED: {
+    status: 503,
+    message: "NATS refused the sidecar's publish (its NATS user lacks a permission); see the sidecar log",
+  },
   VX_ERR_DRAINING: { status: 503, message: "the sidecar is shutting down; retry on another pod" },
   VX_ERR_DEAD_LETTERED: {
     status: 502,

@@ -28,6 +28,8 @@ export class JetStreamQueueClient implements QueueClient {
   private sub: Subscription | undefined;
   private outcomes: KV | undefined;
   private readonly waiting = new Map<string, Waiting>();
+  /** The last publish refusal logged (one log line per distinct refusal). */
+  private lastRefusal = "";
 
   constructor(broker: Broker, names: QueueNames) {
     this.broker = broker;
@@ -149,6 +151,13 @@ export class JetStreamQueueClient implements QueueClient {
       const text = err instanceof Error ? err.message : String(err);
       if (/maximum messages/i.test(text))
         throw new VeltrixError("VX_ERR_QUEUE_FULL", undefined, { cause: err });
+      if (/permissions? violation/i.test(text)) {
+        // A misconfigured NATS user, not an outage: say so once, not per request.
+        if (text !== this.lastRefusal)
+          console.error(`veltrix queue: NATS refused the publish to ${subject}: ${text}`);
+        this.lastRefusal = text;
+        throw new VeltrixError("VX_ERR_BROKER_REFUSED", text, { cause: err });
+      }
       throw new VeltrixError("VX_ERR_BROKER_UNAVAILABLE", text, { cause: err });
     }
   }

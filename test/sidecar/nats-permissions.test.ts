@@ -30,6 +30,8 @@ const namespace = "perm";
 const configs = [
   { name: "shop", mode: "sync" },
   { name: "reports", mode: "async" },
+  // Its user lacks one permission (publishing to its queue): how a misconfigured user shows.
+  { name: "short", mode: "sync" },
 ] as const;
 
 describe("sidecar with the least NATS permissions (own nats-server)", () => {
@@ -40,6 +42,7 @@ describe("sidecar with the least NATS permissions (own nats-server)", () => {
 
   const userBlock = (name: string): string => {
     const p = sidecarNatsPermissions({ namespace, name });
+    if (name === "short") p.publish = p.publish.filter((subject) => !subject.startsWith("veltrix.q."));
     const permissions = { publish: { allow: p.publish }, subscribe: { allow: p.subscribe } };
     return `{ user: "${name}", password: "${name}-pw", permissions: ${JSON.stringify(permissions)} }`;
   };
@@ -132,6 +135,22 @@ describe("sidecar with the least NATS permissions (own nats-server)", () => {
         .split("\n")
         .filter((l) => /violation/i.test(l));
     expect(log()).toEqual([]);
+
+    // A user without the queue publish: the client is told NATS refused (not that it is
+    // unreachable), and the sidecar's log names the subject.
+    const short = await sidecar("short");
+    const refused = await fetch(`${short.url}/order`, { method: "POST", body: "three" });
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get("x-veltrix-error")).toBe("VX_ERR_BROKER_REFUSED");
+    await eventually("the sidecar logged the refusal", () =>
+      Promise.resolve(
+        readFileSync(join(dir, "sc-short.log"), "utf8").includes(
+          `NATS refused the publish to veltrix.q.${namespace}.short.sync`,
+        )
+          ? true
+          : undefined,
+      ),
+    );
 
     // The shop user cannot look into the reports stream.
     const shopUser = await connect({ servers: nats.url, user: "shop", pass: "shop-pw" });
