@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { toolPath } from "../test/harness/tools.ts";
-import { port, repo, rssKiB, start, type Proc } from "./lib/procs.ts";
+import { port, repo, rssKiB, sidecarArgs, start, type Proc } from "./lib/procs.ts";
 import { printTable, short, writeResults, type Row } from "./lib/report.ts";
 
 const rampMs = Number(process.env["VX_BENCH_RAMP_MS"] ?? 20);
@@ -136,22 +136,16 @@ let i = 0;
 for (const [name, mode, conc, kib] of cases) {
   const p = await port();
   const args = [
-    join(repo, "sidecar/main.ts"),
-    "--config",
-    config(`mem${i}`, mode, conc, kib),
-    "--app-port",
-    String(appPort),
-    "--port",
-    String(p),
-    "--host",
-    "127.0.0.1",
-    "--admin-port",
-    String(await port()),
-    "--data-dir",
-    join(dir, `data${i++}`),
+    ...sidecarArgs({
+      config: config(`mem${i}`, mode, conc, kib),
+      appPort,
+      port: p,
+      adminPort: await port(),
+      dataDir: join(dir, `data${i++}`),
+      natsUrl: mode === "sync" ? `nats://127.0.0.1:${natsPort}` : undefined,
+    }),
     "--grace-ms",
     "1000",
-    ...(mode === "sync" ? ["--nats", `nats://127.0.0.1:${natsPort}`, "--ensure-stream"] : []),
   ];
   const sc = await start(node, [...gcFlags, ...args], p);
   if (mode === "sync") await sleep(1_500);

@@ -10,7 +10,17 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { toolPath } from "../test/harness/tools.ts";
-import { cpuMs, hasWrk, port, repo, start, wrk, type Proc, type WrkResult } from "./lib/procs.ts";
+import {
+  cpuMs,
+  hasWrk,
+  port,
+  repo,
+  sidecarArgs,
+  start,
+  wrk,
+  type Proc,
+  type WrkResult,
+} from "./lib/procs.ts";
 import { median, printTable, short, writeResults, type Row } from "./lib/report.ts";
 
 const seconds = short ? 2 : 8;
@@ -88,22 +98,14 @@ function configFile(mode: string): string {
 
 for (const mode of ["direct", "sync"]) {
   const p = await port();
-  const args = [
-    join(repo, "sidecar/main.ts"),
-    "--config",
-    configFile(mode),
-    "--app-port",
-    String(appPort),
-    "--port",
-    String(p),
-    "--host",
-    "127.0.0.1",
-    "--admin-port",
-    String(await port()),
-    "--data-dir",
-    join(dir, `data-${mode}`),
-    ...(mode === "sync" ? ["--nats", `nats://127.0.0.1:${natsPort}`, "--ensure-stream"] : []),
-  ];
+  const args = sidecarArgs({
+    config: configFile(mode),
+    appPort,
+    port: p,
+    adminPort: await port(),
+    dataDir: join(dir, `data-${mode}`),
+    natsUrl: mode === "sync" ? `nats://127.0.0.1:${natsPort}` : undefined,
+  });
   procs.push(await start(node, args, p, join(dir, `sidecar-${mode}.log`)));
   targets.push({ name: `sidecar ${mode}`, url: `http://127.0.0.1:${p}/`, pid: last() });
 }

@@ -23,6 +23,8 @@ import { admissionPath, startWebhookServer } from "../operator/webhook/server.ts
 import { type ControlPlane, startControlPlane } from "../test/harness/control-plane.ts";
 import { podBody } from "./webhook-fixtures.ts";
 import { median, type Row, printTable, short, writeResults } from "./lib/report.ts";
+import { injectionWebhookConfiguration } from "../test/harness/webhook-config.ts";
+import { podAdmissionReview } from "../test/harness/admission-review.ts";
 
 function percentile(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -125,21 +127,12 @@ async function main(): Promise<void> {
     });
 
     // 1. Straight to the endpoint.
-    const review = JSON.stringify({
-      apiVersion: "admission.k8s.io/v1",
-      kind: "AdmissionReview",
-      request: {
-        uid: "bench",
-        kind: { group: "", version: "v1", kind: "Pod" },
-        resource: { group: "", version: "v1", resource: "pods" },
-        operation: "CREATE",
-        namespace: injected,
-        object: {
-          ...podBody(0),
-          metadata: { generateName: "web-", annotations: { "veltrix.io/inject": "true" } },
-        },
-      },
-    });
+    const review = JSON.stringify(
+      podAdmissionReview("bench", injected, {
+        ...podBody(0),
+        metadata: { generateName: "web-", annotations: { "veltrix.io/inject": "true" } },
+      }),
+    );
     const latencyRows: Row[] = [];
     await load(server.port, ca.certPem, review, 10, 2_000, 1); // warm-up (JIT, lookup cache)
     for (const concurrency of [1, 50, 200]) {
@@ -173,24 +166,12 @@ async function main(): Promise<void> {
     // 2. Through the API server, with and without the webhook.
     const admission = kc.makeApiClient(AdmissionregistrationV1Api);
     await admission.createMutatingWebhookConfiguration({
-      body: {
-        metadata: { name: "veltrix-bench" },
-        webhooks: [
-          {
-            name: "pod.inject.veltrix.io",
-            admissionReviewVersions: ["v1"],
-            sideEffects: "None",
-            failurePolicy: "Fail",
-            reinvocationPolicy: "IfNeeded",
-            clientConfig: {
-              url: `https://127.0.0.1:${server.port}${admissionPath}`,
-              caBundle: Buffer.from(ca.certPem).toString("base64"),
-            },
-            namespaceSelector: { matchLabels: selector },
-            rules: [{ apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE"], resources: ["pods"] }],
-          },
-        ],
-      },
+      body: injectionWebhookConfiguration({
+        name: "veltrix-bench",
+        url: `https://127.0.0.1:${server.port}${admissionPath}`,
+        caBundlePem: ca.certPem,
+        namespaceSelector: selector,
+      }),
     });
     await sleep(1_000); // the API server picks up the new configuration
     const pods = short ? 100 : 300;

@@ -54,6 +54,33 @@ export async function start(cmd: string, args: string[], waitPort: number, log?:
   };
 }
 
+/** Arguments of `node sidecar/main.ts` for a bench target (NATS given: a queued mode, local stream). */
+export function sidecarArgs(o: {
+  config: string;
+  appPort: number;
+  port: number;
+  adminPort: number;
+  dataDir: string;
+  natsUrl?: string | undefined;
+}): string[] {
+  return [
+    join(repo, "sidecar/main.ts"),
+    "--config",
+    o.config,
+    "--app-port",
+    String(o.appPort),
+    "--port",
+    String(o.port),
+    "--host",
+    "127.0.0.1",
+    "--admin-port",
+    String(o.adminPort),
+    "--data-dir",
+    o.dataDir,
+    ...(o.natsUrl ? ["--nats", o.natsUrl, "--ensure-stream"] : []),
+  ];
+}
+
 /** A port free right now (the OS picks it, so it never collides with client sockets). */
 export { freePort as port } from "../../test/harness/ports.ts";
 

@@ -7,6 +7,7 @@ import { createCertificateAuthority, issueServingCertificate } from "../certs/is
 import type { Lookups } from "./admit.ts";
 import { createWebhookMetrics } from "./metrics.ts";
 import { admissionPath, startWebhookServer, type WebhookServer } from "./server.ts";
+import { podAdmissionReview } from "../../test/harness/admission-review.ts";
 
 interface Reply {
   status: number;
@@ -19,23 +20,14 @@ const lookups: Lookups = {
 };
 
 function podReview(uid: string, annotations: Record<string, string>): string {
-  return JSON.stringify({
-    apiVersion: "admission.k8s.io/v1",
-    kind: "AdmissionReview",
-    request: {
-      uid,
-      kind: { group: "", version: "v1", kind: "Pod" },
-      resource: { group: "", version: "v1", resource: "pods" },
-      operation: "CREATE",
-      namespace: "shop",
-      object: {
-        metadata: { generateName: "web-", annotations },
-        spec: {
-          containers: [{ name: "web", image: "web:1", ports: [{ name: "http", containerPort: 8080 }] }],
-        },
+  return JSON.stringify(
+    podAdmissionReview(uid, "shop", {
+      metadata: { generateName: "web-", annotations },
+      spec: {
+        containers: [{ name: "web", image: "web:1", ports: [{ name: "http", containerPort: 8080 }] }],
       },
-    },
-  });
+    }),
+  );
 }
 
 describe("webhook HTTPS server", () => {

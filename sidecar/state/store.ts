@@ -2,7 +2,7 @@
 // (SqliteRequestStore, node:sqlite); see docs/adr/0002-sidecar-store.md for why.
 import type { RequestState } from "./request-state.ts";
 
-export type QueueMode = "sync" | "async" | "direct";
+import type { QueueMode } from "../config/settings.ts";
 
 export interface NewRequest {
   id: string;
@@ -32,16 +32,10 @@ export interface Outcome {
   body: Buffer;
 }
 
-export interface RequestRecord {
-  id: string;
-  revision: string;
-  configHash: string;
-  mode: QueueMode;
-  method: string;
-  path: string;
+/** What was known at admission, then where the request is now. */
+export interface RequestRecord extends Omit<NewRequest, "dispatched"> {
   state: RequestState;
   attempt: number;
-  receivedAt: number;
   queuedAt: number | null;
   dispatchedAt: number | null;
   finishedAt: number | null;

@@ -29,6 +29,7 @@ import { freePort } from "../harness/ports.ts";
 import { ManagedProcess } from "../harness/process.ts";
 import { repoRoot } from "../harness/tools.ts";
 import { chartDir, thirdPartyCrds } from "./chart.ts";
+import { podAdmissionReview } from "../harness/admission-review.ts";
 
 const appNamespace = "shop";
 const target = {
@@ -99,37 +100,25 @@ function postReview(
 
 /** An AdmissionReview for a pod that opts in to `config`, as the API server would send it. */
 function podReview(uid: string, config: string): object {
-  return {
-    apiVersion: "admission.k8s.io/v1",
-    kind: "AdmissionReview",
-    request: {
-      uid,
-      kind: { group: "", version: "v1", kind: "Pod" },
-      resource: { group: "", version: "v1", resource: "pods" },
+  return podAdmissionReview(uid, appNamespace, {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: {
+      name: `app-${uid.slice(0, 4)}`,
       namespace: appNamespace,
-      operation: "CREATE",
-      userInfo: { username: "test" },
-      object: {
-        apiVersion: "v1",
-        kind: "Pod",
-        metadata: {
-          name: `app-${uid.slice(0, 4)}`,
-          namespace: appNamespace,
-          labels: { "veltrix.io/inject": "true" },
-          annotations: { "veltrix.io/config": config },
-        },
-        spec: {
-          containers: [
-            {
-              name: "app",
-              image: "registry.example.com/app:1",
-              ports: [{ name: "http", containerPort: 8080 }],
-            },
-          ],
-        },
-      },
+      labels: { "veltrix.io/inject": "true" },
+      annotations: { "veltrix.io/config": config },
     },
-  };
+    spec: {
+      containers: [
+        {
+          name: "app",
+          image: "registry.example.com/app:1",
+          ports: [{ name: "http", containerPort: 8080 }],
+        },
+      ],
+    },
+  });
 }
 
 interface RunningOperator {

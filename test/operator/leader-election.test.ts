@@ -1,17 +1,15 @@
 // Two operator processes (`node operator/main.ts`) compete for one Lease: exactly one
 // reconciles; kill -9 the leader, change a VeltrixConfig meanwhile, and the other
 // takes over and reconciles the change.
-import { join } from "node:path";
 import { CoordinationV1Api } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { configDocument } from "../../operator/api/resolve.ts";
 import { installCrd } from "../../operator/api/install-crd.ts";
-import { createNamespace, eventually, kubeConfig, natsUrl, tempDir } from "../harness/env.ts";
+import { createNamespace, eventually, kubeConfig, tempDir } from "../harness/env.ts";
 import { freePort } from "../harness/ports.ts";
-import { ManagedProcess } from "../harness/process.ts";
-import { repoRoot } from "../harness/tools.ts";
+import type { ManagedProcess } from "../harness/process.ts";
+import { operatorProcess } from "../harness/operator-process.ts";
 import { createVxc, getVxc, readyVxc, updateSpec } from "./helpers.ts";
-import { inject } from "vitest";
 
 interface Replica {
   name: string;
@@ -34,25 +32,19 @@ describe("leader election (two operator processes)", () => {
     const dir = tempDir("op-leader");
     for (const name of ["op-a", "op-b"]) {
       const port = await freePort();
-      const proc = new ManagedProcess({
+      const proc = operatorProcess({
         name,
-        command: process.execPath,
+        logDir: dir,
+        namespace,
+        watchNamespace: namespace,
+        httpPort: port,
         args: [
-          join(repoRoot, "operator/main.ts"),
-          `--kubeconfig=${inject("kubeconfigPath")}`,
-          `--nats-url=${natsUrl()}`,
-          `--namespace=${namespace}`,
-          `--watch-namespace=${namespace}`,
-          `--identity=${name}`,
           "--lease-duration=3s",
           "--renew-deadline=2s",
           "--retry-period=500ms",
-          `--http-port=${port}`,
-          "--http-host=127.0.0.1",
           "--log-level=debug",
           "--webhook-cert-mode=disabled",
         ],
-        logFile: join(dir, `${name}.log`),
       });
       proc.start();
       replicas.push({ name, port, proc });

@@ -4,7 +4,6 @@
 // pod. Real pieces: helm renders the defaults ConfigMap, the VeltrixConfigs go through the
 // real API server (with the CRD's defaulting), and startWebhook reads the file as in a pod.
 import { writeFileSync } from "node:fs";
-import { request } from "node:https";
 import { join } from "node:path";
 import { CustomObjectsApi, type V1ConfigMap } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -14,9 +13,10 @@ import type { VeltrixConfigSpec } from "../../operator/api/types.generated.ts";
 import { createCertificateAuthority, issueServingCertificate } from "../../operator/certs/issue.ts";
 import { applyPatch, type PatchOperation } from "../../operator/webhook/json-patch.ts";
 import type { RunningWebhook } from "../../operator/webhook/start.ts";
-import { startMountedCertWebhook } from "./webhook-env.ts";
+import { postReview, startMountedCertWebhook } from "./webhook-env.ts";
 import { find, renderChart } from "../chart/chart.ts";
 import { createNamespace, kubeConfig, tempDir } from "../harness/env.ts";
+import { podAdmissionReview } from "../harness/admission-review.ts";
 
 interface ContainerJson {
   name: string;
@@ -36,28 +36,7 @@ describe("chart sidecar defaults through the webhook", () => {
   let namespace: string;
 
   function post(body: string): Promise<{ response: Record<string, unknown> }> {
-    return new Promise((resolve, reject) => {
-      const req = request(
-        {
-          host: "127.0.0.1",
-          port: running!.server.port,
-          path: "/mutate",
-          method: "POST",
-          ca: caPem,
-          servername: "localhost",
-          agent: false,
-        },
-        (res) => {
-          let text = "";
-          res.setEncoding("utf8");
-          res.on("data", (c: string) => (text += c));
-          res.on("end", () => resolve(JSON.parse(text) as { response: Record<string, unknown> }));
-        },
-      );
-      req.setHeader("content-type", "application/json");
-      req.on("error", reject);
-      req.end(body);
-    });
+    return postReview(running!.server.port, caPem, body);
   }
 
   /** The injected pod for a pod naming `config` (with extra pod annotations). */
@@ -70,19 +49,7 @@ describe("chart sidecar defaults through the webhook", () => {
       },
       spec: { containers: [{ name: "web", image: "web:1", ports: [{ name: "http", containerPort: 8080 }] }] },
     };
-    const reply = await post(
-      JSON.stringify({
-        apiVersion: "admission.k8s.io/v1",
-        kind: "AdmissionReview",
-        request: {
-          uid: `defaults-${config}`,
-          kind: { group: "", version: "v1", kind: "Pod" },
-          operation: "CREATE",
-          namespace,
-          object: pod,
-        },
-      }),
-    );
+    const reply = await post(JSON.stringify(podAdmissionReview(`defaults-${config}`, namespace, pod)));
     expect(reply.response, JSON.stringify(reply.response)).toMatchObject({
       allowed: true,
       patchType: "JSONPatch",

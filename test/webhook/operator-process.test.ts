@@ -2,15 +2,15 @@
 // the webhook with self-managed certificates from one Secret they race to create, the
 // caBundle gets patched, and the API server's pods are injected through replica A.
 import { connect } from "node:tls";
-import { join } from "node:path";
 import { AdmissionregistrationV1Api, CoreV1Api } from "@kubernetes/client-node";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createVeltrixConfig } from "../../operator/api/client.ts";
 import { installCrd } from "../../operator/api/install-crd.ts";
-import { createNamespace, eventually, kubeConfig, natsUrl, tempDir } from "../harness/env.ts";
+import { createNamespace, eventually, kubeConfig, tempDir } from "../harness/env.ts";
 import { freePort } from "../harness/ports.ts";
-import { ManagedProcess } from "../harness/process.ts";
-import { repoRoot } from "../harness/tools.ts";
+import type { ManagedProcess } from "../harness/process.ts";
+import { operatorProcess } from "../harness/operator-process.ts";
+import { injectionWebhookConfiguration } from "../harness/webhook-config.ts";
 
 interface Replica {
   proc: ManagedProcess;
@@ -46,18 +46,13 @@ describe("operator processes serve the webhook", () => {
     const dir = tempDir("vx-op");
     for (const name of ["op-a", "op-b"]) {
       const replica = { httpPort: await freePort(), webhookPort: await freePort() };
-      const proc = new ManagedProcess({
+      const proc = operatorProcess({
         name,
-        command: process.execPath,
+        logDir: dir,
+        namespace: home,
+        watchNamespace: apps,
+        httpPort: replica.httpPort,
         args: [
-          join(repoRoot, "operator/main.ts"),
-          `--kubeconfig=${inject("kubeconfigPath")}`,
-          `--nats-url=${natsUrl()}`,
-          `--namespace=${home}`,
-          `--watch-namespace=${apps}`,
-          `--identity=${name}`,
-          `--http-port=${replica.httpPort}`,
-          "--http-host=127.0.0.1",
           `--webhook-port=${replica.webhookPort}`,
           "--webhook-host=127.0.0.1",
           // The certificate names the Service; on loopback the API server calls "localhost".
@@ -65,28 +60,17 @@ describe("operator processes serve the webhook", () => {
           "--webhook-secret=webhook-tls",
           `--webhook-config-name=${webhookConfigName}`,
         ],
-        logFile: join(dir, `${name}.log`),
       });
       replicas.push({ ...replica, proc });
     }
     // The chart creates the configuration without a caBundle; the operators patch it in.
     await kc.makeApiClient(AdmissionregistrationV1Api).createMutatingWebhookConfiguration({
-      body: {
-        metadata: { name: webhookConfigName },
-        webhooks: [
-          {
-            name: "pod.inject.veltrix.io",
-            admissionReviewVersions: ["v1"],
-            sideEffects: "None",
-            failurePolicy: "Fail",
-            reinvocationPolicy: "IfNeeded",
-            clientConfig: { url: `https://localhost:${replicas[0]!.webhookPort}/mutate` },
-            namespaceSelector: { matchLabels: { "veltrix.test/webhook": webhookConfigName } },
-            objectSelector: { matchLabels: { "veltrix.io/inject": "true" } },
-            rules: [{ apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE"], resources: ["pods"] }],
-          },
-        ],
-      },
+      body: injectionWebhookConfiguration({
+        name: webhookConfigName,
+        url: `https://localhost:${replicas[0]!.webhookPort}/mutate`,
+        namespaceSelector: { "veltrix.test/webhook": webhookConfigName },
+        objectSelector: { "veltrix.io/inject": "true" },
+      }),
     });
     for (const r of replicas) r.proc.start();
     for (const r of replicas) {

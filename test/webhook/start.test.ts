@@ -1,7 +1,6 @@
 // startWebhook as main.ts calls it, in cert-manager mode: the mounted certificate is
 // served and hot-reloaded, and the chart's sidecar defaults file shapes the injection.
 import { writeFileSync } from "node:fs";
-import { request } from "node:https";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Registry } from "prom-client";
@@ -10,25 +9,9 @@ import { createVeltrixConfig } from "../../operator/api/client.ts";
 import { installCrd } from "../../operator/api/install-crd.ts";
 import { createCertificateAuthority, issueServingCertificate } from "../../operator/certs/issue.ts";
 import type { RunningWebhook } from "../../operator/webhook/start.ts";
-import { startMountedCertWebhook } from "./webhook-env.ts";
+import { postReview, startMountedCertWebhook } from "./webhook-env.ts";
 import { createNamespace, kubeConfig, tempDir } from "../harness/env.ts";
-
-function post(port: number, ca: string, body: string): Promise<{ response: Record<string, unknown> }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: "127.0.0.1", port, path: "/mutate", method: "POST", ca, servername: "localhost", agent: false },
-      (res) => {
-        let text = "";
-        res.setEncoding("utf8");
-        res.on("data", (c: string) => (text += c));
-        res.on("end", () => resolve(JSON.parse(text) as { response: Record<string, unknown> }));
-      },
-    );
-    req.setHeader("content-type", "application/json");
-    req.on("error", reject);
-    req.end(body);
-  });
-}
+import { podAdmissionReview } from "../harness/admission-review.ts";
 
 describe("startWebhook (cert-manager mode)", () => {
   let running: RunningWebhook | undefined;
@@ -60,23 +43,15 @@ describe("startWebhook (cert-manager mode)", () => {
     const registry = new Registry();
     running = await startMountedCertWebhook({ kubeConfig: kc, certDir: dir, defaultsFile, registry });
     const port = running!.server.port;
-    const review = JSON.stringify({
-      apiVersion: "admission.k8s.io/v1",
-      kind: "AdmissionReview",
-      request: {
-        uid: "start-1",
-        kind: { group: "", version: "v1", kind: "Pod" },
-        operation: "CREATE",
-        namespace,
-        object: {
-          metadata: { generateName: "web-", labels: { "veltrix.io/inject": "true" } },
-          spec: {
-            containers: [{ name: "web", image: "web:1", ports: [{ name: "http", containerPort: 8080 }] }],
-          },
+    const review = JSON.stringify(
+      podAdmissionReview("start-1", namespace, {
+        metadata: { generateName: "web-", labels: { "veltrix.io/inject": "true" } },
+        spec: {
+          containers: [{ name: "web", image: "web:1", ports: [{ name: "http", containerPort: 8080 }] }],
         },
-      },
-    });
-    const reply = await post(port, ca.certPem, review);
+      }),
+    );
+    const reply = await postReview(port, ca.certPem, review);
     expect(reply.response).toMatchObject({ uid: "start-1", allowed: true, patchType: "JSONPatch" });
     const patch = JSON.parse(Buffer.from(String(reply.response["patch"]), "base64").toString()) as {
       path: string;
@@ -107,7 +82,7 @@ describe("startWebhook (cert-manager mode)", () => {
     let served = false;
     for (let i = 0; i < 150 && !served; i++) {
       await sleep(100);
-      served = await post(port, otherCa.certPem, review).then(
+      served = await postReview(port, otherCa.certPem, review).then(
         () => true,
         () => false,
       );

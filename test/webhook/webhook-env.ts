@@ -4,6 +4,7 @@
 // (as test/smoke/webhook-tls.test.ts proves the API server can call). It matches
 // only namespaces carrying this instance's label, so other tests are unaffected.
 import { randomBytes } from "node:crypto";
+import { request } from "node:https";
 import { AdmissionregistrationV1Api, type KubeConfig, VersionApi } from "@kubernetes/client-node";
 import { Registry } from "prom-client";
 import { installCrd } from "../../operator/api/install-crd.ts";
@@ -14,6 +15,7 @@ import { createWebhookMetrics, type WebhookMetrics } from "../../operator/webhoo
 import { admissionPath, startWebhookServer, type WebhookServer } from "../../operator/webhook/server.ts";
 import { type RunningWebhook, startWebhook } from "../../operator/webhook/start.ts";
 import { createNamespace, kubeConfig } from "../harness/env.ts";
+import { injectionWebhookConfiguration } from "../harness/webhook-config.ts";
 
 export const sidecarImage = "ghcr.io/veltrix/sidecar:test";
 
@@ -72,30 +74,11 @@ export async function startTestWebhook(opts: { servingValidityMs?: number; check
   });
   // Registered without a caBundle, as the chart does; the certificate manager patches it in.
   await admission.createMutatingWebhookConfiguration({
-    body: {
-      metadata: { name: configName },
-      webhooks: [
-        {
-          name: "pod.inject.veltrix.io",
-          admissionReviewVersions: ["v1"],
-          sideEffects: "None",
-          failurePolicy: "Fail",
-          reinvocationPolicy: "IfNeeded",
-          timeoutSeconds: 10,
-          clientConfig: { url: `https://127.0.0.1:${server.port}${admissionPath}` },
-          namespaceSelector: { matchLabels: selector },
-          rules: [
-            {
-              apiGroups: [""],
-              apiVersions: ["v1"],
-              operations: ["CREATE"],
-              resources: ["pods"],
-              scope: "Namespaced",
-            },
-          ],
-        },
-      ],
-    },
+    body: injectionWebhookConfiguration({
+      name: configName,
+      url: `https://127.0.0.1:${server.port}${admissionPath}`,
+      namespaceSelector: selector,
+    }),
   });
   holder.server = server;
   // Now that the configuration exists, the next sync patches its caBundle.
@@ -143,5 +126,35 @@ export function startMountedCertWebhook(opts: {
       "webhook-cert-dir": opts.certDir,
       "sidecar-defaults-file": opts.defaultsFile,
     },
+  });
+}
+
+/** POSTs an AdmissionReview to the webhook on loopback over TLS (verified against `caPem`). */
+export function postReview(
+  port: number,
+  caPem: string,
+  body: string,
+): Promise<{ response: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: "127.0.0.1",
+        port,
+        path: "/mutate",
+        method: "POST",
+        ca: caPem,
+        servername: "localhost",
+        agent: false,
+      },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (c: string) => (text += c));
+        res.on("end", () => resolve(JSON.parse(text) as { response: Record<string, unknown> }));
+      },
+    );
+    req.setHeader("content-type", "application/json");
+    req.on("error", reject);
+    req.end(body);
   });
 }
