@@ -11,8 +11,7 @@ import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { toolPath } from "../test/harness/tools.ts";
-import { port, repo, rssKiB, sidecarArgs, start, type Proc } from "./lib/procs.ts";
+import { port, repo, rssKiB, sidecarArgs, start, startNatsServer, type Proc } from "./lib/procs.ts";
 import { printTable, short, writeResults, type Row } from "./lib/report.ts";
 
 const rampMs = Number(process.env["VX_BENCH_RAMP_MS"] ?? 20);
@@ -31,14 +30,8 @@ createServer((req, res) => { held.push(res); }).listen(Number(process.argv[2]), 
 
 const appPort = await port();
 procs.push(await start(node, [join(repo, "bench/lib/plain-app.ts"), String(appPort)], appPort));
-const natsPort = await port();
-procs.push(
-  await start(
-    toolPath("nats-server"),
-    ["-js", "-sd", join(dir, "js"), "-a", "127.0.0.1", "-p", String(natsPort)],
-    natsPort,
-  ),
-);
+const nats = await startNatsServer(dir);
+procs.push(nats.proc);
 
 function config(name: string, mode: string, maxConcurrency: number, configKiB: number): string {
   const value = "v".repeat(1000);
@@ -142,7 +135,7 @@ for (const [name, mode, conc, kib] of cases) {
       port: p,
       adminPort: await port(),
       dataDir: join(dir, `data${i++}`),
-      natsUrl: mode === "sync" ? `nats://127.0.0.1:${natsPort}` : undefined,
+      natsUrl: mode === "sync" ? nats.url : undefined,
     }),
     "--grace-ms",
     "1000",

@@ -9,7 +9,6 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { toolPath } from "../test/harness/tools.ts";
 import {
   cpuMs,
   hasWrk,
@@ -17,6 +16,7 @@ import {
   repo,
   sidecarArgs,
   start,
+  startNatsServer,
   wrk,
   type Proc,
   type WrkResult,
@@ -60,22 +60,12 @@ const mp = await port();
 procs.push(await start(node, [join(repo, "bench/lib/minimal-proxy.ts"), String(mp), String(appPort)], mp));
 targets.push({ name: "minimal undici proxy", url: `http://127.0.0.1:${mp}/`, pid: last() });
 
-const natsPort = await port();
-procs.push(
-  await start(
-    toolPath("nats-server"),
-    ["-js", "-sd", join(dir, "js"), "-a", "127.0.0.1", "-p", String(natsPort)],
-    natsPort,
-  ),
-);
+const nats = await startNatsServer(dir);
+procs.push(nats.proc);
 
 const rp = await port();
 procs.push(
-  await start(
-    node,
-    [join(repo, "bench/lib/jetstream-proxy.ts"), String(rp), String(appPort), `nats://127.0.0.1:${natsPort}`],
-    rp,
-  ),
+  await start(node, [join(repo, "bench/lib/jetstream-proxy.ts"), String(rp), String(appPort), nats.url], rp),
 );
 targets.push({ name: "raw JetStream round trip", url: `http://127.0.0.1:${rp}/`, pid: last() });
 
@@ -104,7 +94,7 @@ for (const mode of ["direct", "sync"]) {
     port: p,
     adminPort: await port(),
     dataDir: join(dir, `data-${mode}`),
-    natsUrl: mode === "sync" ? `nats://127.0.0.1:${natsPort}` : undefined,
+    natsUrl: mode === "sync" ? nats.url : undefined,
   });
   procs.push(await start(node, args, p, join(dir, `sidecar-${mode}.log`)));
   targets.push({ name: `sidecar ${mode}`, url: `http://127.0.0.1:${p}/`, pid: last() });

@@ -5,6 +5,8 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { freePort } from "../../test/harness/ports.ts";
+import { toolPath } from "../../test/harness/tools.ts";
 
 export const repo = join(import.meta.dirname, "..", "..");
 const live = new Set<ChildProcess>();
@@ -52,6 +54,17 @@ export async function start(cmd: string, args: string[], waitPort: number, log?:
       live.delete(child);
     },
   };
+}
+
+/** A nats-server with JetStream (store under `dir`) on a free loopback port. */
+export async function startNatsServer(dir: string): Promise<{ proc: Proc; url: string }> {
+  const p = await freePort();
+  const proc = await start(
+    toolPath("nats-server"),
+    ["-js", "-sd", join(dir, "js"), "-a", "127.0.0.1", "-p", String(p)],
+    p,
+  );
+  return { proc, url: `nats://127.0.0.1:${p}` };
 }
 
 /** Arguments of `node sidecar/main.ts` for a bench target (NATS given: a queued mode, local stream). */
