@@ -4,12 +4,13 @@
 // one small entry in `waiting`; the request body leaves memory once published.
 import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
-import { headers as natsHeaders, type MsgHdrs, type Subscription } from "@nats-io/transport-node";
+import type { Subscription } from "@nats-io/transport-node";
 import { errorTable, VeltrixError, type ErrorCode } from "../errors.ts";
 import type { HeaderMap } from "../proxy/headers.ts";
 import type { Job, QueueClient } from "../proxy/server.ts";
 import type { Broker } from "./broker.ts";
-import { outcomeKey, qh, type QueueNames } from "./names.ts";
+import { jobHeaders, readResult, type JobResult } from "./envelope.ts";
+import { outcomeKey, type QueueNames } from "./names.ts";
 
 const empty = Buffer.alloc(0);
 
@@ -44,7 +45,7 @@ export class JetStreamQueueClient implements QueueClient {
     this.outcomes = outcomes;
     this.sub = nc.subscribe(`${this.names.replyPrefix}.>`, {
       callback: (err, msg) => {
-        if (!err) this.onReply(msg.subject, msg.headers, msg.data);
+        if (!err) this.onReply(msg.subject, readResult(msg.headers), Buffer.from(msg.data));
       },
     });
   }
@@ -134,16 +135,17 @@ export class JetStreamQueueClient implements QueueClient {
   ): Promise<boolean> {
     const js = this.js;
     if (!js || !this.broker.available) throw new VeltrixError("VX_ERR_BROKER_UNAVAILABLE");
-    const h = natsHeaders();
-    h.set(qh.id, job.id);
-    h.set(qh.revision, job.revision);
-    h.set(qh.configKey, job.configKey);
-    h.set(qh.method, job.method);
-    h.set(qh.path, job.path);
-    h.set(qh.headers, JSON.stringify(job.headers));
-    h.set(qh.received, String(job.receivedAt));
-    if (reply) h.set(qh.reply, reply);
-    if (deadline) h.set(qh.deadline, String(deadline));
+    const h = jobHeaders({
+      id: job.id,
+      revision: job.revision,
+      configKey: job.configKey,
+      method: job.method,
+      path: job.path,
+      headers: job.headers,
+      receivedAt: job.receivedAt,
+      reply,
+      deadline,
+    });
     try {
       const ack = await js.publish(subject, job.body, { msgID: job.id, headers: h, timeout: 5_000 });
       return ack.duplicate;
@@ -173,17 +175,17 @@ export class JetStreamQueueClient implements QueueClient {
    * Delivers a reply in-process when the request is held by this sidecar (the common
    * case with one pod), saving two NATS hops. False when it is held elsewhere.
    */
-  deliverLocal(subject: string, h: MsgHdrs, data: Uint8Array | undefined): boolean {
+  deliverLocal(subject: string, result: JobResult, body: Buffer | undefined): boolean {
     if (!subject.startsWith(this.names.replyPrefix)) return false;
-    this.onReply(subject, h, data ?? empty);
+    this.onReply(subject, result, body ?? empty);
     return true;
   }
 
-  private onReply(subject: string, h: MsgHdrs | undefined, data: Uint8Array): void {
+  private onReply(subject: string, r: JobResult, body: Buffer): void {
     const id = subject.slice(this.names.replyPrefix.length + 1);
     const w = this.waiting.get(id);
     if (!w) return;
-    if (h?.get(qh.event) === "started") {
+    if (r.event === "started") {
       // Dispatched to an app: now the app's timeout applies (plus room for the reply).
       w.started = true;
       clearTimeout(w.timer);
@@ -192,15 +194,11 @@ export class JetStreamQueueClient implements QueueClient {
     }
     clearTimeout(w.timer);
     this.waiting.delete(id);
-    const error = h?.get(qh.error);
+    const error = r.error ?? (r.status === undefined ? "VX_ERR_UPSTREAM_UNAVAILABLE" : undefined);
     if (error) {
       w.reject(new VeltrixError(error in errorTable ? (error as ErrorCode) : "VX_ERR_INTERNAL"));
       return;
     }
-    w.resolve({
-      status: Number(h?.get(qh.status) ?? 502),
-      headers: JSON.parse(h?.get(qh.headers) || "{}") as HeaderMap,
-      body: Buffer.from(data),
-    });
+    w.resolve({ status: r.status ?? 502, headers: r.headers ?? {}, body });
   }
 }

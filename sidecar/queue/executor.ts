@@ -5,14 +5,15 @@
 // request is dead-lettered.
 import { jetstream, type Consumer, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
-import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
+import { headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
 import type { CurrentConfig } from "../config/current-config.ts";
 import { VeltrixError, type ErrorCode } from "../errors.ts";
 import type { Metrics } from "../metrics.ts";
 import { veltrixHeaders, type HeaderMap } from "../proxy/headers.ts";
 import type { Upstream } from "../proxy/upstream.ts";
 import type { RequestStore } from "../state/store.ts";
-import { outcomeKey, qh, type QueueNames } from "./names.ts";
+import { readJob, resultHeaders, wireHeaders, type JobResult } from "./envelope.ts";
+import { outcomeKey, type QueueNames } from "./names.ts";
 
 /** Largest async outcome body kept (bytes). */
 export const maxOutcomeBody = 256 * 1024;
@@ -29,7 +30,7 @@ export interface ExecutorDeps {
   metrics: Metrics;
   outcomes: KV;
   /** In-process delivery of a reply whose holder is this sidecar (see JetStreamQueueClient.deliverLocal). */
-  deliverLocal?: (subject: string, h: MsgHdrs, data: Uint8Array | undefined) => boolean;
+  deliverLocal?: (subject: string, result: JobResult, body: Buffer | undefined) => boolean;
 }
 
 export class Executor {
@@ -130,16 +131,15 @@ export class Executor {
 
   private async execute(m: JsMsg): Promise<void> {
     const { store, metrics, upstream, config } = this.d;
-    const h = m.headers;
-    const id = h?.get(qh.id) ?? "";
     const kind = m.subject.endsWith(".async") ? "async" : "sync";
-    const reply = h?.get(qh.reply) ?? "";
+    const job = readJob(m.headers);
+    if ("malformed" in job) return this.refuseMalformed(m, kind, job.malformed);
+    const { id } = job;
+    const reply = job.reply ?? "";
     const attempt = m.info.deliveryCount;
     const s = config.current.settings;
-    const deadline = Number(h?.get(qh.deadline) ?? 0);
     const now = Date.now();
-    const receivedAt = Number(h?.get(qh.received) ?? now);
-    if (kind === "sync" && deadline > 0 && now > deadline) {
+    if (kind === "sync" && job.deadline && now > job.deadline) {
       // The holder has answered the overflow status already.
       m.term("maxWait passed");
       metrics.shed.inc({ reason: "VX_ERR_QUEUE_TIMEOUT" });
@@ -149,28 +149,24 @@ export class Executor {
       return this.deadLetter(m, id, kind, reply, attempt, "executor lost on the last attempt");
     store.admit({
       id,
-      revision: h?.get(qh.revision) ?? "",
-      configHash: h?.get(qh.configKey) ?? "",
+      revision: job.revision,
+      configHash: job.configKey,
       mode: kind,
-      method: h?.get(qh.method) ?? "GET",
-      path: h?.get(qh.path) ?? "/",
-      receivedAt,
+      method: job.method,
+      path: job.path,
+      receivedAt: job.receivedAt,
     });
     store.update(id, { state: "dispatched", at: now, attempt });
-    metrics.queueWait.observe({ mode: kind }, (now - receivedAt) / 1000);
-    if (kind === "sync" && reply) {
-      const started = natsHeaders();
-      started.set(qh.event, "started");
-      this.send(reply, started, undefined);
-    }
-    const reqHeaders = JSON.parse(h?.get(qh.headers) || "{}") as HeaderMap;
+    metrics.queueWait.observe({ mode: kind }, (now - job.receivedAt) / 1000);
+    if (kind === "sync" && reply) this.send(reply, { event: "started" }, undefined);
+    const reqHeaders = job.headers;
     reqHeaders[veltrixHeaders.attempt] = String(attempt);
     metrics.inFlight.inc();
     const t0 = Date.now();
     try {
       const res = await upstream.call(
-        h?.get(qh.method) ?? "GET",
-        h?.get(qh.path) ?? "/",
+        job.method,
+        job.path,
         reqHeaders,
         Buffer.from(m.data),
         s.requestTimeoutMs,
@@ -178,11 +174,9 @@ export class Executor {
       );
       metrics.upstreamLatency.observe((Date.now() - t0) / 1000);
       if (kind === "sync") {
-        const rh = natsHeaders();
-        rh.set(qh.status, String(res.status));
-        rh.set(qh.headers, JSON.stringify(res.headers));
-        if (res.truncated) rh.set(qh.error, "VX_ERR_UPSTREAM_UNAVAILABLE");
-        if (reply) this.send(reply, rh, res.body);
+        const result: JobResult = { status: res.status, headers: res.headers };
+        if (res.truncated) result.error = "VX_ERR_UPSTREAM_UNAVAILABLE";
+        if (reply) this.send(reply, result, res.body);
       } else {
         await this.d.outcomes.put(
           outcomeKey(this.d.names, id),
@@ -190,7 +184,7 @@ export class Executor {
             id,
             state: "done",
             attempt,
-            revision: h?.get(qh.revision),
+            revision: job.revision,
             status: res.status,
             headers: res.headers,
             body: res.body.toString("base64"),
@@ -228,16 +222,24 @@ export class Executor {
     }
   }
 
-  private send(reply: string, h: MsgHdrs, data: Uint8Array | undefined): void {
-    if (this.d.deliverLocal?.(reply, h, data)) return;
-    this.d.nc.publish(reply, data, { headers: h });
+  private send(reply: string, result: JobResult, body: Buffer | undefined): void {
+    if (this.d.deliverLocal?.(reply, result, body)) return;
+    this.d.nc.publish(reply, body, { headers: resultHeaders(result) });
   }
 
   private replyError(reply: string, code: ErrorCode): void {
-    if (!reply) return;
-    const rh = natsHeaders();
-    rh.set(qh.error, code);
-    this.send(reply, rh, undefined);
+    if (reply) this.send(reply, { error: code }, undefined);
+  }
+
+  /** Not a request a sidecar published (or of another wire version): never run it. */
+  private refuseMalformed(m: JsMsg, kind: string, why: string): void {
+    const { metrics, nc } = this.d;
+    console.error(`veltrix executor: dead-lettering a malformed message on ${m.subject}: ${why}`);
+    const dh = natsHeaders();
+    dh.set(wireHeaders.error, `malformed message: ${why}`);
+    nc.publish(this.d.names.deadLetterSubject, m.data, { headers: dh });
+    metrics.requests.inc({ mode: kind, outcome: "malformed" });
+    m.term(why);
   }
 
   private async deadLetter(
@@ -260,8 +262,8 @@ export class Executor {
     await store.flush();
     if (kind === "sync") this.replyError(reply, "VX_ERR_DEAD_LETTERED");
     const dh = natsHeaders();
-    dh.set(qh.id, id);
-    dh.set(qh.error, why);
+    dh.set(wireHeaders.id, id);
+    dh.set(wireHeaders.error, why);
     nc.publish(this.d.names.deadLetterSubject, m.data, { headers: dh });
     metrics.requests.inc({ mode: kind, outcome: "expired" });
     m.term(why);

@@ -36,19 +36,3 @@ export function queueNames(doc: Pick<ConfigDocument, "namespace" | "name">): Que
 export function outcomeKey(names: QueueNames, id: string): string {
   return `${names.outcomeKeyPrefix}.${id.replace(/[^A-Za-z0-9_=-]/g, "_")}`;
 }
-
-/** NATS header names of a queued request. */
-export const qh = {
-  id: "Vx-Id",
-  revision: "Vx-Revision",
-  configKey: "Vx-Config-Key",
-  method: "Vx-Method",
-  path: "Vx-Path",
-  headers: "Vx-Headers",
-  reply: "Vx-Reply",
-  deadline: "Vx-Deadline",
-  received: "Vx-Received",
-  status: "Vx-Status",
-  event: "Vx-Event",
-  error: "Vx-Error",
-} as const;

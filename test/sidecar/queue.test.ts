@@ -1,5 +1,8 @@
 import { randomBytes } from "node:crypto";
+import { jetstream } from "@nats-io/jetstream";
+import { connect, headers as natsHeaders, type Msg } from "@nats-io/transport-node";
 import { afterAll, describe, expect, it } from "vitest";
+import { deadLetterSubject, queueSubjectPrefix } from "../../operator/api/contract.ts";
 import { eventually, natsUrl, tempDir } from "../harness/env.ts";
 import { startNats } from "../harness/nats.ts";
 import { startApp, startSidecar, writeVeltrixConfig, type App, type Sidecar } from "./helpers.ts";
@@ -178,6 +181,30 @@ describe("async mode over real JetStream", () => {
     });
     expect(dead.deadLettered).toBe(true);
     expect((await a0.stats()).seen[id]).toBe(2);
+  });
+
+  it("a message on the queue that no sidecar published is dead-lettered, never run", async () => {
+    const dir = tempDir("sidecar-malformed");
+    const a0 = await app(dir, "app");
+    const ref = { namespace: "default", name: uniq("malformed") };
+    const configFile = writeVeltrixConfig(dir, { name: ref.name, queue: { mode: "async" } });
+    await sidecar({ dir, configFile, appPort: a0.port, natsUrl: natsUrl() });
+    const nc = await connect({ servers: natsUrl() });
+    cleanups.push(() => nc.close());
+    const dead: Msg[] = [];
+    nc.subscribe(deadLetterSubject(ref), { callback: (_e, m) => void dead.push(m) });
+    const js = jetstream(nc);
+    const h = natsHeaders();
+    h.set("Vx-Job", JSON.stringify({ v: 99, id: "x" }));
+    await js.publish(`${queueSubjectPrefix(ref)}.async`, "not ours", { headers: h });
+    await js.publish(`${queueSubjectPrefix(ref)}.sync`, "no header at all");
+    await eventually("both dead-lettered", () => Promise.resolve(dead.length === 2 ? true : undefined));
+    const why = dead.map((m) => [m.string(), m.headers?.get("Vx-Error")]).sort();
+    expect(why).toEqual([
+      ["no header at all", "malformed message: no Vx-Job header"],
+      ["not ours", "malformed message: Vx-Job version 99, this sidecar reads 1"],
+    ]);
+    expect((await a0.stats()).count).toBe(0);
   });
 
   it("a request survives kill -9 of the executing sidecar and completes once it is restarted", async () => {
