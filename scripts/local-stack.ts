@@ -22,6 +22,7 @@ import { startNats } from "../test/harness/nats.ts";
 import { freePort } from "../test/harness/ports.ts";
 import { ManagedProcess } from "../test/harness/process.ts";
 import { repoRoot } from "../test/harness/tools.ts";
+import { sidecarNodeFlags } from "../sidecar/node-flags.ts";
 
 const { values } = parseArgs({
   options: {
@@ -129,6 +130,7 @@ try {
   await app.waitUntil("listening", () => httpOk(`http://127.0.0.1:${appPort}/`));
 
   const sidecar = node("sidecar", [
+    ...sidecarNodeFlags,
     "sidecar/main.ts",
     `--nats=${nats.url}`,
     `--namespace=${sampleNamespace}`,

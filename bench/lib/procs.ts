@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { freePort } from "../../test/harness/ports.ts";
 import { toolPath } from "../../test/harness/tools.ts";
+import { sidecarNodeFlags } from "../../sidecar/node-flags.ts";
 
 export const repo = join(import.meta.dirname, "..", "..");
 const live = new Set<ChildProcess>();
@@ -77,6 +78,7 @@ export function sidecarArgs(o: {
   natsUrl?: string | undefined;
 }): string[] {
   return [
+    ...sidecarNodeFlags,
     join(repo, "sidecar/main.ts"),
     "--config",
     o.config,

@@ -12,6 +12,7 @@ import { tempDir } from "../harness/env.ts";
 import { freePort } from "../harness/ports.ts";
 import { ManagedProcess } from "../harness/process.ts";
 import { repoRoot } from "../harness/tools.ts";
+import { sidecarNodeFlags } from "../../sidecar/node-flags.ts";
 
 const run = promisify(execFile);
 
@@ -97,9 +98,19 @@ describe("runtime bundle (the images' tree, built without a container engine)", 
     expect(dockerfile).toContain("RUN bash scripts/build-bundle.sh /bundle");
     expect(dockerfile).toContain("COPY --from=build /bundle /app");
     expect(dockerfile).toMatch(/^USER 65532:65532$/m);
-    for (const [, target, cmd] of dockerfile.matchAll(/FROM runtime AS (\w+)[\s\S]*?CMD \["([^"]+)"\]/g)) {
-      expect(existsSync(join(bundle, cmd!)), `${target}: CMD ${cmd} not in the bundle`).toBe(true);
+    const cmds = new Map(
+      [...dockerfile.matchAll(/FROM runtime AS (\w+)[\s\S]*?CMD (\[.*\])/g)].map(([, target, cmd]) => [
+        target!,
+        JSON.parse(cmd!) as string[],
+      ]),
+    );
+    expect([...cmds.keys()].sort()).toEqual(["operator", "sidecar"]);
+    for (const [target, cmd] of cmds) {
+      const script = cmd.at(-1)!;
+      expect(existsSync(join(bundle, script)), `${target}: CMD ${script} not in the bundle`).toBe(true);
     }
+    // The image runs the sidecar with the flags it is tested and benchmarked with.
+    expect(cmds.get("sidecar")).toEqual([...sidecarNodeFlags, "sidecar/main.js"]);
     for (const [, sources] of dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)) {
       for (const src of sources!.split(" "))
         expect(existsSync(join(repoRoot, src)), `COPY ${src}`).toBe(true);
@@ -119,6 +130,7 @@ describe("runtime bundle (the images' tree, built without a container engine)", 
       name: "bundle-sidecar",
       command: process.execPath,
       args: [
+        ...sidecarNodeFlags,
         join(bundle, "sidecar/main.js"),
         "--config",
         configFile,

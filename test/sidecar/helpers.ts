@@ -6,6 +6,7 @@ import { stringify } from "yaml";
 import { freePort } from "../harness/ports.ts";
 import { ManagedProcess } from "../harness/process.ts";
 import { repoRoot } from "../harness/tools.ts";
+import { sidecarNodeFlags } from "../../sidecar/node-flags.ts";
 
 const node = process.execPath;
 
@@ -107,6 +108,7 @@ export async function startSidecar(opts: {
   const adminPort = await freePort();
   const dataDir = join(opts.dir, `${name}-data`);
   const args = [
+    ...sidecarNodeFlags,
     join(repoRoot, "sidecar/main.ts"),
     "--config",
     opts.configFile,
