@@ -14,6 +14,7 @@ import { sendError, VeltrixError, type ErrorCode } from "../errors.ts";
 import { contract } from "../config/settings.ts";
 import { listenOn } from "../listen.ts";
 import type { Metrics } from "../metrics.ts";
+import type { JobMeta } from "../queue/envelope.ts";
 import type { Readiness } from "../readiness.ts";
 import type { RequestStore } from "../state/store.ts";
 import { endToEnd, requestIdFrom, veltrixHeaders, type HeaderMap } from "./headers.ts";
@@ -32,15 +33,8 @@ export interface QueueClient {
   outcome(id: string): Promise<unknown>;
 }
 
-export interface Job {
-  id: string;
-  revision: string;
-  configKey: string;
-  method: string;
-  path: string;
-  headers: HeaderMap;
+export interface Job extends JobMeta {
   body: Buffer;
-  receivedAt: number;
   settings: AppliedRevision["settings"];
 }
 

@@ -16,8 +16,8 @@ export const wireHeaders = {
   error: "Vx-Error",
 } as const;
 
-/** What the executor needs of a queued request; the body is the message's payload. */
-export interface QueuedJob {
+/** A request as admitted: what the executor needs besides its body. */
+export interface JobMeta {
   id: string;
   revision: string;
   configKey: string;
@@ -25,6 +25,10 @@ export interface QueuedJob {
   path: string;
   headers: HeaderMap;
   receivedAt: number;
+}
+
+/** What a queued message carries in `Vx-Job`; the body is the message's payload. */
+export interface QueuedJob extends JobMeta {
   /** sync: the holder's reply subject. */
   reply?: string | undefined;
   /** sync: past this (epoch ms) the holder has answered the overflow status. */
