@@ -17,6 +17,7 @@ import { Broker } from "./queue/broker.ts";
 import { ConfigSnapshots } from "./state/config-snapshots.ts";
 import { SqliteRequestStore } from "./state/sqlite-store.ts";
 import type { RequestStore } from "./state/store.ts";
+import { podReasonsFromPrimary } from "./worker-readiness.ts";
 
 /** Something started after the listeners (NATS queue, KV watch) that must stop in order. */
 export interface Attachment {
@@ -98,6 +99,7 @@ export async function createSidecar(opts: SidecarOptions, worker = 0): Promise<S
     },
   });
   const upstream = new Upstream({ host: opts.appHost, port: opts.appPort });
+  const podReasons = worker > 0 ? podReasonsFromPrimary() : (): string[] => [];
   const broker = opts.natsUrl
     ? new Broker(opts.natsUrl, `veltrix-sidecar ${opts.pod}/${worker}`, opts.natsClient)
     : undefined;
@@ -111,8 +113,13 @@ export async function createSidecar(opts: SidecarOptions, worker = 0): Promise<S
     metrics,
     queue: queue?.client,
     maxHeaderBytes: opts.maxHeaderBytes,
-    // Called only once requests arrive, after `sc` below exists.
-    readiness: () => sidecarReadiness(sc),
+    // Called only once requests arrive, after `sc` below exists. A worker answers the
+    // kubelet for the whole pod: its own state and what the primary last said of all.
+    readiness: () => {
+      const own = sidecarReadiness(sc);
+      const pod = podReasons();
+      return pod.length === 0 ? own : { reasons: [...own.reasons, ...pod], detail: own.detail };
+    },
   });
   const onApplied = (d: ConfigDocument): void => {
     metrics.configRevision.reset();

@@ -1,11 +1,15 @@
 // Readiness over the cluster IPC channel: each worker has its own NATS connection
 // and queue, so only it knows whether it can serve; the primary's /readyz asks every
 // worker and counts one that does not answer in time (stopped, stuck loop) as not ready.
+// The kubelet probes the proxy port, which whichever worker accepts the connection
+// answers: so the primary also tells every worker the pod's readiness each second, and
+// a worker answers probes for the whole pod, not for itself alone.
 import cluster, { type Worker } from "node:cluster";
 import type { Readiness } from "./readiness.ts";
 
 const request = "veltrix:readiness-request";
 const response = "veltrix:readiness-response";
+const podState = "veltrix:pod-readiness";
 
 interface ReadinessRequest {
   type: typeof request;
@@ -21,7 +25,20 @@ interface ReadinessResponse {
 /** How long the primary waits for a worker's answer. */
 const answerWithinMs = 1_000;
 
-function isMessage<T extends ReadinessRequest | ReadinessResponse>(m: unknown, type: T["type"]): m is T {
+interface PodReadiness {
+  type: typeof podState;
+  reasons: string[];
+}
+
+/** How often the primary tells the workers the pod's readiness. */
+export const podReadinessEveryMs = 1_000;
+/** A worker that has not heard the pod's readiness for this long answers not ready. */
+const podReadinessStaleMs = 5_000;
+
+function isMessage<T extends ReadinessRequest | ReadinessResponse | PodReadiness>(
+  m: unknown,
+  type: T["type"],
+): m is T {
   return typeof m === "object" && m !== null && (m as { type?: unknown }).type === type;
 }
 
@@ -81,5 +98,28 @@ export async function workersReadiness(
         answers.map(({ n, pid, r }) => [n, { pid, ready: r.reasons.length === 0, ...r.detail }]),
       ),
     },
+  };
+}
+
+/** In the primary: sends the pod's readiness to every listening worker. */
+export function tellWorkers(workers: ReadonlyMap<number, Worker>, pod: Readiness): void {
+  const msg: PodReadiness = { type: podState, reasons: pod.reasons };
+  for (const w of workers.values()) w.send(msg, () => undefined);
+}
+
+/**
+ * In a worker: the pod-wide reasons the primary last sent (none = ready). Until the
+ * first message, or when the primary has been silent for 5 s, that is itself a reason.
+ */
+export function podReasonsFromPrimary(): () => string[] {
+  let last: { reasons: string[]; at: number } | undefined;
+  process.on("message", (m: unknown) => {
+    if (isMessage<PodReadiness>(m, podState)) last = { reasons: m.reasons, at: Date.now() };
+  });
+  return () => {
+    if (!last) return ["the primary has not sent the pod's readiness yet"];
+    if (Date.now() - last.at > podReadinessStaleMs)
+      return [`no pod readiness from the primary for ${podReadinessStaleMs} ms`];
+    return last.reasons;
   };
 }

@@ -13,12 +13,12 @@ import { CurrentConfig } from "./config/current-config.ts";
 import { ConfigDelivery } from "./config/delivery.ts";
 import { createMetrics } from "./metrics.ts";
 import type { SidecarOptions } from "./options.ts";
-import { attachmentsReadiness } from "./readiness.ts";
+import { attachmentsReadiness, type Readiness } from "./readiness.ts";
 import { Broker } from "./queue/broker.ts";
 import { bootConfig, renderConfig } from "./sidecar.ts";
 import { ConfigSnapshots } from "./state/config-snapshots.ts";
 import { ShardedReader } from "./state/sharded-store.ts";
-import { workersReadiness } from "./worker-readiness.ts";
+import { podReadinessEveryMs, tellWorkers, workersReadiness } from "./worker-readiness.ts";
 
 export const workerEnv = "VELTRIX_WORKER_INDEX";
 
@@ -75,27 +75,40 @@ export async function runPrimary(opts: SidecarOptions): Promise<void> {
     await delivery?.drain();
     await broker?.close();
   };
+  const podReadiness = async (): Promise<Readiness> => {
+    const own = attachmentsReadiness(draining, delivery ? [delivery] : [], {
+      mode: config.current.settings.mode,
+      workers: opts.workers,
+    });
+    const each = await workersReadiness(listening);
+    return {
+      reasons: [
+        ...own.reasons,
+        ...(listening.size < opts.workers ? [`${listening.size}/${opts.workers} workers listening`] : []),
+        ...each.reasons,
+      ],
+      detail: { ...own.detail, ...each.detail },
+    };
+  };
+  // Every worker answers the kubelet's probes for the whole pod (worker-readiness.ts).
+  let telling = false;
+  setInterval(() => {
+    if (telling) return; // a stuck worker makes one round take up to its answer timeout
+    telling = true;
+    void podReadiness()
+      .then((r) => tellWorkers(listening, r))
+      .catch(() => undefined)
+      .finally(() => {
+        telling = false;
+      });
+  }, podReadinessEveryMs).unref();
   const admin = new AdminServer({
     config,
     get store() {
       return store();
     },
     metrics,
-    readiness: async () => {
-      const own = attachmentsReadiness(draining, delivery ? [delivery] : [], {
-        mode: config.current.settings.mode,
-        workers: opts.workers,
-      });
-      const each = await workersReadiness(listening);
-      return {
-        reasons: [
-          ...own.reasons,
-          ...(listening.size < opts.workers ? [`${listening.size}/${opts.workers} workers listening`] : []),
-          ...each.reasons,
-        ],
-        detail: { ...own.detail, ...each.detail },
-      };
-    },
+    readiness: podReadiness,
     drain: () => void drain("/drain"),
     metricsText: async () => ({
       contentType: aggregator.contentType,

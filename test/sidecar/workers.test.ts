@@ -102,6 +102,19 @@ describe("sidecar with --workers 2 (real processes sharing the listener)", () =>
       const r = await fetch(`${sc.admin}/readyz`);
       return { status: r.status, body: (await r.json()) as Ready };
     };
+    // Statuses of `n` kubelet-style probes, each on a new connection (0: no answer in 1.5 s).
+    const probes = (n: number): Promise<number[]> =>
+      Promise.all(
+        Array.from({ length: n }, () =>
+          fetch(`${sc.url}/_veltrix/readyz`, {
+            headers: { connection: "close" },
+            signal: AbortSignal.timeout(1_500),
+          }).then(
+            (r) => r.status,
+            () => 0,
+          ),
+        ),
+      );
     let stopped: number | undefined;
     try {
       const up = await eventually("both workers attached", async () => {
@@ -139,10 +152,21 @@ describe("sidecar with --workers 2 (real processes sharing the listener)", () =>
       expect(silent.status).toBe(503);
       expect(silent.body.reasons).toEqual(["worker 2: no readiness answer within 1000 ms"]);
       expect(silent.body.perWorker["1"]).toMatchObject({ ready: true });
+
+      // The kubelet's probe on the proxy port reaches one worker or the other; the
+      // healthy one answers for the pod, so no probe passes while worker 2 is stuck.
+      await eventually("worker 1 answers the probe for the pod", async () =>
+        (await probes(1))[0] === 503 ? true : undefined,
+      );
+      expect((await probes(8)).filter((s) => s === 200)).toEqual([]);
+
       process.kill(stopped, "SIGCONT");
       stopped = undefined;
       await eventually("ready after the worker resumes", async () =>
         (await readyz()).status === 200 ? true : undefined,
+      );
+      await eventually("every probe passes again", async () =>
+        (await probes(8)).every((s) => s === 200) ? true : undefined,
       );
     } finally {
       if (stopped !== undefined) process.kill(stopped, "SIGCONT");
