@@ -1,11 +1,36 @@
-// Starts a server listening and resolves with the port it got (0 = any free port).
+// Starts a server listening and resolves with the port it got (0 = any free port). A
+// port already taken in the pod (another sidecar, e.g. Istio's Envoy serves its metrics
+// on 15090, our admin default) fails with what to change, not a bare EADDRINUSE.
 import type { Server } from "node:http";
 
-export function listenOn(server: Server, port: number, host: string): Promise<number> {
+/** What the listener is for, and how a user moves it, for the error message. */
+export interface ListenerRole {
+  what: string;
+  setting: string;
+}
+
+export const listenerRoles = {
+  proxy: { what: "the proxy", setting: "--port, VELTRIX_PORT or the pod annotation veltrix.io/proxy-port" },
+  admin: {
+    what: "the admin API",
+    setting: "--admin-port, VELTRIX_ADMIN_PORT or the pod annotation veltrix.io/admin-port",
+  },
+} as const satisfies Record<string, ListenerRole>;
+
+export function listenOn(server: Server, port: number, host: string, role: ListenerRole): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.once("error", reject);
+    const fail = (err: NodeJS.ErrnoException): void => {
+      if (err.code !== "EADDRINUSE" && err.code !== "EACCES") return reject(err);
+      const why = err.code === "EADDRINUSE" ? "another process in the pod uses it" : "not permitted";
+      reject(
+        new Error(`cannot listen on ${host}:${port} for ${role.what}: ${why}; set ${role.setting}`, {
+          cause: err,
+        }),
+      );
+    };
+    server.once("error", fail);
     server.listen({ port, host, exclusive: false }, () => {
-      server.off("error", reject);
+      server.off("error", fail);
       const addr = server.address();
       resolve(typeof addr === "object" && addr ? addr.port : port);
     });

@@ -2,7 +2,7 @@
 // API with ETag and long-poll, request records with their resolved config, drain.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { CurrentConfig } from "../config/current-config.ts";
-import { listenOn } from "../listen.ts";
+import { listenerRoles, listenOn } from "../listen.ts";
 import type { Metrics } from "../metrics.ts";
 import type { Readiness } from "../readiness.ts";
 import type { RecordLookup } from "../state/store.ts";
@@ -37,7 +37,7 @@ export class AdminServer {
   }
 
   listen(port: number, host = "127.0.0.1"): Promise<number> {
-    return listenOn(this.server, port, host);
+    return listenOn(this.server, port, host, listenerRoles.admin);
   }
 
   close(): void {

@@ -12,7 +12,7 @@ import {
 } from "../config/current-config.ts";
 import { sendError, VeltrixError, type ErrorCode } from "../errors.ts";
 import { contract } from "../config/settings.ts";
-import { listenOn } from "../listen.ts";
+import { listenerRoles, listenOn } from "../listen.ts";
 import type { Metrics } from "../metrics.ts";
 import type { JobMeta } from "../queue/envelope.ts";
 import type { Readiness } from "../readiness.ts";
@@ -109,7 +109,7 @@ export class ProxyServer {
   };
 
   listen(port: number, host: string): Promise<number> {
-    return listenOn(this.server, port, host);
+    return listenOn(this.server, port, host, listenerRoles.proxy);
   }
 
   get isDraining(): boolean {
