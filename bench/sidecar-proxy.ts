@@ -4,6 +4,8 @@
 // for any sync design), all in the same run with wrk -t2 -c64. Medians of the runs,
 // after a warm-up run per target (JIT, pools). "cpu µs/req" is the CPU the target's
 // own process used per request served, steadier than req/s on a shared machine.
+// A second table runs every target but the raw loop open-loop (vegeta, a fixed rate,
+// VX_BENCH_RATE, default 5000/s): the latency a proxy adds when it is not saturated.
 //   scripts/with-node24 node bench/sidecar-proxy.ts [--short]
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -12,12 +14,14 @@ import { join } from "node:path";
 import {
   cpuMs,
   hasWrk,
+  openLoop,
   port,
   repo,
   sidecarArgs,
   start,
   startNatsServer,
   wrk,
+  type OpenLoopResult,
   type Proc,
   type WrkResult,
 } from "./lib/procs.ts";
@@ -136,6 +140,36 @@ console.log(
   `wrk -t2 -c${connections} -d${seconds}s, ${runs} run(s) after a ${warmupSeconds}s warm-up, medians; node ${process.version}`,
 );
 printTable(rows);
-console.log(`results: ${writeResults("sidecar-proxy", { connections, seconds, runs, anchor, rows })}`);
+// Open loop: a fixed rate well below every proxy's capacity, so the latency is the
+// target's own (pauses, scheduling) rather than queueing behind 64 busy connections.
+const rate = Number(process.env["VX_BENCH_RATE"] ?? 5_000);
+const olRuns = short ? 1 : 5;
+const olSeconds = short ? 2 : 6;
+const openTargets = targets.filter((t) => !t.name.startsWith("raw"));
+const open = new Map<string, OpenLoopResult[]>();
+for (let r = 0; r < olRuns; r++) {
+  for (const t of openTargets) {
+    const res = await openLoop(t.url, rate, olSeconds, connections);
+    open.set(t.name, [...(open.get(t.name) ?? []), res]);
+  }
+}
+const omed = (name: string, k: keyof OpenLoopResult): number =>
+  median((open.get(name) ?? []).map((x) => x[k]));
+const openRows: Row[] = openTargets.map((t) => ({
+  target: t.name,
+  "p50 ms": omed(t.name, "p50ms"),
+  "p99 ms": omed(t.name, "p99ms"),
+  "p99 added ms": t.name.startsWith("app") ? 0 : omed(t.name, "p99ms") - omed("app (no proxy)", "p99ms"),
+  "p99 range ms": (open.get(t.name) ?? []).map((x) => x.p99ms.toFixed(1)).join(" "),
+  "max ms": omed(t.name, "maxms"),
+  "2xx share": omed(t.name, "success"),
+}));
+console.log(
+  `\nopen loop (vegeta): ${rate} req/s for ${olSeconds}s over ${connections} connections, ${olRuns} run(s), medians`,
+);
+printTable(openRows);
+console.log(
+  `results: ${writeResults("sidecar-proxy", { connections, seconds, runs, anchor, rows, openLoop: { rate, seconds: olSeconds, runs: olRuns, rows: openRows } })}`,
+);
 for (const p of procs.reverse()) await p.stop();
 rmSync(dir, { recursive: true, force: true });

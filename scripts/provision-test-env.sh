@@ -4,6 +4,7 @@
 #   kube-apiserver, kube-controller-manager, kubectl, etcd  (Go modules, test/tools/k8s)
 #   nats-server                                      (Go module; Debian's as a fallback)
 #   helm                                             (Go module)
+#   vegeta                                           (Go module; the benchmarks' open-loop load)
 # Versions: test/tools/versions.env. A binary already in the cache is reused.
 # KUBEBUILDER_ASSETS, when it holds kube-apiserver and etcd, is used for those two.
 # Prints the bin directory on its last line. Fails naming what it could not provide.
@@ -122,6 +123,17 @@ provision_helm() {
     fail "could not build helm $HELM_VERSION from Go modules"
 }
 
+provision_vegeta() {
+  if have vegeta "$VEGETA_VERSION"; then
+    log "vegeta $VEGETA_VERSION: cached"
+    ln -sfn "vegeta-$VEGETA_VERSION" "$bin/vegeta"
+    return
+  fi
+  need_go "vegeta $VEGETA_VERSION"
+  go_install vegeta "$VEGETA_VERSION" "github.com/tsenart/vegeta/v12" ||
+    fail "could not build vegeta $VEGETA_VERSION from Go modules"
+}
+
 assets_ok() {
   [ -n "${KUBEBUILDER_ASSETS:-}" ] && [ -x "$KUBEBUILDER_ASSETS/kube-apiserver" ] && [ -x "$KUBEBUILDER_ASSETS/etcd" ]
 }
@@ -132,4 +144,5 @@ fi
 provision_k8s
 provision_nats
 provision_helm
+provision_vegeta
 echo "$bin"

@@ -136,6 +136,41 @@ export function wrk(url: string, connections: number, seconds: number): Promise<
   });
 }
 
+export interface OpenLoopResult {
+  p50ms: number;
+  p99ms: number;
+  maxms: number;
+  /** Share of requests answered 2xx. */
+  success: number;
+}
+
+/**
+ * Open-loop load: vegeta sends `rate` requests per second whatever the latency (wrk
+ * waits for each answer, so its latency is queueing once the target saturates), over
+ * at most `connections` keep-alive connections.
+ */
+export function openLoop(
+  url: string,
+  rate: number,
+  seconds: number,
+  connections: number,
+): Promise<OpenLoopResult> {
+  const vegeta = toolPath("vegeta");
+  const attack = `${vegeta} attack -rate=${rate} -duration=${seconds}s -connections=${connections} -max-connections=${connections} -workers=16`;
+  return new Promise((resolve, reject) => {
+    const child = spawn("sh", ["-c", `echo "GET ${url}" | ${attack} | ${vegeta} report -type=json`]);
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.on("error", reject);
+    child.on("exit", (code) => {
+      if (code !== 0) return reject(new Error(`vegeta exited with ${code}: ${out}`));
+      const r = JSON.parse(out) as { latencies: Record<string, number>; success: number };
+      const ms = (k: string): number => (r.latencies[k] ?? Number.NaN) / 1e6;
+      resolve({ p50ms: ms("50th"), p99ms: ms("99th"), maxms: ms("max"), success: r.success });
+    });
+  });
+}
+
 /** CPU time a process has used so far (user + system), in ms (Linux /proc). */
 export function cpuMs(pid: number): number {
   // Fields after the command name (which may hold spaces); utime and stime are 14 and 15.

@@ -6,7 +6,8 @@ import { join } from "node:path";
 
 export const repoRoot = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 
-export type Tool = "kube-apiserver" | "kube-controller-manager" | "kubectl" | "etcd" | "nats-server" | "helm";
+export type Tool =
+  "kube-apiserver" | "kube-controller-manager" | "kubectl" | "etcd" | "nats-server" | "helm" | "vegeta";
 
 /** Versions pinned in test/tools/versions.env (the provisioning script reads the same file). */
 export function pinnedVersions(): Record<string, string> {

@@ -47,15 +47,26 @@ describe("sidecar benchmarks (short mode)", () => {
     // wrk and HAProxy are installed by scripts/lib/setup.sh; a bench that could not
     // measure is a failure, not a pass.
     expect(out).not.toContain("wrk not installed");
-    const rows = (
-      results("sidecar-proxy").data as { rows: { target: string; "req/s": number; "cpu µs/req": number }[] }
-    ).rows;
+    const data = results("sidecar-proxy").data as {
+      rows: { target: string; "req/s": number; "cpu µs/req": number }[];
+      openLoop: { rows: { target: string; "p99 ms": number; "2xx share": number }[] };
+    };
+    const rows = data.rows;
     expect(rows.map((x) => x.target)).toEqual(
       expect.arrayContaining(["haproxy maxconn 32", "sidecar direct", "sidecar sync"]),
     );
     for (const row of rows) {
       expect(row["req/s"], row.target).toBeGreaterThan(0);
       expect(row["cpu µs/req"], row.target).toBeGreaterThan(0);
+    }
+    // The open-loop table (vegeta at a fixed rate) covers the app, the anchors and the
+    // sidecar, every request answered.
+    expect(data.openLoop.rows.map((x) => x.target)).toEqual(
+      expect.arrayContaining(["app (no proxy)", "minimal undici proxy", "sidecar direct", "sidecar sync"]),
+    );
+    for (const row of data.openLoop.rows) {
+      expect(row["p99 ms"], row.target).toBeGreaterThan(0);
+      expect(row["2xx share"], row.target).toBe(1);
     }
   }, 300_000);
 
