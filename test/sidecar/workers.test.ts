@@ -1,8 +1,11 @@
+import { spawn } from "node:child_process";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { describe, expect, it } from "vitest";
 import { eventually, tempDir } from "../harness/env.ts";
 import { startNats } from "../harness/nats.ts";
+import { repoRoot } from "../harness/tools.ts";
 import { startApp, startSidecar, writeVeltrixConfig } from "./helpers.ts";
 
 describe("sidecar with --workers 2 (real processes sharing the listener)", () => {
@@ -175,4 +178,73 @@ describe("sidecar with --workers 2 (real processes sharing the listener)", () =>
       await nats.stop();
     }
   }, 90_000);
+
+  it("holds 24,000 open requests over 2 workers, more than one process's 20,000 open files allow", async () => {
+    const dir = tempDir("sidecar-workers-many");
+    const app = await startApp(dir);
+    // One slot per worker, taken by a request the app holds: every other request waits.
+    const configFile = writeVeltrixConfig(dir, {
+      name: "many",
+      queue: {
+        mode: "direct",
+        maxConcurrency: 2,
+        maxQueueDepth: 30_000,
+        maxWait: "120s",
+        requestTimeout: "120s",
+      },
+    });
+    const sc = await startSidecar({ dir, configFile, appPort: app.port, extraArgs: ["--workers", "2"] });
+    const port = new URL(sc.url).port;
+    // The client side is spread over processes too (12,000 sockets each).
+    const clients = [0, 1].map(() =>
+      spawn(process.execPath, [
+        join(repoRoot, "test/sidecar/fixtures/hold-connections.mjs"),
+        port,
+        "12000",
+        "/hold?delay=110000",
+      ]),
+    );
+    try {
+      const opened = await Promise.all(
+        clients.map(
+          (c) =>
+            new Promise<string>((resolve, reject) => {
+              let out = "";
+              c.stdout.on("data", (d: Buffer) => {
+                out += d.toString();
+                if (out.includes("\n")) resolve(out.trim());
+              });
+              c.on("exit", (code) => reject(new Error(`client exited (${code}): ${out}`)));
+            }),
+        ),
+      );
+      expect(opened).toEqual(["open 12000 error 0", "open 12000 error 0"]);
+      const held = await eventually(
+        "24,000 requests held across the workers",
+        async () => {
+          const m = await (await fetch(`${sc.admin}/metrics`)).text();
+          const inFlight = Number(/^veltrix_sidecar_in_flight(?:\{[^}]*\})? (\d+)/m.exec(m)?.[1] ?? 0);
+          const waiting = Number(/^veltrix_sidecar_queue_depth(?:\{[^}]*\})? (\d+)/m.exec(m)?.[1] ?? 0);
+          return inFlight + waiting === 24_000 ? { inFlight, waiting } : undefined;
+        },
+        60_000,
+      );
+      expect(held.inFlight).toBe(2);
+      // Each worker holds about half: neither could have held them all alone.
+      const perWorker = (await (await fetch(`${sc.admin}/readyz`)).json()) as {
+        perWorker: Record<string, { pid: number }>;
+      };
+      for (const w of Object.values(perWorker.perWorker)) {
+        const fds = readdirSync(`/proc/${w.pid}/fd`).length;
+        expect(fds).toBeGreaterThan(8_000);
+        expect(fds).toBeLessThan(20_000);
+      }
+      // The app never saw more than the pod's limit.
+      expect((await app.stats()).maxInFlight).toBeLessThanOrEqual(2);
+    } finally {
+      for (const c of clients) c.kill("SIGKILL");
+      await sc.process.stop();
+      await app.process.stop();
+    }
+  }, 180_000);
 });
