@@ -198,7 +198,7 @@ describe("sidecar with --workers 2 (real processes sharing the listener)", () =>
     // The client side is spread over processes too (12,000 sockets each).
     const clients = [0, 1].map(() =>
       spawn(process.execPath, [
-        join(repoRoot, "test/sidecar/fixtures/hold-connections.mjs"),
+        join(repoRoot, "test/sidecar/fixtures/hold-connections.ts"),
         port,
         "12000",
         "/hold?delay=110000",
