@@ -6,7 +6,6 @@
 // Forbidden anywhere. Its own control plane and NATS: a cluster-wide operator must not touch
 // other test files' VeltrixConfigs on the shared API server.
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { request } from "node:https";
 import { join } from "node:path";
 import {
   AdmissionregistrationV1Api,
@@ -29,7 +28,7 @@ import { freePort } from "../harness/ports.ts";
 import { ManagedProcess } from "../harness/process.ts";
 import { repoRoot } from "../harness/tools.ts";
 import { chartDir, thirdPartyCrds } from "./chart.ts";
-import { podAdmissionReview } from "../harness/admission-review.ts";
+import { podAdmissionReview, postReview } from "../harness/admission-review.ts";
 
 const appNamespace = "shop";
 const target = {
@@ -60,42 +59,6 @@ async function startOwnControlPlane(dir: string): Promise<ControlPlane> {
     if (!/address already in use|exited before/.test(String(err))) throw err;
     return startControlPlane({ dir: join(dir, "attempt-2"), controllerManager: false });
   }
-}
-
-/** POSTs an AdmissionReview over HTTPS, verifying the server against `ca` for `servername`. */
-function postReview(
-  port: number,
-  ca: string,
-  servername: string,
-  review: object,
-): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: "127.0.0.1",
-        port,
-        path: "/mutate",
-        method: "POST",
-        ca,
-        servername,
-        headers: { "content-type": "application/json" },
-      },
-      (res) => {
-        let body = "";
-        res.setEncoding("utf8");
-        res.on("data", (c: string) => (body += c));
-        res.on("end", () => {
-          try {
-            resolve(JSON.parse(body) as Record<string, unknown>);
-          } catch (err) {
-            reject(new Error(`status ${res.statusCode}: ${body}`, { cause: err }));
-          }
-        });
-      },
-    );
-    req.on("error", reject);
-    req.end(JSON.stringify(review));
-  });
 }
 
 /** An AdmissionReview for a pod that opts in to `config`, as the API server would send it. */
@@ -361,8 +324,8 @@ describe("chart on its own control plane: the operator with exactly the chart's 
       const answer = await postReview(
         op.webhookPort,
         ca,
-        `vx-veltrix.${namespace}.svc`,
         podReview(uid, "web"),
+        `vx-veltrix.${namespace}.svc`,
       );
       expect(answer["response"]).toMatchObject({ uid, allowed: true, patchType: "JSONPatch" });
       expect(op.forbiddenLines()).toEqual([]);
@@ -466,8 +429,8 @@ describe("chart on its own control plane: the operator with exactly the chart's 
       const answer = await postReview(
         op.webhookPort,
         caPem,
-        `vc-veltrix.${namespace}.svc`,
         podReview(uid, "reports"),
+        `vc-veltrix.${namespace}.svc`,
       );
       expect(answer["response"]).toMatchObject({ uid, allowed: true, patchType: "JSONPatch" });
       expect(op.forbiddenLines()).toEqual([]);

@@ -9,7 +9,8 @@ import { createVeltrixConfig } from "../../operator/api/client.ts";
 import { installCrd } from "../../operator/api/install-crd.ts";
 import { createCertificateAuthority, issueServingCertificate } from "../../operator/certs/issue.ts";
 import type { RunningWebhook } from "../../operator/webhook/start.ts";
-import { postReview, startMountedCertWebhook } from "./webhook-env.ts";
+import { postReview } from "../harness/admission-review.ts";
+import { startMountedCertWebhook } from "./webhook-env.ts";
 import { createNamespace, kubeConfig, tempDir } from "../harness/env.ts";
 import { podAdmissionReview } from "../harness/admission-review.ts";
 

@@ -4,7 +4,6 @@
 // (as test/smoke/webhook-tls.test.ts proves the API server can call). It matches
 // only namespaces carrying this instance's label, so other tests are unaffected.
 import { randomBytes } from "node:crypto";
-import { request } from "node:https";
 import { AdmissionregistrationV1Api, type KubeConfig, VersionApi } from "@kubernetes/client-node";
 import { Registry } from "prom-client";
 import { installCrd } from "../../operator/api/install-crd.ts";
@@ -126,35 +125,5 @@ export function startMountedCertWebhook(opts: {
       "webhook-cert-dir": opts.certDir,
       "sidecar-defaults-file": opts.defaultsFile,
     },
-  });
-}
-
-/** POSTs an AdmissionReview to the webhook on loopback over TLS (verified against `caPem`). */
-export function postReview(
-  port: number,
-  caPem: string,
-  body: string,
-): Promise<{ response: Record<string, unknown> }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: "127.0.0.1",
-        port,
-        path: "/mutate",
-        method: "POST",
-        ca: caPem,
-        servername: "localhost",
-        agent: false,
-      },
-      (res) => {
-        let text = "";
-        res.setEncoding("utf8");
-        res.on("data", (c: string) => (text += c));
-        res.on("end", () => resolve(JSON.parse(text) as { response: Record<string, unknown> }));
-      },
-    );
-    req.setHeader("content-type", "application/json");
-    req.on("error", reject);
-    req.end(body);
   });
 }
