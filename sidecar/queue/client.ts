@@ -194,11 +194,11 @@ export class JetStreamQueueClient implements QueueClient {
     }
     clearTimeout(w.timer);
     this.waiting.delete(id);
-    const error = r.error ?? (r.status === undefined ? "VX_ERR_UPSTREAM_UNAVAILABLE" : undefined);
-    if (error) {
+    if (r.error !== undefined || r.status === undefined) {
+      const error = r.error ?? "VX_ERR_UPSTREAM_UNAVAILABLE";
       w.reject(new VeltrixError(error in errorTable ? (error as ErrorCode) : "VX_ERR_INTERNAL"));
       return;
     }
-    w.resolve({ status: r.status ?? 502, headers: r.headers ?? {}, body });
+    w.resolve({ status: r.status, headers: r.headers ?? {}, body });
   }
 }

@@ -28,7 +28,7 @@ describe("queue wire format", () => {
   });
 
   it("says why a message is not a job of this wire version", () => {
-    const ok = JSON.parse(h2s(jobHeaders(job))) as Record<string, unknown>;
+    const ok = JSON.parse(jobHeaders(job).get(wireHeaders.job)) as Record<string, unknown>;
     const cases: [string, ReturnType<typeof natsHeaders> | undefined][] = [
       ["no Vx-Job header", undefined],
       ["no Vx-Job header", natsHeaders()],
@@ -53,7 +53,3 @@ describe("queue wire format", () => {
     expect(readResult(bad)).toEqual({ error: "VX_ERR_UPSTREAM_UNAVAILABLE" });
   });
 });
-
-function h2s(h: ReturnType<typeof natsHeaders>): string {
-  return h.get(wireHeaders.job);
-}

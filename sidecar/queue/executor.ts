@@ -233,12 +233,9 @@ export class Executor {
 
   /** Not a request a sidecar published (or of another wire version): never run it. */
   private refuseMalformed(m: JsMsg, kind: string, why: string): void {
-    const { metrics, nc } = this.d;
     console.error(`veltrix executor: dead-lettering a malformed message on ${m.subject}: ${why}`);
-    const dh = natsHeaders();
-    dh.set(wireHeaders.error, `malformed message: ${why}`);
-    nc.publish(this.d.names.deadLetterSubject, m.data, { headers: dh });
-    metrics.requests.inc({ mode: kind, outcome: "malformed" });
+    this.announceDeadLetter(m, undefined, `malformed message: ${why}`);
+    this.d.metrics.requests.inc({ mode: kind, outcome: "malformed" });
     m.term(why);
   }
 
@@ -250,7 +247,7 @@ export class Executor {
     attempt: number,
     why: string,
   ): Promise<void> {
-    const { store, metrics, nc } = this.d;
+    const { store, metrics } = this.d;
     const at = Date.now();
     await this.d.outcomes
       .put(
@@ -261,12 +258,17 @@ export class Executor {
     store.update(id, { state: "expired", at, attempt, error: `VX_ERR_DEAD_LETTERED: ${why}` });
     await store.flush();
     if (kind === "sync") this.replyError(reply, "VX_ERR_DEAD_LETTERED");
-    const dh = natsHeaders();
-    dh.set(wireHeaders.id, id);
-    dh.set(wireHeaders.error, why);
-    nc.publish(this.d.names.deadLetterSubject, m.data, { headers: dh });
+    this.announceDeadLetter(m, id, why);
     metrics.requests.inc({ mode: kind, outcome: "expired" });
     m.term(why);
+  }
+
+  /** The documented dead-letter message: the original body, `Vx-Id` (when known) and `Vx-Error`. */
+  private announceDeadLetter(m: JsMsg, id: string | undefined, error: string): void {
+    const dh = natsHeaders();
+    if (id !== undefined) dh.set(wireHeaders.id, id);
+    dh.set(wireHeaders.error, error);
+    this.d.nc.publish(this.d.names.deadLetterSubject, m.data, { headers: dh });
   }
 }
 
