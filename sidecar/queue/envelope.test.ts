@@ -39,6 +39,8 @@ describe("queue wire format", () => {
       ["Vx-Job.id is empty", withJob(JSON.stringify({ ...ok, id: "" }))],
       ["Vx-Job.receivedAt missing", withJob(JSON.stringify({ ...ok, receivedAt: "soon" }))],
       ["Vx-Job.headers missing", withJob(JSON.stringify({ ...ok, headers: null }))],
+      ["Vx-Job.reply is not a subject", withJob(JSON.stringify({ ...ok, reply: 7 }))],
+      ["Vx-Job.deadline is not a time", withJob(JSON.stringify({ ...ok, deadline: "later" }))],
     ];
     for (const [why, h] of cases) expect(readJob(h)).toEqual({ malformed: why });
   });

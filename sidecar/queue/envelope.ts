@@ -71,6 +71,10 @@ export function readJob(h: MsgHdrs | undefined): QueuedJob | { malformed: string
   if (typeof o["receivedAt"] !== "number") return { malformed: `${wireHeaders.job}.receivedAt missing` };
   if (typeof o["headers"] !== "object" || o["headers"] === null)
     return { malformed: `${wireHeaders.job}.headers missing` };
+  if (o["reply"] !== undefined && typeof o["reply"] !== "string")
+    return { malformed: `${wireHeaders.job}.reply is not a subject` };
+  if (o["deadline"] !== undefined && typeof o["deadline"] !== "number")
+    return { malformed: `${wireHeaders.job}.deadline is not a time` };
   return j as QueuedJob;
 }
 
