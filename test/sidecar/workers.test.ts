@@ -196,12 +196,14 @@ describe("sidecar with --workers 2 (real processes sharing the listener)", () =>
     const sc = await startSidecar({ dir, configFile, appPort: app.port, extraArgs: ["--workers", "2"] });
     const port = new URL(sc.url).port;
     // The client side is spread over processes too (12,000 sockets each).
-    const clients = [0, 1].map(() =>
+    const clients = ["127.0.0.2", "127.0.0.3"].map((source) =>
       spawn(process.execPath, [
         join(repoRoot, "test/sidecar/fixtures/hold-connections.ts"),
         port,
         "12000",
         "/hold?delay=110000",
+        source,
+        "16000",
       ]),
     );
     try {
@@ -218,7 +220,7 @@ describe("sidecar with --workers 2 (real processes sharing the listener)", () =>
             }),
         ),
       );
-      expect(opened).toEqual(["open 12000 error 0", "open 12000 error 0"]);
+      expect(opened).toEqual(["open 12000", "open 12000"]);
       const held = await eventually(
         "24,000 requests held across the workers",
         async () => {
