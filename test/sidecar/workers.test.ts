@@ -179,7 +179,7 @@ describe("sidecar with --workers 2 (real processes sharing the listener)", () =>
     }
   }, 90_000);
 
-  it("holds 24,000 open requests over 2 workers, more than one process's 20,000 open files allow", async () => {
+  it("holds 22,000 open requests over 2 workers, more than one process's 20,000 open files allow", async () => {
     const dir = tempDir("sidecar-workers-many");
     const app = await startApp(dir);
     // One slot per worker, taken by a request the app holds: every other request waits.
@@ -195,12 +195,12 @@ describe("sidecar with --workers 2 (real processes sharing the listener)", () =>
     });
     const sc = await startSidecar({ dir, configFile, appPort: app.port, extraArgs: ["--workers", "2"] });
     const port = new URL(sc.url).port;
-    // The client side is spread over processes too (12,000 sockets each).
+    // The client side is spread over processes too (11,000 sockets each).
     const clients = ["127.0.0.2", "127.0.0.3"].map((source) =>
       spawn(process.execPath, [
         join(repoRoot, "test/sidecar/fixtures/hold-connections.ts"),
         port,
-        "12000",
+        "11000",
         "/hold?delay=110000",
         source,
         "16000",
@@ -220,17 +220,23 @@ describe("sidecar with --workers 2 (real processes sharing the listener)", () =>
             }),
         ),
       );
-      expect(opened).toEqual(["open 12000", "open 12000"]);
+      expect(opened).toEqual(["open 11000", "open 11000"]);
+      // The kernel completes the handshakes at once; the primary then hands each connection
+      // to a worker over IPC, which takes a while on a loaded machine.
+      let seen = "nothing yet";
       const held = await eventually(
-        "24,000 requests held across the workers",
+        "22,000 requests held across the workers",
         async () => {
           const m = await (await fetch(`${sc.admin}/metrics`)).text();
           const inFlight = Number(/^veltrix_sidecar_in_flight(?:\{[^}]*\})? (\d+)/m.exec(m)?.[1] ?? 0);
           const waiting = Number(/^veltrix_sidecar_queue_depth(?:\{[^}]*\})? (\d+)/m.exec(m)?.[1] ?? 0);
-          return inFlight + waiting === 24_000 ? { inFlight, waiting } : undefined;
+          seen = `${inFlight} in flight, ${waiting} waiting`;
+          return inFlight + waiting === 22_000 ? { inFlight, waiting } : undefined;
         },
-        60_000,
-      );
+        150_000,
+      ).catch((err: unknown) => {
+        throw new Error(`${String(err)}; last seen: ${seen}`);
+      });
       expect(held.inFlight).toBe(2);
       // Each worker holds about half: neither could have held them all alone.
       const perWorker = (await (await fetch(`${sc.admin}/readyz`)).json()) as {
@@ -248,5 +254,5 @@ describe("sidecar with --workers 2 (real processes sharing the listener)", () =>
       await sc.process.stop();
       await app.process.stop();
     }
-  }, 180_000);
+  }, 240_000);
 });
