@@ -217,11 +217,6 @@ export class ProxyServer {
     const dispatchedAt = waited ? Date.now() : receivedAt;
     if (waited) store.update(id, { state: "dispatched", at: dispatchedAt, attempt: 1 });
     this.hot.directQueueWait.observe((dispatchedAt - receivedAt) / 1000);
-    const ac = new AbortController();
-    const onClose = (): void => {
-      if (!res.writableFinished) ac.abort();
-    };
-    res.once("close", onClose);
     const hasBody =
       req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined;
     const body = hasBody
@@ -231,7 +226,7 @@ export class ProxyServer {
       : null;
     try {
       const ours = { [veltrixHeaders.requestId]: id, [veltrixHeaders.revision]: rev.doc.revision };
-      const status = await upstream.streamTo(req, body, headers, ours, res, s.requestTimeoutMs, ac.signal);
+      const status = await upstream.streamTo(req, body, headers, ours, res, s.requestTimeoutMs);
       const now = Date.now();
       metrics.upstreamLatency.observe((now - dispatchedAt) / 1000);
       store.update(id, { state: "done", at: now, status });
@@ -243,7 +238,6 @@ export class ProxyServer {
       if (!res.headersSent) res.setHeader(veltrixHeaders.revision, rev.doc.revision);
       if (code !== "client_closed") sendError(res, code, id, this.overflow());
     } finally {
-      res.off("close", onClose);
       metrics.inFlight.dec();
       this.limiter.release();
     }

@@ -4,7 +4,7 @@
 // request travelled through JetStream and the reply travels back the same way).
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Readable } from "node:stream";
-import { Pool, errors as undiciErrors } from "undici";
+import { Pool, errors as undiciErrors, type Dispatcher } from "undici";
 import { VeltrixError } from "../errors.ts";
 import { endToEnd, type HeaderMap } from "./headers.ts";
 
@@ -34,39 +34,70 @@ export class Upstream {
 
   /**
    * Streams the request to the app and the answer to `res`, with `responseHeaders` added
-   * to the app's (one writeHead); resolves with the app's status.
+   * to the app's (one writeHead); resolves with the app's status. A client that goes
+   * away aborts the upstream request (rejects with an AbortError).
+   * A bare dispatch handler, like `call`: undici's `stream` API adds a stream handler,
+   * an abort-signal listener and a promise per request that this path does not need.
    */
-  async streamTo(
+  streamTo(
     req: IncomingMessage,
     body: Readable | null,
     headers: HeaderMap,
     responseHeaders: HeaderMap,
     res: ServerResponse,
     timeoutMs: number,
-    signal: AbortSignal,
   ): Promise<number> {
-    let status = 0;
-    try {
-      await this.pool.stream(
+    return new Promise<number>((resolve, reject) => {
+      let status = 0;
+      let controller: Dispatcher.DispatchController | undefined;
+      let clientGone = false;
+      const onClose = (): void => {
+        if (res.writableFinished) return;
+        clientGone = true;
+        controller?.abort(clientClosed());
+      };
+      const onDrain = (): void => controller?.resume();
+      res.once("close", onClose);
+      const settle = (err: unknown): void => {
+        res.off("close", onClose);
+        res.off("drain", onDrain);
+        if (err === undefined) resolve(status);
+        else reject(classify(err));
+      };
+      this.pool.dispatch(
         {
           path: req.url ?? "/",
-          method: req.method as "GET",
+          method: req.method ?? "GET",
           headers,
           body,
           headersTimeout: timeoutMs,
           bodyTimeout: timeoutMs,
-          signal,
         },
-        ({ statusCode, headers: upstreamHeaders }) => {
-          status = statusCode;
-          res.writeHead(statusCode, Object.assign(endToEnd(upstreamHeaders, false), responseHeaders));
-          return res;
+        {
+          onRequestStart(c) {
+            controller = c;
+            if (clientGone) c.abort(clientClosed());
+          },
+          onResponseStart(_c, statusCode, h) {
+            status = statusCode;
+            res.writeHead(statusCode, Object.assign(endToEnd(h, false), responseHeaders));
+          },
+          onResponseData(c, chunk) {
+            if (!res.write(chunk)) {
+              c.pause();
+              res.once("drain", onDrain);
+            }
+          },
+          onResponseEnd() {
+            res.end();
+            settle(undefined);
+          },
+          onResponseError(_c, err) {
+            settle(err);
+          },
         },
       );
-    } catch (err) {
-      throw classify(err);
-    }
-    return status;
+    });
   }
 
   /**
@@ -124,6 +155,10 @@ export class Upstream {
   async close(): Promise<void> {
     await this.pool.close();
   }
+}
+
+function clientClosed(): Error {
+  return new DOMException("the client closed the connection", "AbortError");
 }
 
 function classify(err: unknown): Error {

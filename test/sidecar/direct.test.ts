@@ -187,6 +187,27 @@ describe("sidecar direct mode (real sidecar and app processes, SQLite on disk)",
     expect(again.map((r) => r.status)).toEqual([200, 200, 200]);
   });
 
+  it("streams a large answer to a client that reads slowly, intact", async () => {
+    const size = 8_000_000;
+    const received = await new Promise<Buffer>((resolve, reject) => {
+      const req = request(`${sc.url}/big?bytes=${size}`, { agent: false }, (res) => {
+        const chunks: Buffer[] = [];
+        // Not reading for a while fills the socket buffers, so the sidecar's writes to
+        // this client report backpressure and it must pause the app's stream.
+        res.pause();
+        setTimeout(() => res.resume(), 500);
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => resolve(Buffer.concat(chunks)));
+        res.on("error", reject);
+      });
+      req.on("error", reject);
+      req.end();
+    });
+    expect(received.length).toBe(size);
+    const wrong = received.findIndex((b, i) => b !== i % 251);
+    expect(wrong).toBe(-1);
+  });
+
   it("serves the config with an ETag and long-polls on If-None-Match", async () => {
     const first = await fetch(`${sc.admin}/v1/config`);
     const etag = first.headers.get("etag") ?? "";
