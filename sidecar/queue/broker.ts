@@ -3,7 +3,8 @@
 // up now for readiness, metrics and the onBrokerUnavailable choice. Credentials and TLS
 // come from operator/api/nats-auth.ts (files re-read on every connect); `lastError`
 // says why the last connect or reconnect failed (TLS, credentials, unreachable).
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { connectNats } from "./nats-connect.ts";
 import {
   credentialsFileProblem,
   type NatsClientSettings,
@@ -45,7 +46,7 @@ export class Broker {
     for (;;) {
       if (this.closed) throw new Error("broker closed before it connected");
       try {
-        return await connect({
+        return await connectNats({
           servers: url,
           name,
           ...natsConnectionOptions(client),
