@@ -2,7 +2,6 @@
 // msgID = request id (so a retried publish is de-duplicated), wait for the publish ack,
 // then (sync) wait for the reply on this sidecar's inbox. Memory per held request is
 // one small entry in `waiting`; the request body leaves memory once published.
-import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import type { Subscription } from "@nats-io/transport-node";
 import { errorTable, VeltrixError, type ErrorCode } from "../errors.ts";
@@ -11,8 +10,11 @@ import type { Job, QueueClient } from "../proxy/server.ts";
 import type { Broker } from "./broker.ts";
 import { jobHeaders, readResult, type JobResult } from "./envelope.ts";
 import { outcomeKey, type QueueNames } from "./names.ts";
+import { PublishError, StreamPublisher } from "./stream-publisher.ts";
 
 const empty = Buffer.alloc(0);
+/** How long a publish waits for the stream's ack before the client gets a 503. */
+const publishAckTimeoutMs = 5_000;
 
 interface Waiting {
   resolve: (r: { status: number; headers: HeaderMap; body: Buffer }) => void;
@@ -25,7 +27,7 @@ interface Waiting {
 export class JetStreamQueueClient implements QueueClient {
   private readonly broker: Broker;
   private readonly names: QueueNames;
-  private js: JetStreamClient | undefined;
+  private publisher: StreamPublisher | undefined;
   private sub: Subscription | undefined;
   private outcomes: KV | undefined;
   private readonly waiting = new Map<string, Waiting>();
@@ -41,7 +43,7 @@ export class JetStreamQueueClient implements QueueClient {
   attach(outcomes: KV): void {
     const nc = this.broker.connection;
     if (!nc) throw new Error("broker not connected");
-    this.js = jetstream(nc, { timeout: 5_000 });
+    this.publisher = new StreamPublisher(nc, publishAckTimeoutMs);
     this.outcomes = outcomes;
     this.sub = nc.subscribe(`${this.names.replyPrefix}.>`, {
       callback: (err, msg) => {
@@ -51,7 +53,7 @@ export class JetStreamQueueClient implements QueueClient {
   }
 
   get available(): boolean {
-    return this.broker.available && this.js !== undefined;
+    return this.broker.available && this.publisher !== undefined;
   }
 
   get held(): number {
@@ -125,6 +127,7 @@ export class JetStreamQueueClient implements QueueClient {
 
   close(): void {
     this.sub?.unsubscribe();
+    this.publisher?.close();
   }
 
   private async publish(
@@ -133,8 +136,8 @@ export class JetStreamQueueClient implements QueueClient {
     reply: string | undefined,
     deadline: number | undefined,
   ): Promise<boolean> {
-    const js = this.js;
-    if (!js || !this.broker.available) throw new VeltrixError("VX_ERR_BROKER_UNAVAILABLE");
+    const publisher = this.publisher;
+    if (!publisher || !this.broker.available) throw new VeltrixError("VX_ERR_BROKER_UNAVAILABLE");
     const h = jobHeaders({
       id: job.id,
       revision: job.revision,
@@ -147,13 +150,12 @@ export class JetStreamQueueClient implements QueueClient {
       deadline,
     });
     try {
-      const ack = await js.publish(subject, job.body, { msgID: job.id, headers: h, timeout: 5_000 });
-      return ack.duplicate;
+      return await publisher.publish(subject, job.body, h, job.id);
     } catch (err) {
       const text = err instanceof Error ? err.message : String(err);
       if (/maximum messages/i.test(text))
         throw new VeltrixError("VX_ERR_QUEUE_FULL", undefined, { cause: err });
-      if (/permissions? violation/i.test(text)) {
+      if (err instanceof PublishError && err.kind === "refused") {
         // A misconfigured NATS user, not an outage: say so once, not per request.
         if (text !== this.lastRefusal)
           console.error(`veltrix queue: NATS refused the publish to ${subject}: ${text}`);
