@@ -304,7 +304,7 @@ export class ProxyServer {
         res.end(reply.body);
       }
       store.update(id, { state: "done", at: Date.now(), status: reply.status });
-      metrics.requests.inc({ mode, outcome: "done" });
+      this.hot.syncDone.inc();
     } catch (err) {
       const code = errorCode(err, res);
       if (code === "VX_ERR_QUEUE_FULL" || code === "VX_ERR_QUEUE_TIMEOUT")
@@ -344,6 +344,7 @@ function hotMetrics(m: Metrics) {
   return {
     directDone: m.requests.labels({ mode: "direct", outcome: "done" }),
     directQueueWait: m.queueWait.labels({ mode: "direct" }),
+    syncDone: m.requests.labels({ mode: "sync", outcome: "done" }),
   };
 }
 

@@ -19,9 +19,27 @@ const publishAckTimeoutMs = 5_000;
 interface Waiting {
   resolve: (r: { status: number; headers: HeaderMap; body: Buffer }) => void;
   reject: (e: unknown) => void;
+  /** Fires at `timerAt`, no later than `giveUpAt(...)`; re-armed if that moved later. */
   timer: NodeJS.Timeout;
-  started: boolean;
+  timerAt: number;
+  receivedAt: number;
+  maxWaitMs: number;
+  /** When an executor dispatched it to an app (ms epoch), 0 before. */
+  startedAt: number;
   requestTimeoutMs: number;
+}
+
+/** Room for the reply's way back after the app's timeout. */
+const replyRoomMs = 2_000;
+
+/**
+ * When a held sync request stops waiting (ms epoch): at maxWait until an executor
+ * dispatched it, then the app's timeout plus room for the reply, from the dispatch.
+ */
+export function giveUpAt(
+  w: Pick<Waiting, "receivedAt" | "maxWaitMs" | "startedAt" | "requestTimeoutMs">,
+): number {
+  return w.startedAt > 0 ? w.startedAt + w.requestTimeoutMs + replyRoomMs : w.receivedAt + w.maxWaitMs;
 }
 
 export class JetStreamQueueClient implements QueueClient {
@@ -64,15 +82,16 @@ export class JetStreamQueueClient implements QueueClient {
     const s = job.settings;
     if (this.waiting.has(job.id)) throw new VeltrixError("VX_ERR_DUPLICATE_REQUEST");
     const result = new Promise<{ status: number; headers: HeaderMap; body: Buffer }>((resolve, reject) => {
-      const timer = setTimeout(
-        () => this.expire(job.id),
-        Math.max(0, job.receivedAt + s.maxWaitMs - Date.now()),
-      );
+      const timerAt = job.receivedAt + s.maxWaitMs;
+      const timer = setTimeout(() => this.expire(job.id), Math.max(0, timerAt - Date.now()));
       this.waiting.set(job.id, {
         resolve,
         reject,
         timer,
-        started: false,
+        timerAt,
+        receivedAt: job.receivedAt,
+        maxWaitMs: s.maxWaitMs,
+        startedAt: 0,
         requestTimeoutMs: s.requestTimeoutMs,
       });
     });
@@ -169,8 +188,20 @@ export class JetStreamQueueClient implements QueueClient {
   private expire(id: string): void {
     const w = this.waiting.get(id);
     if (!w) return;
+    const at = giveUpAt(w);
+    const now = Date.now();
+    if (at > now) {
+      // Dispatched since the timer was set: the app's own timeout runs on.
+      this.arm(id, w, at);
+      return;
+    }
     this.waiting.delete(id);
-    w.reject(new VeltrixError(w.started ? "VX_ERR_UPSTREAM_TIMEOUT" : "VX_ERR_QUEUE_TIMEOUT"));
+    w.reject(new VeltrixError(w.startedAt > 0 ? "VX_ERR_UPSTREAM_TIMEOUT" : "VX_ERR_QUEUE_TIMEOUT"));
+  }
+
+  private arm(id: string, w: Waiting, at: number): void {
+    w.timerAt = at;
+    w.timer = setTimeout(() => this.expire(id), Math.max(0, at - Date.now()));
   }
 
   /**
@@ -188,10 +219,15 @@ export class JetStreamQueueClient implements QueueClient {
     const w = this.waiting.get(id);
     if (!w) return;
     if (r.event === "started") {
-      // Dispatched to an app: now the app's timeout applies (plus room for the reply).
-      w.started = true;
-      clearTimeout(w.timer);
-      w.timer = setTimeout(() => this.expire(id), w.requestTimeoutMs + 2_000);
+      // Dispatched: the app's timeout applies now (plus room for the reply). The maxWait
+      // timer stays when it fires first (usual: requests finish long before it, and
+      // `expire` then re-arms), saving a timer per request; re-armed only to fire earlier.
+      w.startedAt = Date.now();
+      const at = giveUpAt(w);
+      if (at < w.timerAt) {
+        clearTimeout(w.timer);
+        this.arm(id, w, at);
+      }
       return;
     }
     clearTimeout(w.timer);

@@ -44,9 +44,17 @@ export class Executor {
   private readonly fetches = new Set<ConsumerMessages>();
   private readonly running = new Set<Promise<void>>();
   private loop: Promise<void> | undefined;
+  /** Wakes the pull loop now and then even without events (limit changes, errors). */
+  private tick: NodeJS.Timeout | undefined;
+  /** Label children of the hot path, bound once (labelled lookups hash on every call). */
+  private readonly queueWait: Record<"sync" | "async", { observe(seconds: number): void }>;
 
   constructor(deps: ExecutorDeps) {
     this.d = deps;
+    this.queueWait = {
+      sync: deps.metrics.queueWait.labels({ mode: "sync" }),
+      async: deps.metrics.queueWait.labels({ mode: "async" }),
+    };
   }
 
   get inFlight(): number {
@@ -56,6 +64,7 @@ export class Executor {
   async start(): Promise<void> {
     const js = jetstream(this.d.nc);
     this.consumer = await js.consumers.get(this.d.names.stream, this.d.names.consumer);
+    this.tick = setInterval(() => this.wake?.(), 1_000).unref();
     this.loop = this.pullLoop();
   }
 
@@ -67,6 +76,7 @@ export class Executor {
     const deadline = new Promise((r) => setTimeout(r, graceMs).unref());
     await Promise.race([Promise.allSettled([...this.running]), deadline]);
     await this.loop;
+    clearInterval(this.tick);
   }
 
   private async pullLoop(): Promise<void> {
@@ -85,10 +95,10 @@ export class Executor {
           this.wake?.();
         });
       }
+      // Woken by every finished request and fetch, and by `tick`. (A timer per wait here
+      // was one more timer per request, each alive for a second.)
       await new Promise<void>((resolve) => {
         this.wake = resolve;
-        // Re-evaluate now and then even without events (limit changes, errors).
-        setTimeout(resolve, 1_000).unref();
       });
       this.wake = undefined;
     }
@@ -157,7 +167,7 @@ export class Executor {
       receivedAt: job.receivedAt,
     });
     store.update(id, { state: "dispatched", at: now, attempt });
-    metrics.queueWait.observe({ mode: kind }, (now - job.receivedAt) / 1000);
+    this.queueWait[kind].observe((now - job.receivedAt) / 1000);
     if (kind === "sync" && reply) this.send(reply, { event: "started" }, undefined);
     const reqHeaders = job.headers;
     reqHeaders[veltrixHeaders.attempt] = String(attempt);
