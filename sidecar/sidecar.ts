@@ -92,7 +92,9 @@ export async function createSidecar(opts: SidecarOptions, worker = 0): Promise<S
   // Worker 0 is a single-process sidecar; workers 1..N split the pod's limits.
   const config = new CurrentConfig(doc, worker > 0 ? { index: worker, of: opts.workers } : undefined);
   const store = new SqliteRequestStore(join(opts.dataDir, `requests-${worker}.db`), {
-    flushDelayMs: 5,
+    // 25 ms: most requests (admit, dispatch, finish) then fold into one row statement;
+    // at 5 ms a sync request cost the writer thread two to three (8.5 vs 4 µs each).
+    flushDelayMs: 25,
     onError: (err) => {
       metrics.storeErrors.inc();
       console.error("veltrix store: commit failed", err);
