@@ -48,6 +48,18 @@ describe("SqliteRequestStore (real SQLite file, writer thread)", () => {
     again.close();
   });
 
+  it("holds a batch for flushDelayMs, but commits sooner when an acknowledgement waits on it", async () => {
+    const store = new SqliteRequestStore(storePath(), { flushDelayMs: 1_000, gatedFlushDelayMs: 20 });
+    store.admit(request("plain"));
+    await sleep(200);
+    expect(store.written).toBe(0); // still waiting for company
+    const t0 = Date.now();
+    await new Promise<void>((resolve) => store.afterCommit(resolve));
+    expect(Date.now() - t0).toBeLessThan(500);
+    expect(store.written).toBe(1);
+    await store.close();
+  });
+
   it("folds a request's updates into its row while the batch waits: one statement, same record", async () => {
     const store = new SqliteRequestStore(storePath(), { flushDelayMs: 50 });
     store.admit(request("fold", { mode: "sync" }));

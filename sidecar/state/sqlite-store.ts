@@ -24,6 +24,11 @@ export interface SqliteStoreOptions {
    * instead of two, and each commit is at least one WAL page written.
    */
   flushDelayMs?: number;
+  /**
+   * The wait when an acknowledgement waits on the batch (`afterCommit`), if shorter. An
+   * unacknowledged JetStream message still counts against the stream's maxQueueDepth.
+   */
+  gatedFlushDelayMs?: number;
   /** Called when a commit fails (the batch is rolled back and dropped) or the writer dies. */
   onError?: (err: unknown) => void;
 }
@@ -37,6 +42,7 @@ export class SqliteRequestStore implements RequestStore {
   private readonly reader: RecordReader;
   private readonly maxBatch: number;
   private readonly flushDelayMs: number;
+  private readonly gatedFlushDelayMs: number;
   private readonly onError: (err: unknown) => void;
   private worker: Worker | undefined;
   private restarts = 0;
@@ -44,7 +50,9 @@ export class SqliteRequestStore implements RequestStore {
   /** Writes of the batch being collected; `rows` indexes its row ops by request id. */
   private ops: WriteOp[] = [];
   private readonly rows = new Map<string, RowOp>();
-  private scheduled = false;
+  /** The pending timer that posts the batch, and when it fires (ms epoch). */
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = 0;
   private nextSeq = 1;
   /** Messages posted and not yet answered, by sequence number (re-sent to a new writer). */
   private readonly unanswered = new Map<number, ToWriter>();
@@ -58,6 +66,7 @@ export class SqliteRequestStore implements RequestStore {
     this.path = path;
     this.maxBatch = opts.maxBatch ?? 512;
     this.flushDelayMs = opts.flushDelayMs ?? 0;
+    this.gatedFlushDelayMs = Math.min(this.flushDelayMs, opts.gatedFlushDelayMs ?? this.flushDelayMs);
     this.onError = opts.onError ?? ((err) => console.error("veltrix store: commit failed", err));
     // Creates the file and tables before the writer starts, so reads work at once.
     this.reader = new RecordReader(path);
@@ -115,7 +124,7 @@ export class SqliteRequestStore implements RequestStore {
 
   afterCommit(cb: () => void): void {
     this.waiters.push({ seq: this.nextSeq, cb });
-    this.schedule();
+    this.schedule(this.gatedFlushDelayMs);
   }
 
   /** Resolves once every write queued so far is committed (or its commit failed and was reported). */
@@ -160,17 +169,22 @@ export class SqliteRequestStore implements RequestStore {
   private enqueue(op: WriteOp): void {
     this.ops.push(op);
     if (this.ops.length >= this.maxBatch) this.post();
-    else this.schedule();
+    else this.schedule(this.flushDelayMs);
   }
 
-  private schedule(): void {
-    if (this.scheduled) return;
-    this.scheduled = true;
-    setTimeout(this.onTimer, this.flushDelayMs);
+  /** Posts the batch within `delayMs` (an earlier timer already set stands). */
+  private schedule(delayMs: number): void {
+    const at = Date.now() + delayMs;
+    if (this.timer) {
+      if (this.timerAt <= at) return;
+      clearTimeout(this.timer);
+    }
+    this.timerAt = at;
+    this.timer = setTimeout(this.onTimer, delayMs);
   }
 
   private readonly onTimer = (): void => {
-    this.scheduled = false;
+    this.timer = undefined;
     this.post();
   };
 
