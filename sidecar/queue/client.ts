@@ -57,10 +57,11 @@ export class JetStreamQueueClient implements QueueClient {
     this.names = names;
   }
 
-  /** Call once connected: subscribes the reply inbox. */
+  /** Call once connected: subscribes the reply inbox (again after a failed attach). */
   attach(outcomes: KV): void {
     const nc = this.broker.connection;
     if (!nc) throw new Error("broker not connected");
+    this.close();
     this.publisher = new StreamPublisher(nc, publishAckTimeoutMs);
     this.outcomes = outcomes;
     this.sub = nc.subscribe(`${this.names.replyPrefix}.>`, {
@@ -147,6 +148,8 @@ export class JetStreamQueueClient implements QueueClient {
   close(): void {
     this.sub?.unsubscribe();
     this.publisher?.close();
+    this.sub = undefined;
+    this.publisher = undefined;
   }
 
   private async publish(
