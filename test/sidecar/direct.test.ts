@@ -208,6 +208,25 @@ describe("sidecar direct mode (real sidecar and app processes, SQLite on disk)",
     expect(wrong).toBe(-1);
   });
 
+  it("cuts the client's connection when the app cuts its answer mid-body", async () => {
+    const size = 2_000_000;
+    const outcome = await new Promise<{ received: number; aborted: boolean }>((resolve) => {
+      let received = 0;
+      const req = request(`${sc.url}/big?bytes=${size}&cut=1`, { agent: false }, (res) => {
+        expect(res.statusCode).toBe(200);
+        res.on("data", (c: Buffer) => (received += c.length));
+        res.on("end", () => resolve({ received, aborted: false }));
+        res.on("error", () => resolve({ received, aborted: true }));
+        res.on("aborted", () => resolve({ received, aborted: true }));
+      });
+      req.on("error", () => resolve({ received: -1, aborted: true }));
+      req.end();
+    });
+    // Never a short body that looks complete.
+    expect(outcome.aborted).toBe(true);
+    expect(outcome.received).toBeLessThan(size);
+  });
+
   it("serves the config with an ETag and long-polls on If-None-Match", async () => {
     const first = await fetch(`${sc.admin}/v1/config`);
     const etag = first.headers.get("etag") ?? "";
