@@ -20,7 +20,7 @@ interface Waiting {
   resolve: (r: { status: number; headers: HeaderMap; body: Buffer }) => void;
   reject: (e: unknown) => void;
   /** Fires at `timerAt`, no later than `giveUpAt(...)`; re-armed if that moved later. */
-  timer: NodeJS.Timeout;
+  timer: NodeJS.Timeout | undefined;
   timerAt: number;
   receivedAt: number;
   maxWaitMs: number;
@@ -83,18 +83,18 @@ export class JetStreamQueueClient implements QueueClient {
     const s = job.settings;
     if (this.waiting.has(job.id)) throw new VeltrixError("VX_ERR_DUPLICATE_REQUEST");
     const result = new Promise<{ status: number; headers: HeaderMap; body: Buffer }>((resolve, reject) => {
-      const timerAt = job.receivedAt + s.maxWaitMs;
-      const timer = setTimeout(() => this.expire(job.id), Math.max(0, timerAt - Date.now()));
-      this.waiting.set(job.id, {
+      const w: Waiting = {
         resolve,
         reject,
-        timer,
-        timerAt,
+        timer: undefined,
+        timerAt: 0,
         receivedAt: job.receivedAt,
         maxWaitMs: s.maxWaitMs,
         startedAt: 0,
         requestTimeoutMs: s.requestTimeoutMs,
-      });
+      };
+      this.waiting.set(job.id, w);
+      this.arm(job.id, w, giveUpAt(w));
     });
     try {
       const duplicate = await this.publish(

@@ -11,6 +11,7 @@ import {
   type Msg,
   type MsgHdrs,
   type NatsConnection,
+  type Status,
   type Subscription,
 } from "@nats-io/transport-node";
 
@@ -47,6 +48,8 @@ export class StreamPublisher {
   private readonly pending = new Map<string, Pending>();
   private next = 0;
   private sweeper: NodeJS.Timeout | undefined;
+  /** The connection's status events (nats.js's iterator has a `stop`, not in its type). */
+  private readonly status: AsyncIterable<Status> & { stop?: () => void };
 
   constructor(nc: NatsConnection, timeoutMs: number) {
     this.nc = nc;
@@ -59,6 +62,7 @@ export class StreamPublisher {
         else this.onAck(m);
       },
     });
+    this.status = nc.status();
     void this.watchRefusals();
   }
 
@@ -81,6 +85,7 @@ export class StreamPublisher {
 
   close(): void {
     this.sub.unsubscribe();
+    this.status.stop?.();
     this.failAll("timeout", "the publisher closed before the stream acknowledged");
   }
 
@@ -121,7 +126,7 @@ export class StreamPublisher {
 
   /** A publish the server refuses is reported on the connection's status, by subject. */
   private async watchRefusals(): Promise<void> {
-    for await (const s of this.nc.status()) {
+    for await (const s of this.status) {
       if (s.type !== "error" || !(s.error instanceof PermissionViolationError)) continue;
       if (s.error.operation !== "publish") continue;
       const refused = s.error;
