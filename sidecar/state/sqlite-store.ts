@@ -174,6 +174,9 @@ export class SqliteRequestStore implements RequestStore {
 
   /** Posts the batch within `delayMs` (an earlier timer already set stands). */
   private schedule(delayMs: number): void {
+    // A timer already set was set earlier with at most flushDelayMs: it fires no later,
+    // so only a shorter (gated) delay needs the clock, once per acknowledgement.
+    if (this.timer && delayMs >= this.flushDelayMs) return;
     const at = Date.now() + delayMs;
     if (this.timer) {
       if (this.timerAt <= at) return;
