@@ -4,6 +4,7 @@ import { AggregatorRegistry } from "prom-client";
 import { parseOptions } from "./options.ts";
 import { createSidecar, sidecarReadiness, startListeners, startSweeper } from "./sidecar.ts";
 import { answerReadiness } from "./worker-readiness.ts";
+import { answerRecordFlushes } from "./worker-records.ts";
 import { runPrimary, workerEnv } from "./workers.ts";
 
 async function main(): Promise<void> {
@@ -17,6 +18,7 @@ async function main(): Promise<void> {
     AggregatorRegistry.setRegistries([sc.metrics.registry, responder]);
     // Before listening: the primary asks a worker for readiness once it listens.
     answerReadiness(() => sidecarReadiness(sc));
+    answerRecordFlushes(sc.store);
   }
   startSweeper(sc);
   const handle = await startListeners(sc, worker === 0);

@@ -94,9 +94,9 @@ export async function createSidecar(opts: SidecarOptions, worker = 0): Promise<S
   const store = new SqliteRequestStore(join(opts.dataDir, `requests-${worker}.db`), {
     // 25 ms: most requests (admit, dispatch, finish) then fold into one row statement;
     // at 5 ms a sync request cost the writer thread two to three (8.5 vs 4 µs each).
-    // A --workers worker keeps 5 ms: the primary's admin API reads its file directly,
-    // without the flush a single process does before a read, so records lag the batch.
-    flushDelayMs: worker > 0 ? 5 : 25,
+    // Reads flush first: in a single process the store does; a --workers primary asks
+    // each worker to (worker-records.ts).
+    flushDelayMs: 25,
     // A JetStream ack waits on its record's commit; until acked, the executed message
     // still counts against the stream's maxQueueDepth, so those batches leave sooner
     // (10 ms: 6 µs of writer CPU per sync request; 5 ms: 9; 25 ms: 4.5).

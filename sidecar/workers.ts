@@ -1,7 +1,8 @@
 // `--workers N`: the primary process forks N proxy workers that share the listener
 // (node:cluster), each with its own NATS connection, upstream pool and record file.
 // The primary holds no requests: it serves the admin API for all of them (records
-// from every worker's file, metrics aggregated, readiness asked of every worker),
+// from every worker's file, each worker flushing first; metrics aggregated; readiness
+// asked of every worker),
 // watches and reports the config revision, and on SIGTERM or /drain drains every
 // worker and exits when they have.
 import cluster, { type Worker } from "node:cluster";
@@ -19,6 +20,7 @@ import { bootConfig, renderConfig } from "./sidecar.ts";
 import { ConfigSnapshots } from "./state/config-snapshots.ts";
 import { ShardedReader } from "./state/sharded-store.ts";
 import { podReadinessEveryMs, tellWorkers, workersReadiness } from "./worker-readiness.ts";
+import { flushWorkerRecords } from "./worker-records.ts";
 
 export const workerEnv = "VELTRIX_WORKER_INDEX";
 
@@ -66,6 +68,7 @@ export async function runPrimary(opts: SidecarOptions): Promise<void> {
   const store = (): ShardedReader =>
     (reader ??= new ShardedReader(
       Array.from({ length: opts.workers }, (_, i) => join(opts.dataDir, `requests-${i + 1}.db`)),
+      () => flushWorkerRecords(listening),
     ));
   const drain = async (reason: string): Promise<void> => {
     if (draining) return;

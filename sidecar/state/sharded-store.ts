@@ -1,25 +1,32 @@
 // Read side over the record files of several workers (requests-<n>.db), for the admin
-// API of a multi-worker sidecar. Each worker is the only writer of its own file.
+// API of a multi-worker sidecar. Each worker is the only writer of its own file;
+// `beforeRead` lets the workers commit what they have queued before each read.
 import { RecordReader } from "./record-reader.ts";
 import type { Outcome, RecordLookup, RequestRecord } from "./store.ts";
 
 export class ShardedReader implements RecordLookup {
   private readonly shards: RecordReader[];
 
-  constructor(paths: string[]) {
+  private readonly beforeRead: () => Promise<void>;
+
+  constructor(paths: string[], beforeRead: () => Promise<void> = () => Promise.resolve()) {
     this.shards = paths.map((p) => new RecordReader(p));
+    this.beforeRead = beforeRead;
   }
 
-  get(id: string): Promise<RequestRecord | undefined> {
-    return Promise.resolve(this.first((s) => s.get(id)));
+  async get(id: string): Promise<RequestRecord | undefined> {
+    await this.beforeRead();
+    return this.first((s) => s.get(id));
   }
 
-  getConfig(hash: string): Promise<string | undefined> {
-    return Promise.resolve(this.first((s) => s.getConfig(hash)));
+  async getConfig(hash: string): Promise<string | undefined> {
+    await this.beforeRead();
+    return this.first((s) => s.getConfig(hash));
   }
 
-  getOutcome(id: string): Promise<Outcome | undefined> {
-    return Promise.resolve(this.first((s) => s.getOutcome(id)));
+  async getOutcome(id: string): Promise<Outcome | undefined> {
+    await this.beforeRead();
+    return this.first((s) => s.getOutcome(id));
   }
 
   close(): void {
