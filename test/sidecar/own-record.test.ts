@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { tempDir } from "../harness/env.ts";
+import { startNats, type NatsServer } from "../harness/nats.ts";
 import { startApp, startSidecar, writeVeltrixConfig } from "./helpers.ts";
 
 interface AppAnswer {
@@ -10,22 +11,30 @@ interface AppAnswer {
 // The per-request config lives on disk and reaches the app through the admin API: an app
 // that asks for its own record while it handles the request must find it, at once (no
 // retry), in a single process and when another process (the --workers primary) serves
-// the admin API over the workers' record files.
+// the admin API over the workers' record files; in `sync` two workers may each hold a
+// row of the request (the one holding the client, the one executing it).
 describe("an app reads its own record mid-request (real processes, real SQLite)", () => {
-  for (const workers of [1, 2]) {
-    it(`finds it dispatched, with its resolved config, with --workers ${workers}`, async () => {
-      const dir = tempDir(`sidecar-own-record-${workers}`);
+  const cases = [
+    { mode: "direct", workers: 1 },
+    { mode: "direct", workers: 2 },
+    { mode: "sync", workers: 2 },
+  ] as const;
+  for (const { mode, workers } of cases) {
+    it(`finds it dispatched, with its resolved config: ${mode}, --workers ${workers}`, async () => {
+      const dir = tempDir(`sidecar-own-record-${mode}-${workers}`);
+      const nats: NatsServer | undefined = mode === "sync" ? await startNats({ dir }) : undefined;
       const app = await startApp(dir);
       const configFile = writeVeltrixConfig(dir, {
-        name: `own-record-${workers}`,
+        name: `own-record-${mode}-${workers}-${Date.now()}`,
         config: { tier: "base" },
         overrides: [{ name: "beta", match: { pathPrefix: "/beta" }, config: { tier: "beta" } }],
-        queue: { mode: "direct", maxConcurrency: 8 },
+        queue: { mode, maxConcurrency: 8 },
       });
       const sc = await startSidecar({
         dir,
         configFile,
         appPort: app.port,
+        ...(nats ? { natsUrl: nats.url } : {}),
         extraArgs: ["--workers", String(workers)],
       });
       try {
@@ -48,6 +57,7 @@ describe("an app reads its own record mid-request (real processes, real SQLite)"
       } finally {
         await sc.process.stop();
         await app.process.stop();
+        await nats?.stop();
       }
     }, 60_000);
   }
