@@ -3,7 +3,7 @@
 // replies (sync) or stores the outcome (async), commits the record, then acks.
 // Failures to reach the app are retried by redelivery up to maxDeliver, then the
 // request is dead-lettered.
-import { jetstream, type Consumer, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
+import { jetstream } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import { headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
 import type { CurrentConfig } from "../config/current-config.ts";
@@ -14,12 +14,17 @@ import type { Upstream } from "../proxy/upstream.ts";
 import type { RequestStore } from "../state/store.ts";
 import { readJob, resultHeaders, wireHeaders, type JobResult } from "./envelope.ts";
 import { outcomeKey, type QueueNames } from "./names.ts";
+import { Puller, type PulledMsg } from "./pull.ts";
 
 /** Largest async outcome body kept (bytes). */
 export const maxOutcomeBody = 256 * 1024;
 /** Largest sync reply body: below NATS's default max_payload of 1 MiB with room for headers. */
 export const maxReplyBody = 960 * 1024;
 const retryDelayMs = 500;
+/** How long the server keeps a pull open waiting for messages. */
+const pullExpiresMs = 5_000;
+/** Pause after the server refused a pull (consumer gone, JetStream down). */
+const refusedPauseMs = 500;
 
 export interface ExecutorDeps {
   nc: NatsConnection;
@@ -35,13 +40,12 @@ export interface ExecutorDeps {
 
 export class Executor {
   private readonly d: ExecutorDeps;
-  private consumer: Consumer | undefined;
+  private puller: Puller | undefined;
   private executing = 0;
-  private requested = 0;
-  private outstanding = 0;
   private stopping = false;
+  /** No pulls before this (ms epoch): the server refused the last one. */
+  private pausedUntil = 0;
   private wake: (() => void) | undefined;
-  private readonly fetches = new Set<ConsumerMessages>();
   private readonly running = new Set<Promise<void>>();
   private loop: Promise<void> | undefined;
   /** Wakes the pull loop now and then even without events (limit changes, errors). */
@@ -62,8 +66,19 @@ export class Executor {
   }
 
   async start(): Promise<void> {
-    const js = jetstream(this.d.nc);
-    this.consumer = await js.consumers.get(this.d.names.stream, this.d.names.consumer);
+    // Fails here, not in the pull loop, when the consumer does not exist.
+    await jetstream(this.d.nc).consumers.get(this.d.names.stream, this.d.names.consumer);
+    this.puller = new Puller(this.d.nc, {
+      stream: this.d.names.stream,
+      consumer: this.d.names.consumer,
+      expiresMs: pullExpiresMs,
+      onMessage: (m) => this.onPulled(m),
+      onRelease: () => this.wake?.(),
+      onRefused: (why) => {
+        console.error(`veltrix executor: ${why}`);
+        this.pausedUntil = Date.now() + refusedPauseMs;
+      },
+    });
     this.tick = setInterval(() => this.wake?.(), 1_000).unref();
     this.loop = this.pullLoop();
   }
@@ -72,31 +87,28 @@ export class Executor {
   async drain(graceMs: number): Promise<void> {
     this.stopping = true;
     this.wake?.();
-    for (const f of this.fetches) f.stop();
     const deadline = new Promise((r) => setTimeout(r, graceMs).unref());
     await Promise.race([Promise.allSettled([...this.running]), deadline]);
     await this.loop;
     clearInterval(this.tick);
+    // Only now: until the pulls still open on the server lose their inbox, what they
+    // deliver is nak'ed (onPulled), so other pods get it at once. A message on its way
+    // when the inbox goes would wait out the consumer's ack_wait instead.
+    this.puller?.stop();
   }
 
   private async pullLoop(): Promise<void> {
-    const consumer = this.consumer;
-    if (!consumer) return;
+    const puller = this.puller;
+    if (!puller) return;
     while (!this.stopping) {
       const max = this.d.config.current.settings.maxConcurrency;
-      const free = max - this.executing - this.requested;
-      // Pull for every free slot, in batches: a new pull when none is open, or once a
-      // quarter of the slots are free (each pull is a subscription and a round trip).
-      if (free > 0 && (this.outstanding === 0 || free >= Math.ceil(max / 4))) {
-        this.requested += free;
-        this.outstanding++;
-        void this.fetchBatch(consumer, free).finally(() => {
-          this.outstanding--;
-          this.wake?.();
-        });
-      }
-      // Woken by every finished request and fetch, and by `tick`. (A timer per wait here
-      // was one more timer per request, each alive for a second.)
+      const free = max - this.executing - puller.pending;
+      // Pull for every free slot, in batches: a new pull when none is pending, or once a
+      // quarter of the slots are free (each pull is a request the server queues).
+      if (free > 0 && (puller.pending === 0 || free >= Math.ceil(max / 4)) && Date.now() >= this.pausedUntil)
+        puller.pull(free);
+      // Woken by every finished request and handed-back pull, and by `tick`. (A timer per
+      // wait here was one more timer per request, each alive for a second.)
       await new Promise<void>((resolve) => {
         this.wake = resolve;
       });
@@ -104,49 +116,28 @@ export class Executor {
     }
   }
 
-  private async fetchBatch(consumer: Consumer, n: number): Promise<void> {
-    let received = 0;
-    try {
-      const iter = await consumer.fetch({ max_messages: n, expires: 5_000 });
-      this.fetches.add(iter);
-      try {
-        for await (const m of iter) {
-          received++;
-          this.requested--;
-          if (this.stopping) {
-            m.nak();
-            continue;
-          }
-          this.executing++;
-          const p = this.execute(m).finally(() => {
-            this.executing--;
-            this.running.delete(p);
-            this.wake?.();
-          });
-          this.running.add(p);
-        }
-      } finally {
-        this.fetches.delete(iter);
-      }
-    } catch (err) {
-      if (!this.stopping) {
-        console.error("veltrix executor: fetch failed", err instanceof Error ? err.message : err);
-        await new Promise((r) => setTimeout(r, 500));
-      }
-    } finally {
-      this.requested -= n - received;
-      this.wake?.();
+  private onPulled(m: PulledMsg): void {
+    if (this.stopping) {
+      m.nak();
+      return;
     }
+    this.executing++;
+    const p = this.execute(m).finally(() => {
+      this.executing--;
+      this.running.delete(p);
+      this.wake?.();
+    });
+    this.running.add(p);
   }
 
-  private async execute(m: JsMsg): Promise<void> {
+  private async execute(m: PulledMsg): Promise<void> {
     const { store, metrics, upstream, config } = this.d;
     const kind = m.subject.endsWith(".async") ? "async" : "sync";
     const job = readJob(m.headers);
     if ("malformed" in job) return this.refuseMalformed(m, kind, job.malformed);
     const { id } = job;
     const reply = job.reply ?? "";
-    const attempt = m.info.deliveryCount;
+    const attempt = m.deliveryCount;
     const s = config.current.settings;
     const now = Date.now();
     if (kind === "sync" && job.deadline && now > job.deadline) {
@@ -242,7 +233,7 @@ export class Executor {
   }
 
   /** Not a request a sidecar published (or of another wire version): never run it. */
-  private refuseMalformed(m: JsMsg, kind: string, why: string): void {
+  private refuseMalformed(m: PulledMsg, kind: string, why: string): void {
     console.error(`veltrix executor: dead-lettering a malformed message on ${m.subject}: ${why}`);
     this.announceDeadLetter(m, undefined, `malformed message: ${why}`);
     this.d.metrics.requests.inc({ mode: kind, outcome: "malformed" });
@@ -250,7 +241,7 @@ export class Executor {
   }
 
   private async deadLetter(
-    m: JsMsg,
+    m: PulledMsg,
     id: string,
     kind: string,
     reply: string,
@@ -274,7 +265,7 @@ export class Executor {
   }
 
   /** The documented dead-letter message: the original body, `Vx-Id` (when known) and `Vx-Error`. */
-  private announceDeadLetter(m: JsMsg, id: string | undefined, error: string): void {
+  private announceDeadLetter(m: PulledMsg, id: string | undefined, error: string): void {
     const dh = natsHeaders();
     if (id !== undefined) dh.set(wireHeaders.id, id);
     dh.set(wireHeaders.error, error);
