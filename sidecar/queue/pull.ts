@@ -58,8 +58,9 @@ export class Puller {
   private readonly nc: NatsConnection;
   private readonly o: PullerOptions;
   private readonly requestSubject: string;
-  private readonly inbox: string;
-  private readonly sub: Subscription;
+  private inbox = "";
+  /** Undefined after the server refused the subscription: the next pull subscribes again. */
+  private sub: Subscription | undefined;
   private readonly status: AsyncIterable<Status> & { stop?: () => void };
   private readonly sweeper: NodeJS.Timeout;
   private asked = 0;
@@ -70,16 +71,7 @@ export class Puller {
     this.nc = nc;
     this.o = opts;
     this.requestSubject = `$JS.API.CONSUMER.MSG.NEXT.${opts.stream}.${opts.consumer}`;
-    this.inbox = createInbox();
-    this.sub = nc.subscribe(this.inbox, {
-      callback: (err, m) => {
-        if (err) {
-          this.release(this.asked);
-          this.o.onRefused(`cannot receive pulled messages: ${err.message}`);
-        } else if (m.reply) this.onDelivery(m);
-        else this.onStatus(m.headers);
-      },
-    });
+    this.subscribe();
     this.sweeper = setInterval(this.sweep, sweepEveryMs).unref();
     this.status = nc.status();
     void this.watchReconnects();
@@ -93,6 +85,7 @@ export class Puller {
   /** Asks the server for up to `n` messages. */
   pull(n: number): void {
     if (this.stopped || n <= 0) return;
+    if (!this.sub) this.subscribe();
     this.asked += n;
     this.lastPullAt = Date.now();
     const request = JSON.stringify({ batch: n, expires: this.o.expiresMs * 1_000_000 });
@@ -105,8 +98,23 @@ export class Puller {
     this.stopped = true;
     clearInterval(this.sweeper);
     this.status.stop?.();
-    this.sub.unsubscribe();
+    this.sub?.unsubscribe();
     this.release(this.asked);
+  }
+
+  private subscribe(): void {
+    const sub = this.nc.subscribe((this.inbox = createInbox()), {
+      callback: (err, m) => {
+        if (err) {
+          // A refused subscription (permissions) is closed by nats.js.
+          if (this.sub === sub) this.sub = undefined;
+          this.release(this.asked);
+          this.o.onRefused(`cannot receive pulled messages: ${err.message}`);
+        } else if (m.reply) this.onDelivery(m);
+        else this.onStatus(m.headers);
+      },
+    });
+    this.sub = sub;
   }
 
   private onDelivery(m: Msg): void {

@@ -38,8 +38,19 @@ describe("pulling from a work queue through one inbox (real nats-server)", () =>
   }
 
   beforeAll(async () => {
-    nats = await startNats({ dir: tempDir("pull"), name: "pull-nats" });
-    nc = await connect({ servers: nats.url, reconnectTimeWait: 100 });
+    nats = await startNats({
+      dir: tempDir("pull"),
+      name: "pull-nats",
+      extraConfig: [
+        "authorization {",
+        "  users: [",
+        '    { user: "app", password: "app-pw" }',
+        '    { user: "deaf", password: "deaf-pw", permissions: { subscribe: { deny: ["_INBOX.>"] } } }',
+        "  ]",
+        "}",
+      ].join("\n"),
+    });
+    nc = await connect({ servers: nats.url, user: "app", pass: "app-pw", reconnectTimeWait: 100 });
   });
   afterAll(async () => {
     await nc.close();
@@ -95,6 +106,23 @@ describe("pulling from a work queue through one inbox (real nats-server)", () =>
     expect(p.puller.pending).toBe(0);
     expect(p.released()).toBeGreaterThan(0);
     p.puller.stop();
+  });
+
+  it("a connection that may not subscribe its inbox says so, and every pull tries again", async () => {
+    const stream = await queue(1);
+    const deaf = await connect({ servers: nats.url, user: "deaf", pass: "deaf-pw" });
+    try {
+      const p = recordingPuller(deaf, stream);
+      await eventually("refused", () => Promise.resolve(p.refused.length > 0 ? true : undefined));
+      expect(p.refused[0]).toMatch(/cannot receive pulled messages: .*[Pp]ermissions/);
+      p.puller.pull(1);
+      await eventually("refused again", () => Promise.resolve(p.refused.length > 1 ? true : undefined));
+      expect(p.puller.pending).toBe(0);
+      expect(p.got).toEqual([]);
+      p.puller.stop();
+    } finally {
+      await deaf.close();
+    }
   });
 
   it("after a reconnect, hands every slot back and pulls again", async () => {
