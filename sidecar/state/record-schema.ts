@@ -20,37 +20,31 @@ CREATE TABLE IF NOT EXISTS outcomes (
 
 export const pragmas = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY;";
 
-/** Op codes of a write batch (tuples keep the structured clone to the thread cheap). */
-export const OpCode = { config: 0, row: 1, update: 2, outcome: 3 } as const;
+/** Op codes of a batch's other writes (tuples keep the structured clone to the thread cheap). */
+export const OpCode = { config: 0, update: 2, outcome: 3 } as const;
 
 /**
- * A request's row as admitted, with every update that arrived before its batch left
- * folded in: one statement instead of two or three. `touched` says whether any update
- * was folded in; when the id already has a row (a redelivery, or a client reusing its
- * id) only a touched row changes it, the same as a separate UPDATE would have.
+ * The request rows of a batch by column (row-columns.ts builds it): each row as admitted,
+ * with every update that arrived before its batch left folded in, one statement instead
+ * of two or three. `touched[i]` says whether any update was folded in; when the id
+ * already has a row (a redelivery, or a client reusing its id) only a touched row
+ * changes it, the same as a separate UPDATE would have.
  */
-export type RowOp = [
-  op: typeof OpCode.row,
-  id: string,
-  revision: string,
-  configHash: string,
-  mode: string,
-  method: string,
-  path: string,
-  state: string,
-  attempt: number | null,
-  receivedAt: number,
-  queuedAt: number | null,
-  dispatchedAt: number | null,
-  finishedAt: number | null,
-  status: number | null,
-  error: string | null,
-  touched: 0 | 1,
-];
+export interface RowBatch {
+  n: number;
+  ids: string[];
+  paths: string[];
+  /** The strings `text` points at; index 0 is null. */
+  strings: string[];
+  /** Per row: revision, config hash, mode, method, state, error (TextCol). */
+  text: Uint16Array;
+  /** Per row: attempt, received, queued, dispatched, finished, status (NumCol); NaN = null. */
+  nums: Float64Array;
+  touched: Uint8Array;
+}
 
 export type WriteOp =
   | [op: typeof OpCode.config, hash: string, revision: string, body: string, createdAt: number]
-  | RowOp
   | [
       op: typeof OpCode.update,
       id: string,
@@ -63,7 +57,14 @@ export type WriteOp =
   | [op: typeof OpCode.outcome, id: string, status: number, headers: string, body: Uint8Array, at: number];
 
 export type ToWriter =
-  | { type: "batch"; seq: number; ops: WriteOp[] }
+  | {
+      type: "batch";
+      seq: number;
+      rows: RowBatch;
+      ops: WriteOp[];
+      /** For each op, how many of the rows were queued before it (the order they apply in). */
+      opAfterRows: number[];
+    }
   | { type: "sweep"; seq: number; olderThan: number }
   | { type: "close"; seq: number };
 

@@ -9,10 +9,12 @@ import {
   pragmas,
   schema,
   type FromWriter,
+  type RowBatch,
   type ToWriter,
   type WriteOp,
   type WriterData,
 } from "./record-schema.ts";
+import { NumCol, numCols, TextCol, textCols } from "./row-columns.ts";
 
 const { path } = workerData as WriterData;
 const port = parentPort;
@@ -58,17 +60,52 @@ function apply(op: WriteOp): void {
     case OpCode.config:
       s.config.run(op[1], op[2], op[3], op[4]);
       return;
-    case OpCode.row: {
-      const [, ...values] = op;
-      s.row.run(...values);
-      return;
-    }
     case OpCode.update:
       s.update.run(op[2], op[3], op[4], op[5], op[6], op[1]);
       return;
     case OpCode.outcome:
       s.outcome.run(op[1], op[2], op[3], op[4], op[5]);
   }
+}
+
+function applyRow(b: RowBatch, i: number): void {
+  const t = i * textCols;
+  const v = i * numCols;
+  const text = (col: number): string | null => {
+    const k = b.text[t + col] ?? 0;
+    return k === 0 ? null : (b.strings[k] ?? null);
+  };
+  const num = (col: number): number | null => {
+    const x = b.nums[v + col] ?? Number.NaN;
+    return Number.isNaN(x) ? null : x;
+  };
+  s.row.run(
+    b.ids[i] ?? null,
+    text(TextCol.revision),
+    text(TextCol.configHash),
+    text(TextCol.mode),
+    text(TextCol.method),
+    b.paths[i] ?? null,
+    text(TextCol.state),
+    num(NumCol.attempt),
+    num(NumCol.receivedAt),
+    num(NumCol.queuedAt),
+    num(NumCol.dispatchedAt),
+    num(NumCol.finishedAt),
+    num(NumCol.status),
+    text(TextCol.error),
+    b.touched[i] ?? 0,
+  );
+}
+
+/** The batch's rows and other writes, in the order they were queued. */
+function applyBatch(msg: Extract<ToWriter, { type: "batch" }>): void {
+  let row = 0;
+  msg.ops.forEach((op, k) => {
+    for (const upTo = msg.opAfterRows[k] ?? 0; row < upTo; row++) applyRow(msg.rows, row);
+    apply(op);
+  });
+  for (; row < msg.rows.n; row++) applyRow(msg.rows, row);
 }
 
 function inTransaction<T>(fn: () => T): T {
@@ -87,8 +124,8 @@ function handle(msg: ToWriter): FromWriter {
   try {
     switch (msg.type) {
       case "batch":
-        if (msg.ops.length > 0) inTransaction(() => msg.ops.forEach(apply));
-        return { seq: msg.seq, written: msg.ops.length };
+        if (msg.ops.length + msg.rows.n > 0) inTransaction(() => applyBatch(msg));
+        return { seq: msg.seq, written: msg.ops.length + msg.rows.n };
       case "sweep": {
         const swept = inTransaction(() => {
           const n = Number(s.sweepRequests.run(msg.olderThan).changes);

@@ -108,6 +108,38 @@ describe("SqliteRequestStore (real SQLite file, writer thread)", () => {
     await store.close();
   });
 
+  it("commits one batch of hundreds of rows, each with its own path, times and outcome", async () => {
+    const store = new SqliteRequestStore(storePath(), { flushDelayMs: 1_000, maxBatch: 1_000 });
+    for (let i = 0; i < 300; i++) {
+      store.admit(request(`many-${i}`, { path: `/p/${i}`, receivedAt: 1_000 + i, dispatched: true }));
+      if (i % 3 === 0) store.update(`many-${i}`, { state: "done", at: 2_000 + i, status: 200 + (i % 5) });
+      if (i % 3 === 1) store.update(`many-${i}`, { state: "failed", at: 3_000 + i, error: `e${i}` });
+    }
+    // An update queued after the rows, for a row of this batch and one of no batch.
+    store.update("many-2", { state: "done", at: 4_000, status: 204 });
+    store.update("never-admitted", { state: "done", at: 4_001, status: 200 });
+    await store.flush();
+    expect(store.written).toBe(301);
+    expect(await store.get("many-0")).toMatchObject({
+      path: "/p/0",
+      state: "done",
+      receivedAt: 1_000,
+      dispatchedAt: 1_000,
+      finishedAt: 2_000,
+      status: 200,
+      error: null,
+    });
+    expect(await store.get("many-298")).toMatchObject({ path: "/p/298", state: "failed", error: "e298" });
+    expect(await store.get("many-2")).toMatchObject({ state: "done", finishedAt: 4_000, status: 204 });
+    expect(await store.get("many-299")).toMatchObject({
+      state: "dispatched",
+      status: null,
+      finishedAt: null,
+    });
+    expect(await store.get("never-admitted")).toBeUndefined();
+    await store.close();
+  });
+
   it("batches writes until the flush timer", async () => {
     const store = new SqliteRequestStore(storePath(), { flushDelayMs: 5 });
     store.admit(request("r2", { mode: "sync" }));

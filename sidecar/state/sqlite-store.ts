@@ -5,14 +5,8 @@
 // wait for the writes queued before them, then read through a connection of their own.
 import { Worker } from "node:worker_threads";
 import { RecordReader } from "./record-reader.ts";
-import {
-  OpCode,
-  type FromWriter,
-  type RowOp,
-  type ToWriter,
-  type WriteOp,
-  type WriterData,
-} from "./record-schema.ts";
+import { OpCode, type FromWriter, type ToWriter, type WriteOp, type WriterData } from "./record-schema.ts";
+import { RowColumns } from "./row-columns.ts";
 import type { NewRequest, Outcome, RequestRecord, RequestStore, RequestUpdate } from "./store.ts";
 
 export interface SqliteStoreOptions {
@@ -47,9 +41,10 @@ export class SqliteRequestStore implements RequestStore {
   private worker: Worker | undefined;
   private restarts = 0;
   private closing = false;
-  /** Writes of the batch being collected; `rows` indexes its row ops by request id. */
+  /** The batch being collected: request rows by column, and the other writes in order. */
+  private rows: RowColumns;
   private ops: WriteOp[] = [];
-  private readonly rows = new Map<string, RowOp>();
+  private opAfterRows: number[] = [];
   /** The pending timer that posts the batch, and when it fires (ms epoch). */
   private timer: NodeJS.Timeout | undefined;
   private timerAt = 0;
@@ -65,6 +60,7 @@ export class SqliteRequestStore implements RequestStore {
   constructor(path: string, opts: SqliteStoreOptions = {}) {
     this.path = path;
     this.maxBatch = opts.maxBatch ?? 512;
+    this.rows = new RowColumns(this.maxBatch);
     this.flushDelayMs = opts.flushDelayMs ?? 0;
     this.gatedFlushDelayMs = Math.min(this.flushDelayMs, opts.gatedFlushDelayMs ?? this.flushDelayMs);
     this.onError = opts.onError ?? ((err) => console.error("veltrix store: commit failed", err));
@@ -86,35 +82,12 @@ export class SqliteRequestStore implements RequestStore {
 
   admit(r: NewRequest): void {
     if (this.rows.has(r.id)) return; // like INSERT OR IGNORE within the batch
-    const at = r.dispatched ? r.receivedAt : null;
-    const row: RowOp = [
-      OpCode.row,
-      r.id,
-      r.revision,
-      r.configHash,
-      r.mode,
-      r.method,
-      r.path,
-      r.dispatched ? "dispatched" : "received",
-      null,
-      r.receivedAt,
-      null,
-      at,
-      null,
-      null,
-      null,
-      0,
-    ];
-    this.rows.set(r.id, row);
-    this.enqueue(row);
+    this.rows.add(r);
+    this.queued();
   }
 
   update(id: string, c: RequestUpdate): void {
-    const row = this.rows.get(id);
-    if (row) {
-      foldUpdate(row, c);
-      return;
-    }
+    if (this.rows.fold(id, c)) return;
     this.enqueue([OpCode.update, id, c.state, c.attempt ?? null, c.status ?? null, c.error ?? null, c.at]);
   }
 
@@ -168,7 +141,12 @@ export class SqliteRequestStore implements RequestStore {
 
   private enqueue(op: WriteOp): void {
     this.ops.push(op);
-    if (this.ops.length >= this.maxBatch) this.post();
+    this.opAfterRows.push(this.rows.size);
+    this.queued();
+  }
+
+  private queued(): void {
+    if (this.ops.length + this.rows.size >= this.maxBatch || this.rows.full) this.post();
     else this.schedule(this.flushDelayMs);
   }
 
@@ -195,11 +173,18 @@ export class SqliteRequestStore implements RequestStore {
   private post(): void {
     const seq = this.nextSeq;
     const waited = this.waiters.length > 0 && this.waiters[this.waiters.length - 1]?.seq === seq;
-    if (this.ops.length === 0 && !waited) return;
+    if (this.ops.length === 0 && this.rows.size === 0 && !waited) return;
     this.nextSeq++;
-    const msg: ToWriter = { type: "batch", seq, ops: this.ops };
+    const msg: ToWriter = {
+      type: "batch",
+      seq,
+      rows: this.rows.batch(),
+      ops: this.ops,
+      opAfterRows: this.opAfterRows,
+    };
+    this.rows = new RowColumns(this.maxBatch);
     this.ops = [];
-    this.rows.clear();
+    this.opAfterRows = [];
     this.send(msg);
   }
 
@@ -260,16 +245,4 @@ export class SqliteRequestStore implements RequestStore {
     // Given up: answer everything as failed so acknowledgements and shutdown go on.
     for (const m of resend) this.answer({ seq: m.seq, written: 0, error: "record writer is not running" });
   }
-}
-
-/** Applies an update to a row still waiting for its batch, as the UPDATE statement would. */
-function foldUpdate(row: RowOp, c: RequestUpdate): void {
-  row[7] = c.state;
-  if (c.attempt !== undefined) row[8] = c.attempt;
-  if (c.status !== undefined) row[13] = c.status;
-  if (c.error !== undefined) row[14] = c.error;
-  if (c.state === "queued") row[10] = c.at;
-  else if (c.state === "dispatched") row[11] = c.at;
-  else if (c.state !== "received") row[12] = c.at;
-  row[15] = 1;
 }
