@@ -68,32 +68,34 @@ function apply(op: WriteOp): void {
   }
 }
 
+/** Column `col` of row `i`'s strings; index 0 is null. */
+function textAt(b: RowBatch, i: number, col: number): string | null {
+  const k = b.text[i * textCols + col] ?? 0;
+  return k === 0 ? null : (b.strings[k] ?? null);
+}
+
+/** Column `col` of row `i`'s numbers; NaN is null. */
+function numAt(b: RowBatch, i: number, col: number): number | null {
+  const x = b.nums[i * numCols + col] ?? Number.NaN;
+  return Number.isNaN(x) ? null : x;
+}
+
 function applyRow(b: RowBatch, i: number): void {
-  const t = i * textCols;
-  const v = i * numCols;
-  const text = (col: number): string | null => {
-    const k = b.text[t + col] ?? 0;
-    return k === 0 ? null : (b.strings[k] ?? null);
-  };
-  const num = (col: number): number | null => {
-    const x = b.nums[v + col] ?? Number.NaN;
-    return Number.isNaN(x) ? null : x;
-  };
   s.row.run(
     b.ids[i] ?? null,
-    text(TextCol.revision),
-    text(TextCol.configHash),
-    text(TextCol.mode),
-    text(TextCol.method),
+    textAt(b, i, TextCol.revision),
+    textAt(b, i, TextCol.configHash),
+    textAt(b, i, TextCol.mode),
+    textAt(b, i, TextCol.method),
     b.paths[i] ?? null,
-    text(TextCol.state),
-    num(NumCol.attempt),
-    num(NumCol.receivedAt),
-    num(NumCol.queuedAt),
-    num(NumCol.dispatchedAt),
-    num(NumCol.finishedAt),
-    num(NumCol.status),
-    text(TextCol.error),
+    textAt(b, i, TextCol.state),
+    numAt(b, i, NumCol.attempt),
+    numAt(b, i, NumCol.receivedAt),
+    numAt(b, i, NumCol.queuedAt),
+    numAt(b, i, NumCol.dispatchedAt),
+    numAt(b, i, NumCol.finishedAt),
+    numAt(b, i, NumCol.status),
+    textAt(b, i, TextCol.error),
     b.touched[i] ?? 0,
   );
 }
