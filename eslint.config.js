@@ -9,7 +9,7 @@ export default tseslint.config(
       "node_modules/",
       "dist/",
       ".tmp/",
-      "test/tools/",
+      "devenv/tools/",
       "bench/results/",
       "**/*.js",
       "!eslint.config.js",

@@ -10,7 +10,14 @@ export default defineConfig({
       {
         test: {
           name: "unit",
-          include: ["operator/**/*.test.ts", "sidecar/**/*.test.ts", "scripts/**/*.test.ts"],
+          include: [
+            "api/**/*.test.ts",
+            "lib/**/*.test.ts",
+            "operator/**/*.test.ts",
+            "sidecar/**/*.test.ts",
+            "devenv/**/*.test.ts",
+            "scripts/**/*.test.ts",
+          ],
           environment: "node",
         },
       },
@@ -18,7 +25,6 @@ export default defineConfig({
         test: {
           name: "integration",
           include: ["test/**/*.test.ts"],
-          exclude: ["test/tools/**"],
           environment: "node",
           globalSetup: ["./test/harness/global-setup.ts"],
           testTimeout: 120_000,

@@ -3,7 +3,7 @@
 // (`node operator/main.ts`), and measure the time until all are Ready, the operator's
 // RSS (idle, peak, end) and the API requests it made (its own counter, by verb).
 //   scripts/with-node24 node bench/operator-scale.ts [--short] [--count N] [--workers N]
-// runOperatorScale() is also driven by test/operator/bench-short.test.ts on the test env.
+// runOperatorScale() is also driven by test/bench/operator-short.test.ts on the test env.
 import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,14 +16,14 @@ import {
   ListWatch,
   Watch,
 } from "@kubernetes/client-node";
-import { apiVersion, group, kind, plural, version } from "../operator/api/contract.ts";
-import { installCrd } from "../operator/api/install-crd.ts";
-import type { VeltrixConfig } from "../operator/api/types.generated.ts";
-import { startControlPlane } from "../test/harness/control-plane.ts";
-import { startNats } from "../test/harness/nats.ts";
-import { freePort } from "../test/harness/ports.ts";
-import { ManagedProcess } from "../test/harness/process.ts";
-import { repoRoot } from "../test/harness/tools.ts";
+import { apiVersion, group, kind, plural, version } from "../api/contract.ts";
+import { installCrd } from "../devenv/crd.ts";
+import type { VeltrixConfig } from "../api/types.generated.ts";
+import { startControlPlane } from "../devenv/control-plane.ts";
+import { startNats } from "../devenv/nats.ts";
+import { freePort } from "../devenv/ports.ts";
+import { ManagedProcess } from "../devenv/process.ts";
+import { repoRoot } from "../devenv/tools.ts";
 import { printTable, short, writeResults, type Row } from "./lib/report.ts";
 
 export interface ScaleOptions {

@@ -13,18 +13,18 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Worker } from "node:worker_threads";
 import { AdmissionregistrationV1Api, CoreV1Api, type KubeConfig, VersionApi } from "@kubernetes/client-node";
 import { Registry } from "prom-client";
-import { createVeltrixConfig } from "../operator/api/client.ts";
-import { installCrd } from "../operator/api/install-crd.ts";
+import { createVeltrixConfig } from "../devenv/veltrixconfig-client.ts";
+import { installCrd } from "../devenv/crd.ts";
 import { createCertificateAuthority, issueServingCertificate } from "../operator/certs/issue.ts";
 import { injectionFeaturesFor } from "../operator/webhook/config-input.ts";
 import { createKubeLookups } from "../operator/webhook/kube-lookups.ts";
 import { createWebhookMetrics } from "../operator/webhook/metrics.ts";
 import { admissionPath, startWebhookServer } from "../operator/webhook/server.ts";
-import { type ControlPlane, startControlPlane } from "../test/harness/control-plane.ts";
+import { type ControlPlane, startControlPlane } from "../devenv/control-plane.ts";
 import { podBody } from "./webhook-fixtures.ts";
 import { median, type Row, printTable, short, writeResults } from "./lib/report.ts";
-import { injectionWebhookConfiguration } from "../test/harness/webhook-config.ts";
-import { podAdmissionReview } from "../test/harness/admission-review.ts";
+import { injectionWebhookConfiguration } from "../devenv/webhook-config.ts";
+import { podAdmissionReview } from "../devenv/admission-review.ts";
 
 function percentile(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);

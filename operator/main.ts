@@ -4,11 +4,11 @@
 import { hostname } from "node:os";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { parseDuration } from "./api/resolve.ts";
-import { loadKubeConfig } from "./controller/kube-config.ts";
-import { createLogger, type Level } from "./controller/log.ts";
-import type { NatsClientSettings } from "./api/nats-auth.ts";
-import { Operator } from "./controller/operator.ts";
+import { parseDuration } from "../api/resolve.ts";
+import { loadKubeConfig } from "./runtime/kube-config.ts";
+import { createLogger, type Level } from "../lib/log.ts";
+import type { NatsClientSettings } from "../lib/nats-auth.ts";
+import { Operator } from "./operator.ts";
 import { startWebhook, webhookFlags } from "./webhook/start.ts";
 
 export interface FlagSpec {

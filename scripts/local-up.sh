@@ -8,4 +8,4 @@ set -euo pipefail
 # shellcheck source=lib/setup.sh
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib/setup.sh"
 veltrix_setup
-exec node scripts/local-stack.ts "$@"
+exec node devenv/local-stack.ts "$@"

@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
 # Provisions the real components the integration tests run, once, into a cache
 # outside the repo ($VELTRIX_CACHE/bin, default ~/.cache/veltrix/bin):
-#   kube-apiserver, kube-controller-manager, kubectl, etcd  (Go modules, test/tools/k8s)
+#   kube-apiserver, kube-controller-manager, kubectl, etcd  (Go modules, devenv/tools/k8s)
 #   nats-server                                      (Go module; Debian's as a fallback)
 #   helm                                             (Go module)
 #   vegeta                                           (Go module; the benchmarks' open-loop load)
-# Versions: test/tools/versions.env. A binary already in the cache is reused.
+# Versions: devenv/tools/versions.env. A binary already in the cache is reused.
 # KUBEBUILDER_ASSETS, when it holds kube-apiserver and etcd, is used for those two.
 # Prints the bin directory on its last line. Fails naming what it could not provide.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-# shellcheck source=../test/tools/versions.env
-. "$root/test/tools/versions.env"
+# shellcheck source=../devenv/tools/versions.env
+. "$root/devenv/tools/versions.env"
 cache="${VELTRIX_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/veltrix}"
 bin="$cache/bin"
 mkdir -p "$bin"
@@ -63,8 +63,8 @@ provision_k8s() {
   local tmp
   tmp="$(mktemp -d "$bin/.build.XXXXXX")"
   log "building ${missing[*]} (Kubernetes $k8s) from Go modules; a cold build takes several minutes"
-  (cd "$root/test/tools/k8s" && go build -mod=readonly -buildvcs=false -trimpath -ldflags "$ld" -o "$tmp/" "${missing[@]}") ||
-    fail "could not build ${missing[*]} from test/tools/k8s (needs the Go module proxy)"
+  (cd "$root/devenv/tools/k8s" && go build -mod=readonly -buildvcs=false -trimpath -ldflags "$ld" -o "$tmp/" "${missing[@]}") ||
+    fail "could not build ${missing[*]} from devenv/tools/k8s (needs the Go module proxy)"
   [ -f "$tmp/kube-apiserver" ] && install_built kube-apiserver "$k8s" "$tmp"
   [ -f "$tmp/kube-controller-manager" ] && install_built kube-controller-manager "$k8s" "$tmp"
   [ -f "$tmp/kubectl" ] && install_built kubectl "$k8s" "$tmp"

@@ -3,9 +3,9 @@ import cluster from "node:cluster";
 import { AggregatorRegistry } from "prom-client";
 import { parseOptions } from "./options.ts";
 import { createSidecar, sidecarReadiness, startListeners, startSweeper } from "./sidecar.ts";
-import { answerReadiness } from "./worker-readiness.ts";
-import { answerRecordFlushes } from "./worker-records.ts";
-import { runPrimary, workerEnv } from "./workers.ts";
+import { answerReadiness } from "./workers/readiness.ts";
+import { answerRecordFlushes } from "./workers/records.ts";
+import { runPrimary, workerEnv } from "./workers/primary.ts";
 
 async function main(): Promise<void> {
   const opts = parseOptions(process.argv.slice(2));

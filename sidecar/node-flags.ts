@@ -1,5 +1,5 @@
 // The Node/V8 flags the sidecar runs with, wherever it is started: the image's CMD
-// (images/Dockerfile, checked by test/chart/bundle.test.ts), scripts/local-stack.ts, the
+// (images/Dockerfile, checked by test/chart/bundle.test.ts), devenv/local-stack.ts, the
 // tests and the benches. `--workers` children inherit them (cluster forks with execArgv).
 //
 // A young generation capped at 16 MB semi-spaces (32 MB in all; V8's default lets it grow

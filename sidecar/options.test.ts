@@ -1,5 +1,5 @@
 // The sidecar's NATS credentials options: a .creds file, or the webhook's mounted Secret
-// directory (the operator's forms, operator/api/nats-auth.ts), by flag or env.
+// directory (the operator's forms, lib/nats-auth.ts), by flag or env.
 import { describe, expect, it } from "vitest";
 import { parseOptions } from "./options.ts";
 

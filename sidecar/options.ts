@@ -1,7 +1,7 @@
 // Command-line options of `node sidecar/main.ts` (env VELTRIX_* as fallbacks).
 import { hostname } from "node:os";
 import { parseArgs } from "node:util";
-import { type NatsClientSettings, natsTls } from "../operator/api/nats-auth.ts";
+import { type NatsClientSettings, natsTls } from "../lib/nats-auth.ts";
 
 export interface SidecarOptions {
   configFile: string | undefined;
@@ -14,7 +14,7 @@ export interface SidecarOptions {
   natsUrl: string | undefined;
   /** NATS credentials file (.creds); natsClient also has the credentials directory. */
   natsCredentials: string | undefined;
-  /** Credentials and TLS for every NATS connection (operator/api/nats-auth.ts). */
+  /** Credentials and TLS for every NATS connection (lib/nats-auth.ts). */
   natsClient: NatsClientSettings;
   namespace: string;
   name: string | undefined;

@@ -11,13 +11,13 @@ import { createMetrics, type Metrics } from "./metrics.ts";
 import type { SidecarOptions } from "./options.ts";
 import { attachmentsReadiness, type Readiness } from "./readiness.ts";
 import { ProxyServer } from "./proxy/server.ts";
-import { Upstream } from "./proxy/upstream.ts";
+import { Upstream } from "./app/upstream.ts";
 import { QueueAttachment } from "./queue/attachment.ts";
-import { Broker } from "./queue/broker.ts";
+import { Broker } from "./nats/broker.ts";
 import { ConfigSnapshots } from "./state/config-snapshots.ts";
 import { SqliteRequestStore } from "./state/sqlite-store.ts";
 import type { RequestStore } from "./state/store.ts";
-import { podReasonsFromPrimary } from "./worker-readiness.ts";
+import { podReasonsFromPrimary } from "./workers/readiness.ts";
 
 /** Something started after the listeners (NATS queue, KV watch) that must stop in order. */
 export interface Attachment {

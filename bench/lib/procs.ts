@@ -5,8 +5,8 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { freePort } from "../../test/harness/ports.ts";
-import { toolPath } from "../../test/harness/tools.ts";
+import { freePort } from "../../devenv/ports.ts";
+import { toolPath } from "../../devenv/tools.ts";
 import { sidecarNodeFlags } from "../../sidecar/node-flags.ts";
 
 export const repo = join(import.meta.dirname, "..", "..");
@@ -97,7 +97,7 @@ export function sidecarArgs(o: {
 }
 
 /** A port free right now (the OS picks it, so it never collides with client sockets). */
-export { freePort as port } from "../../test/harness/ports.ts";
+export { freePort as port } from "../../devenv/ports.ts";
 
 export function hasWrk(): boolean {
   return spawnSync("wrk", ["--version"]).error === undefined;

@@ -4,7 +4,7 @@
 // "invalid value 'x' for annotation 'y': why" instead of stopping at the first.
 // The README's table is rendered from this file (see annotations.test.ts).
 
-import { annotations as apiAnnotations } from "../api/contract.ts";
+import { annotations as apiAnnotations } from "../../api/contract.ts";
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; why: string };
 

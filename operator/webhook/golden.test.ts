@@ -1,4 +1,4 @@
-// Golden tests: every test/webhook/golden/*.yaml is a pod (plus an optional
+// Golden tests: every operator/webhook/testdata/golden/*.yaml is a pod (plus an optional
 // `kind: TestCase` document for the namespace, config and options); beside it,
 // *.yaml.injected holds the outcome (the patched pod, or the skip/refusal).
 // UPDATE_GOLDEN=1 rewrites them and removes stale ones; otherwise a stale or
@@ -11,10 +11,10 @@ import { parseAllDocuments, stringify } from "yaml";
 import type { InjectionConfig, InjectionOptions } from "./config-input.ts";
 import { applyPatch, type JsonValue } from "./json-patch.ts";
 import { planInjection } from "./plan.ts";
-import { goldenConfig, goldenOptions } from "../../test/webhook/fixtures.ts";
+import { goldenConfig, goldenOptions } from "./testdata/fixtures.ts";
 import type { NamespaceInfo, Pod } from "./pod.ts";
 
-const dir = fileURLToPath(new URL("../../test/webhook/golden/", import.meta.url));
+const dir = fileURLToPath(new URL("./testdata/golden/", import.meta.url));
 const update = process.env["UPDATE_GOLDEN"] === "1";
 
 interface TestCase {

@@ -4,7 +4,7 @@
 // background so no admission waits on an expiry; a miss is never cached, so a
 // config created a moment ago is found on the next pod.
 import { ApiException, CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
-import { group, plural, version } from "../api/contract.ts";
+import { group, plural, version } from "../../api/contract.ts";
 import type { Lookups } from "./admit.ts";
 import { type ClusterDefaults, type InjectionConfig, injectionConfigFrom } from "./config-input.ts";
 import type { NamespaceInfo } from "./pod.ts";

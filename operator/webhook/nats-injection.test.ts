@@ -2,7 +2,7 @@
 // reads the defaults file, planInjection mounts the CA source and the credentials Secret
 // and sets the sidecar's env.
 import { describe, expect, it } from "vitest";
-import { goldenConfig, goldenOptions } from "../../test/webhook/fixtures.ts";
+import { goldenConfig, goldenOptions } from "./testdata/fixtures.ts";
 import { planInjection } from "./plan.ts";
 import type { Container, Pod } from "./pod.ts";
 import { natsInjection } from "./start.ts";

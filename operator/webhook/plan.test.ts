@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { injectionConfigFrom, injectionFeaturesFor } from "./config-input.ts";
-import { goldenConfig, goldenOptions } from "../../test/webhook/fixtures.ts";
+import { goldenConfig, goldenOptions } from "./testdata/fixtures.ts";
 import { planInjection, precheck } from "./plan.ts";
 import type { NamespaceInfo, Pod } from "./pod.ts";
 import { skipReasons } from "./skip-reasons.ts";

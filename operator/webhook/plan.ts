@@ -11,7 +11,7 @@ import {
   revisionAnnotation,
   sidecarContainerName,
   statusAnnotation,
-} from "./contract.ts";
+} from "../../api/injected-pod.ts";
 import { diffJson, type JsonValue, type PatchOperation } from "./json-patch.ts";
 import { buildInjection, completeSettings, findConflicts, resolveAppTarget } from "./pod-edits.ts";
 import type { NamespaceInfo, Pod } from "./pod.ts";

@@ -2,7 +2,7 @@
 // every name the injection would collide with, and add the sidecar, volumes,
 // mounts, env and preStop. The edits add, except the one rename of the port scheme
 // (the app's port and the probes that name it); a collision is refused earlier.
-import { configMapName, sidecarProbePaths } from "../api/contract.ts";
+import { configMapName, sidecarProbePaths } from "../../api/contract.ts";
 import type { AnnotationValues } from "./annotations.ts";
 import type { InjectionConfig, InjectionOptions, ResourceRequirements } from "./config-input.ts";
 import {
@@ -24,7 +24,7 @@ import {
   sidecarEnv,
   stateMountPath,
   stateVolumeName,
-} from "./contract.ts";
+} from "../../api/injected-pod.ts";
 import type { Container, EnvVar, Pod, Volume } from "./pod.ts";
 
 const serviceAccountTokenPath = "/var/run/secrets/kubernetes.io/serviceaccount";

@@ -2,12 +2,12 @@
 import { request } from "node:https";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { goldenConfig, goldenOptions } from "../../test/webhook/fixtures.ts";
+import { goldenConfig, goldenOptions } from "./testdata/fixtures.ts";
 import { createCertificateAuthority, issueServingCertificate } from "../certs/issue.ts";
 import type { Lookups } from "./admit.ts";
 import { createWebhookMetrics } from "./metrics.ts";
 import { admissionPath, startWebhookServer, type WebhookServer } from "./server.ts";
-import { podAdmissionReview } from "../../test/harness/admission-review.ts";
+import { podAdmissionReview } from "../../devenv/admission-review.ts";
 
 interface Reply {
   status: number;

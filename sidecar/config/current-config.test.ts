@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { configDocument } from "../../operator/api/resolve.ts";
+import { configDocument } from "../../api/resolve.ts";
 import { CurrentConfig, resolveIn } from "./current-config.ts";
 
 const ref = { namespace: "ns", name: "app" };

@@ -3,11 +3,11 @@
 // a reconnect), persist each revision to disk, then switch atomically. Requests in
 // flight keep the revision they were admitted with (their resolved config is on disk
 // under its own key). Also reports the applied revision in the sidecar status bucket
-// so the operator can count pods in sync (operator/api/contract.ts).
+// so the operator can count pods in sync (api/contract.ts).
 import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Metrics } from "../metrics.ts";
-import { Broker } from "../queue/broker.ts";
+import { Broker } from "../nats/broker.ts";
 import type { SidecarOptions } from "../options.ts";
 import type { Attachment } from "../sidecar.ts";
 import type { ConfigSnapshots } from "../state/config-snapshots.ts";

@@ -3,12 +3,12 @@
 // into the numbers the sidecar runs with. Everything else imports from here.
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
-import { configDocument, parseDuration, type ConfigDocument } from "../../operator/api/resolve.ts";
-import type { VeltrixConfig } from "../../operator/api/types.generated.ts";
+import { configDocument, parseDuration, type ConfigDocument } from "../../api/resolve.ts";
+import type { VeltrixConfig } from "../../api/types.generated.ts";
 
-export type { ConfigDocument } from "../../operator/api/resolve.ts";
-export { overrideMatches, resolveConfig, canonicalJson } from "../../operator/api/resolve.ts";
-export * as contract from "../../operator/api/contract.ts";
+export type { ConfigDocument } from "../../api/resolve.ts";
+export { overrideMatches, resolveConfig, canonicalJson } from "../../api/resolve.ts";
+export * as contract from "../../api/contract.ts";
 
 export type QueueMode = ConfigDocument["queue"]["mode"];
 

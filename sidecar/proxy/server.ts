@@ -17,9 +17,9 @@ import type { Metrics } from "../metrics.ts";
 import type { JobMeta } from "../queue/envelope.ts";
 import type { Readiness } from "../readiness.ts";
 import type { RequestStore } from "../state/store.ts";
-import { endToEnd, requestIdFrom, veltrixHeaders, type HeaderMap } from "./headers.ts";
+import { endToEnd, requestIdFrom, veltrixHeaders, type HeaderMap } from "../app/headers.ts";
 import { Limiter, type Acquire } from "./limiter.ts";
-import type { Upstream } from "./upstream.ts";
+import type { Upstream } from "../app/upstream.ts";
 
 /** What the proxy needs from the queue (sidecar/queue); absent in a direct-only sidecar. */
 export interface QueueClient {

@@ -4,10 +4,10 @@
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { CurrentConfig } from "../config/current-config.ts";
 import type { Metrics } from "../metrics.ts";
-import type { Upstream } from "../proxy/upstream.ts";
+import type { Upstream } from "../app/upstream.ts";
 import type { Attachment } from "../sidecar.ts";
 import type { RequestStore } from "../state/store.ts";
-import type { Broker } from "./broker.ts";
+import type { Broker } from "../nats/broker.ts";
 import { JetStreamQueueClient } from "./client.ts";
 import { Executor } from "./executor.ts";
 import { queueNames, type QueueNames } from "./names.ts";

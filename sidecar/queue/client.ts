@@ -5,12 +5,12 @@
 import type { KV } from "@nats-io/kv";
 import type { Subscription } from "@nats-io/transport-node";
 import { errorTable, VeltrixError, type ErrorCode } from "../errors.ts";
-import type { HeaderMap } from "../proxy/headers.ts";
+import type { HeaderMap } from "../app/headers.ts";
 import type { Job, QueueClient } from "../proxy/server.ts";
-import type { Broker } from "./broker.ts";
+import type { Broker } from "../nats/broker.ts";
 import { jobHeaders, readResult, type JobResult } from "./envelope.ts";
 import { outcomeKey, type QueueNames } from "./names.ts";
-import { PublishError, StreamPublisher } from "./stream-publisher.ts";
+import { PublishError, StreamPublisher } from "../nats/stream-publisher.ts";
 
 const empty = Buffer.alloc(0);
 /** How long a publish waits for the stream's ack before the client gets a 503. */

@@ -3,7 +3,7 @@
 // header on each set/get/decode, and one header per field made that a third of the
 // sync path's allocations. Dead letters keep their documented `Vx-Id`/`Vx-Error`.
 import { headers as natsHeaders, type MsgHdrs } from "@nats-io/transport-node";
-import type { HeaderMap } from "../proxy/headers.ts";
+import type { HeaderMap } from "../app/headers.ts";
 
 /** Bumped on an incompatible change; a sidecar refuses (dead-letters) other versions. */
 export const wireVersion = 1;

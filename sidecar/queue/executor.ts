@@ -9,12 +9,12 @@ import { headers as natsHeaders, type NatsConnection } from "@nats-io/transport-
 import type { CurrentConfig } from "../config/current-config.ts";
 import { VeltrixError, type ErrorCode } from "../errors.ts";
 import type { Metrics } from "../metrics.ts";
-import { veltrixHeaders, type HeaderMap } from "../proxy/headers.ts";
-import type { Upstream } from "../proxy/upstream.ts";
+import { veltrixHeaders, type HeaderMap } from "../app/headers.ts";
+import type { Upstream } from "../app/upstream.ts";
 import type { RequestStore } from "../state/store.ts";
 import { readJob, resultHeaders, wireHeaders, type JobResult } from "./envelope.ts";
 import { outcomeKey, type QueueNames } from "./names.ts";
-import { Puller, type PulledMsg } from "./pull.ts";
+import { Puller, type PulledMsg } from "../nats/pull.ts";
 
 /** Largest async outcome body kept (bytes). */
 export const maxOutcomeBody = 256 * 1024;

@@ -1,4 +1,4 @@
-// NATS names the sidecar uses beyond the operator's contract (operator/api/contract.ts):
+// NATS names the sidecar uses beyond the operator's contract (api/contract.ts):
 // all computed here, once, at start.
 import { randomBytes } from "node:crypto";
 import { contract, type ConfigDocument } from "../config/settings.ts";

@@ -5,7 +5,7 @@ import { AckPolicy, DiscardPolicy, jetstreamManager, RetentionPolicy, StorageTyp
 import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { QueueSettings } from "../config/settings.ts";
-import { ensureOutcomeBucket } from "../../operator/api/outcome-bucket.ts";
+import { ensureOutcomeBucket } from "../../api/outcome-bucket.ts";
 import type { QueueNames } from "./names.ts";
 
 const nanos = (ms: number): number => ms * 1_000_000;

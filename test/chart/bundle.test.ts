@@ -9,9 +9,9 @@ import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { tempDir } from "../harness/env.ts";
-import { freePort } from "../harness/ports.ts";
-import { ManagedProcess } from "../harness/process.ts";
-import { repoRoot } from "../harness/tools.ts";
+import { freePort } from "../../devenv/ports.ts";
+import { ManagedProcess } from "../../devenv/process.ts";
+import { repoRoot } from "../../devenv/tools.ts";
 import { sidecarNodeFlags } from "../../sidecar/node-flags.ts";
 
 const run = promisify(execFile);

@@ -5,9 +5,9 @@ import { join } from "node:path";
 import type { V1ConfigMap, V1StatefulSet } from "@kubernetes/client-node";
 import { afterAll, describe, expect, it } from "vitest";
 import { tempDir } from "../harness/env.ts";
-import { freePort } from "../harness/ports.ts";
-import { ManagedProcess } from "../harness/process.ts";
-import { toolPath } from "../harness/tools.ts";
+import { freePort } from "../../devenv/ports.ts";
+import { ManagedProcess } from "../../devenv/process.ts";
+import { toolPath } from "../../devenv/tools.ts";
 import { find, renderChart, valuesFiles } from "./chart.ts";
 
 describe("bundled NATS config (real nats-server)", () => {

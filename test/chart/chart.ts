@@ -12,8 +12,8 @@ import {
 } from "@kubernetes/client-node";
 import { parseAllDocuments, stringify } from "yaml";
 import { tempDir } from "../harness/env.ts";
-import { helm } from "../harness/helm.ts";
-import { repoRoot } from "../harness/tools.ts";
+import { helm } from "../../devenv/helm.ts";
+import { repoRoot } from "../../devenv/tools.ts";
 
 export const chartDir = join(repoRoot, "charts/veltrix");
 

@@ -13,7 +13,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inject } from "vitest";
 import { createNamespace, eventually, kubeConfig, tempDir } from "../harness/env.ts";
-import { helm } from "../harness/helm.ts";
+import { helm } from "../../devenv/helm.ts";
 import { chartDir } from "./chart.ts";
 
 const release = "vx";

@@ -20,15 +20,15 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { createCertificateAuthority, issueServingCertificate } from "../../operator/certs/issue.ts";
-import { startControlPlane, type ControlPlane } from "../harness/control-plane.ts";
+import { startControlPlane, type ControlPlane } from "../../devenv/control-plane.ts";
 import { eventually, tempDir } from "../harness/env.ts";
-import { helm } from "../harness/helm.ts";
-import { startNats, type NatsServer } from "../harness/nats.ts";
-import { freePort } from "../harness/ports.ts";
-import { ManagedProcess } from "../harness/process.ts";
-import { repoRoot } from "../harness/tools.ts";
+import { helm } from "../../devenv/helm.ts";
+import { startNats, type NatsServer } from "../../devenv/nats.ts";
+import { freePort } from "../../devenv/ports.ts";
+import { ManagedProcess } from "../../devenv/process.ts";
+import { repoRoot } from "../../devenv/tools.ts";
 import { chartDir, thirdPartyCrds } from "./chart.ts";
-import { podAdmissionReview, postReview } from "../harness/admission-review.ts";
+import { podAdmissionReview, postReview } from "../../devenv/admission-review.ts";
 
 const appNamespace = "shop";
 const target = {
@@ -48,7 +48,7 @@ interface VeltrixConfigObject {
 }
 
 /**
- * test/harness/control-plane.ts asks freePort() for etcd's client and peer ports one after the
+ * devenv/control-plane.ts asks freePort() for etcd's client and peer ports one after the
  * other, and the OS can hand out the same port twice (etcd then fails with "address already in
  * use"); one retry in a fresh directory until the harness reserves its ports together.
  */

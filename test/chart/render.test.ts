@@ -25,8 +25,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { natsClientSettings, readFlags } from "../../operator/main.ts";
 import { createNamespace, eventually, kubeConfig, tempDir } from "../harness/env.ts";
-import { helm } from "../harness/helm.ts";
-import { repoRoot } from "../harness/tools.ts";
+import { helm } from "../../devenv/helm.ts";
+import { repoRoot } from "../../devenv/tools.ts";
 import {
   chartDir,
   dryRunApply,

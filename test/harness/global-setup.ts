@@ -4,9 +4,9 @@
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
-import { startControlPlane } from "./control-plane.ts";
-import { startNats } from "./nats.ts";
-import { repoRoot } from "./tools.ts";
+import { startControlPlane } from "../../devenv/control-plane.ts";
+import { startNats } from "../../devenv/nats.ts";
+import { repoRoot } from "../../devenv/tools.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {

@@ -3,8 +3,8 @@
 import { join } from "node:path";
 import { inject } from "vitest";
 import { natsUrl } from "./env.ts";
-import { ManagedProcess } from "./process.ts";
-import { repoRoot } from "./tools.ts";
+import { ManagedProcess } from "../../devenv/process.ts";
+import { repoRoot } from "../../devenv/tools.ts";
 
 export function operatorProcess(o: {
   /** Also its leader-election identity. */

@@ -2,12 +2,12 @@
 // (so parallel test files never reconcile each other's objects), typed access to
 // VeltrixConfigs, and small readers for conditions and Events.
 import { CoreV1Api, CustomObjectsApi, type CoreV1Event } from "@kubernetes/client-node";
-import { createVeltrixConfig, getVeltrixConfig } from "../../operator/api/client.ts";
-import { group, plural, version } from "../../operator/api/contract.ts";
-import type { VeltrixConfig, VeltrixConfigSpec } from "../../operator/api/types.generated.ts";
-import { ObservedKubeConfig } from "../../operator/controller/kube-config.ts";
-import { createLogger } from "../../operator/controller/log.ts";
-import { Operator, type OperatorOptions } from "../../operator/controller/operator.ts";
+import { createVeltrixConfig, getVeltrixConfig } from "../../devenv/veltrixconfig-client.ts";
+import { group, plural, version } from "../../api/contract.ts";
+import type { VeltrixConfig, VeltrixConfigSpec } from "../../api/types.generated.ts";
+import { ObservedKubeConfig } from "../../operator/runtime/kube-config.ts";
+import { createLogger } from "../../lib/log.ts";
+import { Operator, type OperatorOptions } from "../../operator/operator.ts";
 import { appendFileSync } from "node:fs";
 import { join } from "node:path";
 import { inject } from "vitest";

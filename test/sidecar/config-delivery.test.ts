@@ -3,15 +3,10 @@ import { join } from "node:path";
 import { Kvm } from "@nats-io/kv";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, describe, expect, it } from "vitest";
-import {
-  configBucket,
-  configKey,
-  sidecarStatusBucket,
-  sidecarStatusKey,
-} from "../../operator/api/contract.ts";
-import { configDocument } from "../../operator/api/resolve.ts";
+import { configBucket, configKey, sidecarStatusBucket, sidecarStatusKey } from "../../api/contract.ts";
+import { configDocument } from "../../api/resolve.ts";
 import { eventually, tempDir } from "../harness/env.ts";
-import { startNats } from "../harness/nats.ts";
+import { startNats } from "../../devenv/nats.ts";
 import { startApp, startSidecar, writeVeltrixConfig, type Sidecar } from "./helpers.ts";
 
 const cleanups: (() => Promise<void>)[] = [];

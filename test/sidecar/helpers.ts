@@ -3,9 +3,9 @@ import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stringify } from "yaml";
-import { freePort } from "../harness/ports.ts";
-import { ManagedProcess } from "../harness/process.ts";
-import { repoRoot } from "../harness/tools.ts";
+import { freePort } from "../../devenv/ports.ts";
+import { ManagedProcess } from "../../devenv/process.ts";
+import { repoRoot } from "../../devenv/tools.ts";
 import { sidecarNodeFlags } from "../../sidecar/node-flags.ts";
 
 const node = process.execPath;

@@ -1,6 +1,6 @@
 // The sidecar against NATS servers that require a token, or a user and password (or an
 // NKey user), given as the webhook mounts them: a Secret directory (--nats-creds-dir,
-// VELTRIX_NATS_CREDENTIALS_DIR) read by the operator's parser (operator/api/nats-auth.ts).
+// VELTRIX_NATS_CREDENTIALS_DIR) read by the operator's parser (lib/nats-auth.ts).
 // With the right credentials a sync request goes through JetStream to the app; with
 // wrong ones the sidecar stays not ready and /readyz and its log say authentication
 // failed; with a malformed directory they name the file and what was expected. Uses its
@@ -10,9 +10,9 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { nkeys } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { credsText } from "../harness/creds.ts";
+import { credsText } from "../../devenv/creds.ts";
 import { eventually, tempDir } from "../harness/env.ts";
-import { type NatsServer, startNats } from "../harness/nats.ts";
+import { type NatsServer, startNats } from "../../devenv/nats.ts";
 import { type App, startApp, startFailFastSyncSidecar, type Sidecar } from "./helpers.ts";
 
 describe("sidecar to NATS with a token or user/password from a mounted Secret (own nats-servers)", () => {

@@ -16,14 +16,14 @@ import {
   sidecarStatusBucket,
   streamName,
   streamSubjects,
-} from "../../operator/api/contract.ts";
-import { ensureOutcomeBucket } from "../../operator/api/outcome-bucket.ts";
-import { configDocument } from "../../operator/api/resolve.ts";
+} from "../../api/contract.ts";
+import { ensureOutcomeBucket } from "../../api/outcome-bucket.ts";
+import { configDocument } from "../../api/resolve.ts";
 import { queueSettings } from "../../sidecar/config/settings.ts";
 import { queueNames } from "../../sidecar/queue/names.ts";
 import { ensureQueue } from "../../sidecar/queue/setup.ts";
 import { eventually, tempDir } from "../harness/env.ts";
-import { type NatsServer, startNats } from "../harness/nats.ts";
+import { type NatsServer, startNats } from "../../devenv/nats.ts";
 import { type App, startApp, startSidecar, type Sidecar, writeVeltrixConfig } from "./helpers.ts";
 
 const namespace = "perm";

@@ -8,8 +8,8 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, tempDir } from "../harness/env.ts";
-import type { NatsServer } from "../harness/nats.ts";
-import { startSecureNats } from "../harness/secure-nats.ts";
+import type { NatsServer } from "../../devenv/nats.ts";
+import { startSecureNats } from "../../devenv/secure-nats.ts";
 import { type App, startApp, startFailFastSyncSidecar, type Sidecar } from "./helpers.ts";
 
 describe("sidecar to NATS over TLS with credentials (own nats-server)", () => {

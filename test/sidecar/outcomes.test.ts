@@ -1,6 +1,6 @@
 // Each VeltrixConfig's async outcomes live in a KV bucket of its own whose TTL is that
 // config's store.retention (a shared bucket kept whichever TTL it was created with). The
-// operator keeps it (test/operator/reconcile.test.ts); a local-mode sidecar does it here.
+// operator keeps it (test/operator/veltrixconfig/reconcile.test.ts); a local-mode sidecar does it here.
 // Real nats-server (the suite's).
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";

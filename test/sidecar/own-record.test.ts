@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { tempDir } from "../harness/env.ts";
-import { startNats, type NatsServer } from "../harness/nats.ts";
+import { startNats, type NatsServer } from "../../devenv/nats.ts";
 import { startApp, startSidecar, writeVeltrixConfig } from "./helpers.ts";
 
 interface AppAnswer {

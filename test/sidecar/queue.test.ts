@@ -2,9 +2,9 @@ import { randomBytes } from "node:crypto";
 import { jetstream } from "@nats-io/jetstream";
 import { connect, headers as natsHeaders, type Msg } from "@nats-io/transport-node";
 import { afterAll, describe, expect, it } from "vitest";
-import { deadLetterSubject, queueSubjectPrefix } from "../../operator/api/contract.ts";
+import { deadLetterSubject, queueSubjectPrefix } from "../../api/contract.ts";
 import { eventually, natsUrl, tempDir } from "../harness/env.ts";
-import { startNats } from "../harness/nats.ts";
+import { startNats } from "../../devenv/nats.ts";
 import { startApp, startSidecar, writeVeltrixConfig, type App, type Sidecar } from "./helpers.ts";
 
 const cleanups: (() => Promise<void>)[] = [];

@@ -6,8 +6,8 @@ import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { sidecarNodeFlags } from "../../sidecar/node-flags.ts";
 import { tempDir } from "../harness/env.ts";
-import { freePort } from "../harness/ports.ts";
-import { repoRoot } from "../harness/tools.ts";
+import { freePort } from "../../devenv/ports.ts";
+import { repoRoot } from "../../devenv/tools.ts";
 import { writeVeltrixConfig } from "./helpers.ts";
 
 const run = promisify(execFile);

@@ -4,8 +4,8 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { describe, expect, it } from "vitest";
 import { eventually, tempDir } from "../harness/env.ts";
-import { startNats } from "../harness/nats.ts";
-import { repoRoot } from "../harness/tools.ts";
+import { startNats } from "../../devenv/nats.ts";
+import { repoRoot } from "../../devenv/tools.ts";
 import { startApp, startSidecar, writeVeltrixConfig } from "./helpers.ts";
 
 describe("sidecar with --workers 2 (real processes sharing the listener)", () => {

@@ -1,0 +1,81 @@
+// The sidecar benchmarks in their short mode, so CI (.ci/run → scripts/test.sh) runs
+// them on every change. Speed is not asserted here (see docs/benchmarks.md); that they
+// run end to end against the real processes and report every case is.
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { repoRoot } from "../../devenv/tools.ts";
+
+function runBench(file: string): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(repoRoot, "bench", file), "--short"], { cwd: repoRoot });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+    child.on("error", reject);
+    child.on("exit", (code) => resolve({ code, out }));
+  });
+}
+
+function results(name: string): { short: boolean; data: unknown } {
+  return JSON.parse(readFileSync(join(repoRoot, "bench", "results", `${name}.json`), "utf8")) as {
+    short: boolean;
+    data: unknown;
+  };
+}
+
+describe("sidecar benchmarks (short mode)", () => {
+  it("store bench reports every binding", async () => {
+    const { code, out } = await runBench("sidecar-store.ts");
+    expect(code, out).toBe(0);
+    const r = results("sidecar-store");
+    expect(r.short).toBe(true);
+    const rows = r.data as { binding: string; "writes/s (median)": number }[];
+    expect(rows.map((x) => x.binding)).toEqual(
+      expect.arrayContaining([
+        "SqliteRequestStore admit+done per request",
+        "SqliteRequestStore admit, done in a later batch",
+      ]),
+    );
+    for (const row of rows) expect(row["writes/s (median)"]).toBeGreaterThan(0);
+  }, 120_000);
+
+  it("proxy bench measures app, anchors and both sidecar modes", async () => {
+    const { code, out } = await runBench("sidecar-proxy.ts");
+    expect(code, out).toBe(0);
+    // wrk and HAProxy are installed by scripts/lib/setup.sh; a bench that could not
+    // measure is a failure, not a pass.
+    expect(out).not.toContain("wrk not installed");
+    const data = results("sidecar-proxy").data as {
+      rows: { target: string; "req/s": number; "cpu µs/req": number }[];
+      openLoop: { rows: { target: string; "p99 ms": number; "2xx share": number }[] };
+    };
+    const rows = data.rows;
+    expect(rows.map((x) => x.target)).toEqual(
+      expect.arrayContaining(["haproxy maxconn 32", "sidecar direct", "sidecar sync"]),
+    );
+    for (const row of rows) {
+      expect(row["req/s"], row.target).toBeGreaterThan(0);
+      expect(row["cpu µs/req"], row.target).toBeGreaterThan(0);
+    }
+    // The open-loop table (vegeta at a fixed rate) covers the app, the anchors and the
+    // sidecar, every request answered.
+    expect(data.openLoop.rows.map((x) => x.target)).toEqual(
+      expect.arrayContaining(["app (no proxy)", "minimal undici proxy", "sidecar direct", "sidecar sync"]),
+    );
+    for (const row of data.openLoop.rows) {
+      expect(row["p99 ms"], row.target).toBeGreaterThan(0);
+      expect(row["2xx share"], row.target).toBe(1);
+    }
+  }, 300_000);
+
+  it("memory bench reports RSS per held request for every case", async () => {
+    const { code, out } = await runBench("sidecar-memory.ts");
+    expect(code, out).toBe(0);
+    const rows = (results("sidecar-memory").data as { rows: { case: string; "KiB/held (all)": number }[] })
+      .rows;
+    expect(rows).toHaveLength(6);
+    for (const row of rows) expect(Number.isFinite(row["KiB/held (all)"]), row.case).toBe(true);
+  }, 300_000);
+});

@@ -1,0 +1,269 @@
+// The VeltrixConfig reconciler against a real kube-apiserver and nats-server: status,
+// stream, consumer, KV and ConfigMap follow create / update / delete; a second
+// reconcile writes nothing; a stream deleted behind the operator's back comes back;
+// pods and sidecar-reported revisions are counted.
+import { CoreV1Api } from "@kubernetes/client-node";
+import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  configBucket,
+  configKey,
+  configMapKey,
+  configMapName,
+  labels,
+  queueSubjectPrefix,
+  sidecarStatusBucket,
+  sidecarStatusKey,
+  streamName,
+} from "../../../api/contract.ts";
+import { type ConfigDocument, configDocument } from "../../../api/resolve.ts";
+import { installCrd } from "../../../devenv/crd.ts";
+import { createNamespace, eventually, kubeConfig, natsUrl } from "../../harness/env.ts";
+import {
+  condition,
+  createVxc,
+  custom,
+  events,
+  getVxc,
+  readyVxc,
+  startOperator,
+  type TestOperator,
+  updateSpec,
+} from "../helpers.ts";
+import { group, outcomeBucketName, plural, version } from "../../../api/contract.ts";
+
+async function streamExists(jsm: JetStreamManager, name: string): Promise<boolean> {
+  return jsm.streams.info(name).then(
+    () => true,
+    () => false,
+  );
+}
+
+describe("VeltrixConfig reconciler (real kube-apiserver + nats-server)", () => {
+  let namespace: string;
+  let operator: TestOperator;
+  let nc: NatsConnection;
+  let jsm: JetStreamManager;
+  const core = () => kubeConfig().makeApiClient(CoreV1Api);
+
+  beforeAll(async () => {
+    await installCrd(kubeConfig());
+    namespace = await createNamespace("op-reconcile");
+    operator = await startOperator(namespace, natsUrl());
+    nc = await connect({ servers: natsUrl() });
+    jsm = await jetstreamManager(nc);
+  });
+  afterAll(async () => {
+    await operator?.stop();
+    await nc?.drain();
+  });
+
+  it("creates stream, consumer, KV entry and ConfigMap, then reports Ready with observedGeneration", async () => {
+    const spec = { config: { color: "blue" }, queue: { maxQueueDepth: 500, maxDeliver: 4 } };
+    await createVxc(namespace, "shop", spec);
+    const ref = { namespace, name: "shop" };
+    const vxc = await eventually("shop Ready", () => readyVxc(namespace, "shop"));
+    const doc = configDocument(ref, vxc.spec);
+    expect(vxc.status?.revision).toBe(doc.revision);
+    expect(vxc.metadata?.finalizers).toContain("veltrix.io/cleanup");
+    for (const type of ["Ready", "StreamReady", "ConfigPublished"]) {
+      expect(condition(vxc, type)).toMatchObject({
+        status: "True",
+        observedGeneration: vxc.metadata?.generation,
+      });
+    }
+    expect(vxc.status).toMatchObject({
+      stream: streamName(ref),
+      consumer: "sidecars",
+      configMap: configMapName("shop"),
+      pods: { injected: 0, inSync: 0, summary: "0/0" },
+      queue: { depth: 0 },
+    });
+
+    const info = await jsm.streams.info(streamName(ref));
+    expect(info.config).toMatchObject({
+      retention: "workqueue",
+      max_msgs: 500,
+      subjects: [`${queueSubjectPrefix(ref)}.>`],
+    });
+    const consumer = await jsm.consumers.info(streamName(ref), "sidecars");
+    expect(consumer.config).toMatchObject({
+      durable_name: "sidecars",
+      ack_policy: "explicit",
+      max_deliver: 5, // maxDeliver + 1: the extra delivery dead-letters a request lost with its executor
+    });
+    // The async outcome bucket, its TTL the default store.retention (1h).
+    const outcomes = await jsm.streams.info(`KV_${outcomeBucketName(ref)}`);
+    expect(outcomes.config.max_age).toBe(3_600_000 * 1_000_000);
+
+    const kv = await new Kvm(nc).open(configBucket);
+    const entry = await kv.get(configKey(ref));
+    expect(entry?.json<ConfigDocument>()).toEqual(doc);
+
+    const cm = await core().readNamespacedConfigMap({ name: configMapName("shop"), namespace });
+    expect(JSON.parse(cm.data?.[configMapKey] ?? "{}")).toEqual(doc);
+    expect(cm.metadata?.ownerReferences?.[0]).toMatchObject({
+      kind: "VeltrixConfig",
+      name: "shop",
+      uid: vxc.metadata?.uid,
+    });
+
+    const reasons = (await events(namespace, "shop")).map((e) => e.reason);
+    expect(reasons).toContain("StreamCreated");
+  });
+
+  it("follows a spec update in place, keeping queued messages", async () => {
+    const ref = { namespace, name: "shop" };
+    const js = jetstream(nc);
+    await js.publish(`${queueSubjectPrefix(ref)}.sync`, "queued-before-update", { msgID: "req-1" });
+    const before = await getVxc(namespace, "shop");
+    const updated = await updateSpec(namespace, "shop", (s) => ({
+      ...s,
+      config: { color: "green" },
+      queue: { ...s.queue, maxQueueDepth: 800, maxDeliver: 6 },
+      store: { ...s.store, retention: "2h" },
+    }));
+    expect(updated.metadata?.generation).toBe((before.metadata?.generation ?? 0) + 1);
+    const vxc = await eventually("shop Ready at the new generation", () => readyVxc(namespace, "shop"));
+    const doc = configDocument(ref, vxc.spec);
+    expect(vxc.status?.revision).toBe(doc.revision);
+    expect(vxc.status?.revision).not.toBe(before.status?.revision);
+
+    const info = await jsm.streams.info(streamName(ref));
+    expect(info.config.max_msgs).toBe(800);
+    expect(info.state.messages).toBe(1); // updated in place: the queued request is still there
+    expect((await jsm.consumers.info(streamName(ref), "sidecars")).config.max_deliver).toBe(7);
+    const outcomes = await jsm.streams.info(`KV_${outcomeBucketName(ref)}`);
+    expect(outcomes.config.max_age).toBe(2 * 3_600_000 * 1_000_000); // follows store.retention
+    expect(vxc.status?.queue?.depth).toBe(1);
+
+    const kv = await new Kvm(nc).open(configBucket);
+    expect((await kv.get(configKey(ref)))?.json<ConfigDocument>().config).toEqual({ color: "green" });
+    const cm = await core().readNamespacedConfigMap({ name: configMapName("shop"), namespace });
+    expect(cm.data?.["revision"]).toBe(doc.revision);
+    const reasons = (await events(namespace, "shop")).map((e) => e.reason);
+    expect(reasons).toEqual(expect.arrayContaining(["StreamUpdated", "ConfigPublished"]));
+  });
+
+  it("a second reconcile changes nothing", async () => {
+    const key = `${namespace}/shop`;
+    await operator.op.reconcileOnce(key); // settle: whatever the first pass does
+    const writes = async (): Promise<number> => {
+      const m = await operator.op.metrics.apiRequests.get();
+      return m.values
+        .filter((v) => v.labels.verb !== "GET" && v.labels.verb !== "WATCH")
+        .reduce((a, v) => a + v.value, 0);
+    };
+    const vxcBefore = await getVxc(namespace, "shop");
+    const cmBefore = await core().readNamespacedConfigMap({ name: configMapName("shop"), namespace });
+    const streamBefore = await jsm.streams.info(streamName({ namespace, name: "shop" }));
+    const kv = await new Kvm(nc).open(configBucket);
+    const kvBefore = (await kv.get(configKey({ namespace, name: "shop" })))?.revision;
+    const writesBefore = await writes();
+
+    await operator.op.reconcileOnce(key);
+
+    expect(await writes()).toBe(writesBefore);
+    expect((await getVxc(namespace, "shop")).metadata?.resourceVersion).toBe(
+      vxcBefore.metadata?.resourceVersion,
+    );
+    expect(
+      (await core().readNamespacedConfigMap({ name: configMapName("shop"), namespace })).metadata
+        ?.resourceVersion,
+    ).toBe(cmBefore.metadata?.resourceVersion);
+    expect((await jsm.streams.info(streamName({ namespace, name: "shop" }))).config).toEqual(
+      streamBefore.config,
+    );
+    expect((await kv.get(configKey({ namespace, name: "shop" })))?.revision).toBe(kvBefore);
+  });
+
+  it("recreates a stream deleted behind its back", async () => {
+    const ref = { namespace, name: "shop" };
+    await jsm.streams.delete(streamName(ref));
+    await eventually("stream recreated", async () =>
+      (await streamExists(jsm, streamName(ref))) ? true : undefined,
+    );
+    await eventually("consumer recreated", async () =>
+      (await jsm.consumers.info(streamName(ref), "sidecars").catch(() => undefined)) ? true : undefined,
+    );
+    await eventually("StreamRecreated event", async () =>
+      (await events(namespace, "shop")).some((e) => e.reason === "StreamRecreated") ? true : undefined,
+    );
+    // and a consumer alone
+    await jsm.consumers.delete(streamName(ref), "sidecars");
+    await eventually("consumer recreated again", async () =>
+      (await jsm.consumers.info(streamName(ref), "sidecars").catch(() => undefined)) ? true : undefined,
+    );
+  });
+
+  it("recreates its ConfigMap when someone deletes it", async () => {
+    const name = configMapName("shop");
+    const before = await core().readNamespacedConfigMap({ name, namespace });
+    await core().deleteNamespacedConfigMap({ name, namespace });
+    const after = await eventually("ConfigMap recreated", async () => {
+      const cm = await core().readNamespacedConfigMap({ name, namespace });
+      return cm.metadata?.uid !== before.metadata?.uid ? cm : undefined;
+    });
+    expect(after.data).toEqual(before.data);
+  });
+
+  it("counts pods naming the config and those whose sidecar reports the current revision", async () => {
+    const ref = { namespace, name: "shop" };
+    for (const pod of ["shop-a", "shop-b"]) {
+      await core().createNamespacedPod({
+        namespace,
+        body: {
+          metadata: { name: pod, labels: { [labels.config]: "shop" } },
+          spec: { containers: [{ name: "app", image: "registry.example/app:1" }] },
+        },
+      });
+    }
+    await eventually("2 injected pods", async () =>
+      (await getVxc(namespace, "shop")).status?.pods?.injected === 2 ? true : undefined,
+    );
+    const revision = (await getVxc(namespace, "shop")).status?.revision ?? "";
+    const sidecars = await new Kvm(nc).open(sidecarStatusBucket);
+    await sidecars.put(
+      sidecarStatusKey(ref, "shop-a"),
+      JSON.stringify({ revision, pod: "shop-a", at: new Date().toISOString() }),
+    );
+    await sidecars.put(
+      sidecarStatusKey(ref, "shop-b"),
+      JSON.stringify({ revision: "0000000000000000", pod: "shop-b", at: new Date().toISOString() }),
+    );
+    const vxc = await eventually("1/2 in sync", async () => {
+      const v = await getVxc(namespace, "shop");
+      return v.status?.pods?.summary === "1/2" ? v : undefined;
+    });
+    expect(vxc.status?.pods).toEqual({ injected: 2, inSync: 1, summary: "1/2" });
+  });
+
+  it("on delete removes the stream, the outcome bucket and the KV entry (deletionPolicy Delete) and releases the finalizer", async () => {
+    const ref = { namespace, name: "shop" };
+    expect(await streamExists(jsm, `KV_${outcomeBucketName(ref)}`)).toBe(true);
+    await custom().deleteNamespacedCustomObject({ group, version, namespace, plural, name: "shop" });
+    await eventually("shop gone", async () =>
+      (await getVxc(namespace, "shop").catch(() => undefined)) ? undefined : true,
+    );
+    expect(await streamExists(jsm, streamName(ref))).toBe(false);
+    expect(await streamExists(jsm, `KV_${outcomeBucketName(ref)}`)).toBe(false);
+    const kv = await new Kvm(nc).open(configBucket);
+    const entry = await kv.get(configKey(ref));
+    expect(entry === null || entry.operation !== "PUT").toBe(true);
+  });
+
+  it("keeps the stream on delete with deletionPolicy Retain", async () => {
+    const ref = { namespace, name: "keep" };
+    await createVxc(namespace, "keep", { queue: { deletionPolicy: "Retain" } });
+    await eventually("keep Ready", () => readyVxc(namespace, "keep"));
+    await custom().deleteNamespacedCustomObject({ group, version, namespace, plural, name: "keep" });
+    await eventually("keep gone", async () =>
+      (await getVxc(namespace, "keep").catch(() => undefined)) ? undefined : true,
+    );
+    expect(await streamExists(jsm, streamName(ref))).toBe(true);
+    expect((await events(namespace, "keep")).map((e) => e.reason)).toContain("StreamRetained");
+    await jsm.streams.delete(streamName(ref));
+  });
+});
