@@ -1,6 +1,6 @@
 // What /readyz reports for one process: the reasons it is not ready (empty = ready)
 // and detail (mode, broker and queue state, config source), from its attachments.
-import type { Attachment } from "./sidecar.ts";
+import type { Attachment } from "./attachment.ts";
 
 export interface Readiness {
   reasons: string[];

@@ -1,14 +1,15 @@
 // Wires one sidecar process: config (file, disk, NATS KV), store, upstream pool,
 // proxy and admin listeners, the JetStream queue, shutdown.
-import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
-import { firstRevisionFromKv } from "./config/delivery.ts";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { AdminServer } from "./admin/server.ts";
+import { bootConfig, renderConfig } from "./config/boot.ts";
 import { CurrentConfig } from "./config/current-config.ts";
 import { ConfigDelivery } from "./config/delivery.ts";
-import { loadConfigFile, type ConfigDocument } from "./config/settings.ts";
+import type { ConfigDocument } from "./config/settings.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
 import type { SidecarOptions } from "./options.ts";
+import type { Attachment } from "./attachment.ts";
 import { attachmentsReadiness, type Readiness } from "./readiness.ts";
 import { ProxyServer } from "./proxy/server.ts";
 import { Upstream } from "./app/upstream.ts";
@@ -18,15 +19,6 @@ import { ConfigSnapshots } from "./state/config-snapshots.ts";
 import { SqliteRequestStore } from "./state/sqlite-store.ts";
 import type { RequestStore } from "./state/store.ts";
 import { podReasonsFromPrimary } from "./workers/readiness.ts";
-
-/** Something started after the listeners (NATS queue, KV watch) that must stop in order. */
-export interface Attachment {
-  readonly ready: boolean;
-  readonly notReadyReason: string;
-  detail(): Record<string, unknown>;
-  /** Stop taking new work; finish or hand back in-flight work within `graceMs`. */
-  drain(graceMs: number): Promise<void>;
-}
 
 export interface SidecarHandle {
   proxyPort: number;
@@ -45,41 +37,6 @@ export interface Sidecar {
   readonly worker: number;
   readonly broker: Broker | undefined;
   attachments: Attachment[];
-}
-
-/** The revision to boot with: the last applied one on disk, else the config file. */
-export async function bootConfig(
-  opts: SidecarOptions,
-  snapshots: ConfigSnapshots,
-): Promise<{ doc: ConfigDocument; source: string }> {
-  // The ConfigMap file is optional in a pod (the volume may be absent).
-  const fromFile =
-    opts.configFile && existsSync(opts.configFile)
-      ? loadConfigFile(opts.configFile, opts.namespace)
-      : undefined;
-  // Local mode (no NATS): the file is the source of truth.
-  if (!opts.natsUrl && fromFile) return { doc: fromFile, source: "file" };
-  const last = await snapshots.latest();
-  if (last && (!opts.name || (last.spec as ConfigDocument).name === opts.name)) {
-    return { doc: last.spec as ConfigDocument, source: "disk" };
-  }
-  if (fromFile) return { doc: fromFile, source: "file" };
-  if (opts.natsUrl && opts.name) {
-    // First start of a pod with no ConfigMap mounted: wait for the operator's KV entry.
-    const doc = await firstRevisionFromKv(opts, { namespace: opts.namespace, name: opts.name });
-    return { doc, source: "nats-kv" };
-  }
-  throw new Error("no config: pass --config, or --nats with --name so the sidecar can fetch it");
-}
-
-export function renderConfig(file: string | undefined, doc: ConfigDocument): void {
-  if (!file) return;
-  const tmp = `${file}.tmp`;
-  writeFileSync(
-    tmp,
-    JSON.stringify({ revision: doc.revision, config: doc.config, overrides: doc.overrides }, null, 2),
-  );
-  renameSync(tmp, file);
 }
 
 export async function createSidecar(opts: SidecarOptions, worker = 0): Promise<Sidecar> {

@@ -12,6 +12,13 @@ type CryptoKey = webcrypto.CryptoKey;
 const keyAlgorithm = { name: "ECDSA", namedCurve: "P-256" } as const;
 const signingAlgorithm = { name: "ECDSA", hash: "SHA-256" } as const;
 
+/** The certificate the webhook's HTTPS server serves (reloaded when it changes). */
+export interface ServingCertificate {
+  certPem: string;
+  keyPem: string;
+  notAfter?: Date;
+}
+
 export interface PemPair {
   certPem: string;
   keyPem: string;

@@ -3,7 +3,7 @@
 // injector owns the caBundle. Poll the files and hand a changed pair to the server.
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { ServingCertificate } from "../webhook/server.ts";
+import type { ServingCertificate } from "./issue.ts";
 import { describeCertificate } from "./issue.ts";
 
 export interface MountedOptions {

@@ -10,7 +10,7 @@ import {
   type KubeConfig,
   type V1Secret,
 } from "@kubernetes/client-node";
-import type { ServingCertificate } from "../webhook/server.ts";
+import type { ServingCertificate } from "./issue.ts";
 import { describeCertificate } from "./issue.ts";
 import { type CertificateData, rotateCertificates, secretKeys } from "./rotation.ts";
 

@@ -9,17 +9,12 @@ import { type Admitted, admit, type Lookups } from "./admit.ts";
 import type { InjectionOptions } from "./config-input.ts";
 import type { AdmissionOutcome, WebhookMetrics } from "./metrics.ts";
 import { decodeReview, errored, review } from "./review.ts";
+import type { ServingCertificate } from "../certs/issue.ts";
 
 /** The path the chart registers (charts/veltrix/templates/mutatingwebhook.yaml). */
 export const admissionPath = "/mutate";
 /** controller-runtime's limit: a pod review carries the object twice at most. */
 export const defaultMaxBodyBytes = 7 * 1024 * 1024;
-
-export interface ServingCertificate {
-  certPem: string;
-  keyPem: string;
-  notAfter?: Date;
-}
 
 export interface WebhookServerOptions {
   host?: string;

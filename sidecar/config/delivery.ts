@@ -9,7 +9,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { Metrics } from "../metrics.ts";
 import { Broker } from "../nats/broker.ts";
 import type { SidecarOptions } from "../options.ts";
-import type { Attachment } from "../sidecar.ts";
+import type { Attachment } from "../attachment.ts";
 import type { ConfigSnapshots } from "../state/config-snapshots.ts";
 import type { CurrentConfig } from "./current-config.ts";
 import { contract, toConfigDocument, type ConfigDocument } from "./settings.ts";

@@ -14,29 +14,12 @@ import { sendError, VeltrixError, type ErrorCode } from "../errors.ts";
 import { contract } from "../config/settings.ts";
 import { listenerRoles, listenOn } from "../listen.ts";
 import type { Metrics } from "../metrics.ts";
-import type { JobMeta } from "../queue/envelope.ts";
+import type { Job, QueueClient } from "../queue/port.ts";
 import type { Readiness } from "../readiness.ts";
 import type { RequestStore } from "../state/store.ts";
 import { endToEnd, requestIdFrom, veltrixHeaders, type HeaderMap } from "../app/headers.ts";
 import { Limiter, type Acquire } from "./limiter.ts";
 import type { Upstream } from "../app/upstream.ts";
-
-/** What the proxy needs from the queue (sidecar/queue); absent in a direct-only sidecar. */
-export interface QueueClient {
-  /** True while the broker is reachable. */
-  readonly available: boolean;
-  /** Publishes a sync request and waits for the app's answer. Throws VeltrixError. */
-  sync(job: Job): Promise<{ status: number; headers: HeaderMap; body: Buffer }>;
-  /** Publishes an async request; resolves once JetStream acknowledged it. */
-  async(job: Job): Promise<void>;
-  /** Outcome of an async request from the shared outcome bucket, any pod. */
-  outcome(id: string): Promise<unknown>;
-}
-
-export interface Job extends JobMeta {
-  body: Buffer;
-  settings: AppliedRevision["settings"];
-}
 
 export interface ProxyDeps {
   config: CurrentConfig;

@@ -5,7 +5,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import type { CurrentConfig } from "../config/current-config.ts";
 import type { Metrics } from "../metrics.ts";
 import type { Upstream } from "../app/upstream.ts";
-import type { Attachment } from "../sidecar.ts";
+import type { Attachment } from "../attachment.ts";
 import type { RequestStore } from "../state/store.ts";
 import type { Broker } from "../nats/broker.ts";
 import { JetStreamQueueClient } from "./client.ts";

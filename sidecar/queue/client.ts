@@ -6,7 +6,7 @@ import type { KV } from "@nats-io/kv";
 import type { Subscription } from "@nats-io/transport-node";
 import { errorTable, VeltrixError, type ErrorCode } from "../errors.ts";
 import type { HeaderMap } from "../app/headers.ts";
-import type { Job, QueueClient } from "../proxy/server.ts";
+import type { Job, QueueClient } from "./port.ts";
 import type { Broker } from "../nats/broker.ts";
 import { jobHeaders, readResult, type JobResult } from "./envelope.ts";
 import { outcomeKey, type QueueNames } from "./names.ts";

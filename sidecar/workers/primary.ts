@@ -16,7 +16,7 @@ import { createMetrics } from "../metrics.ts";
 import type { SidecarOptions } from "../options.ts";
 import { attachmentsReadiness, type Readiness } from "../readiness.ts";
 import { Broker } from "../nats/broker.ts";
-import { bootConfig, renderConfig } from "../sidecar.ts";
+import { bootConfig, renderConfig } from "../config/boot.ts";
 import { ConfigSnapshots } from "../state/config-snapshots.ts";
 import { ShardedReader } from "../state/sharded-store.ts";
 import { podReadinessEveryMs, tellWorkers, workersReadiness } from "./readiness.ts";

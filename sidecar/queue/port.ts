@@ -1,0 +1,22 @@
+// What the proxy needs from the queue (sidecar/queue/client.ts implements it); absent
+// in a direct-only sidecar.
+import type { AppliedRevision } from "../config/current-config.ts";
+import type { HeaderMap } from "../app/headers.ts";
+import type { JobMeta } from "./envelope.ts";
+
+/** What the proxy needs from the queue (sidecar/queue); absent in a direct-only sidecar. */
+export interface QueueClient {
+  /** True while the broker is reachable. */
+  readonly available: boolean;
+  /** Publishes a sync request and waits for the app's answer. Throws VeltrixError. */
+  sync(job: Job): Promise<{ status: number; headers: HeaderMap; body: Buffer }>;
+  /** Publishes an async request; resolves once JetStream acknowledged it. */
+  async(job: Job): Promise<void>;
+  /** Outcome of an async request from the shared outcome bucket, any pod. */
+  outcome(id: string): Promise<unknown>;
+}
+
+export interface Job extends JobMeta {
+  body: Buffer;
+  settings: AppliedRevision["settings"];
+}
