@@ -1,94 +1,30 @@
 // The JetStream side of a VeltrixConfig: the desired work-queue stream and durable pull
-// consumer (pure), and ensure functions that create, update in place (keeping queued
+// consumer (specified in api/jetstream.ts), and ensure functions that create, update in place (keeping queued
 // messages) or recreate them, reporting what they did.
 import {
-  AckPolicy,
-  type ConsumerConfig,
   type ConsumerInfo,
-  DeliverPolicy,
-  DiscardPolicy,
   type JetStreamManager,
   JetStreamApiCodes,
   JetStreamApiError,
-  RetentionPolicy,
-  StorageType,
-  type StreamConfig,
   type StreamInfo,
 } from "@nats-io/jetstream";
+import { type ConfigRef, consumerName, outcomeBucketName, streamName } from "../../api/contract.ts";
 import {
-  type ConfigRef,
-  consumerName,
-  outcomeBucketName,
-  streamName,
-  streamSubjects,
-} from "../../api/contract.ts";
-import { parseDuration } from "../../api/resolve.ts";
+  type WorkQueueConsumer,
+  type WorkQueueStream,
+  workQueueConsumer,
+  workQueueStream,
+} from "../../api/jetstream.ts";
+import { queueSettings } from "../../api/queue-settings.ts";
 import type { VeltrixConfigSpecResolved } from "../../api/types.generated.ts";
 
-/** JetStream durations are nanoseconds. */
-const nanos = (ms: number): number => ms * 1_000_000;
-
-/** Headroom over maxBodyBytes for the headers the sidecar adds to a queued request. */
-const headerAllowance = 64 * 1024;
-
-export type DesiredStream = Pick<
-  StreamConfig,
-  | "name"
-  | "subjects"
-  | "retention"
-  | "storage"
-  | "num_replicas"
-  | "max_age"
-  | "max_msgs"
-  | "discard"
-  | "max_msg_size"
-  | "duplicate_window"
-  | "description"
->;
-
-export function desiredStream(ref: ConfigRef, spec: VeltrixConfigSpecResolved): DesiredStream {
-  const maxAgeMs = parseDuration(spec.queue.stream.maxAge);
-  return {
-    name: streamName(ref),
-    description: `Veltrix work queue of VeltrixConfig ${ref.namespace}/${ref.name}`,
-    subjects: streamSubjects(ref),
-    retention: RetentionPolicy.Workqueue,
-    storage: spec.queue.stream.storage === "memory" ? StorageType.Memory : StorageType.File,
-    num_replicas: spec.queue.stream.replicas,
-    max_age: nanos(maxAgeMs),
-    max_msgs: spec.queue.maxQueueDepth,
-    discard: DiscardPolicy.New,
-    max_msg_size: spec.queue.maxBodyBytes + headerAllowance,
-    // Publishes carry msgID = request id; retries within this window are dropped.
-    duplicate_window: nanos(Math.min(120_000, maxAgeMs)),
-  };
+/** The stream and consumer a config wants, from its resolved spec (api/jetstream.ts). */
+export function desiredStream(ref: ConfigRef, spec: VeltrixConfigSpecResolved): WorkQueueStream {
+  return workQueueStream(ref, queueSettings(spec));
 }
 
-export type DesiredConsumer = Pick<
-  ConsumerConfig,
-  | "durable_name"
-  | "ack_policy"
-  | "deliver_policy"
-  | "max_deliver"
-  | "ack_wait"
-  | "max_ack_pending"
-  | "description"
->;
-
-export function desiredConsumer(spec: VeltrixConfigSpecResolved): DesiredConsumer {
-  return {
-    durable_name: consumerName,
-    description: "Veltrix sidecars pull queued requests from here",
-    ack_policy: AckPolicy.Explicit,
-    deliver_policy: DeliverPolicy.All,
-    // One more than maxDeliver: a sidecar dead-letters a request on its last attempt
-    // itself; the extra delivery catches one whose executor crashed on that attempt,
-    // which JetStream would otherwise drop silently (no dead letter, no outcome).
-    max_deliver: spec.queue.maxDeliver + 1,
-    // A request may run requestTimeout in the app; redeliver only after that (+ slack).
-    ack_wait: nanos(parseDuration(spec.queue.requestTimeout) + 5_000),
-    max_ack_pending: -1,
-  };
+export function desiredConsumer(spec: VeltrixConfigSpecResolved): WorkQueueConsumer {
+  return workQueueConsumer(queueSettings(spec));
 }
 
 /** Fields of `want` that differ in `have` (what an update would change). */

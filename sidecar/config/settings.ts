@@ -3,52 +3,13 @@
 // into the numbers the sidecar runs with. Everything else imports from here.
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
-import { configDocument, parseDuration, type ConfigDocument } from "../../api/resolve.ts";
+import { configDocument, type ConfigDocument } from "../../api/resolve.ts";
 import type { VeltrixConfig } from "../../api/types.generated.ts";
 
 export type { ConfigDocument } from "../../api/resolve.ts";
 export { overrideMatches, resolveConfig, canonicalJson } from "../../api/resolve.ts";
 export * as contract from "../../api/contract.ts";
-
-export type QueueMode = ConfigDocument["queue"]["mode"];
-
-/** The queue and store settings of one revision, with durations in milliseconds. */
-export interface QueueSettings {
-  mode: QueueMode;
-  maxConcurrency: number;
-  maxQueueDepth: number;
-  maxWaitMs: number;
-  requestTimeoutMs: number;
-  maxBodyBytes: number;
-  maxDeliver: number;
-  overflowStatus: number;
-  retryAfterSeconds: number;
-  onBrokerUnavailable: "fail" | "direct";
-  retentionMs: number;
-  streamStorage: "file" | "memory";
-  streamReplicas: number;
-  streamMaxAgeMs: number;
-}
-
-export function queueSettings(doc: ConfigDocument): QueueSettings {
-  const q = doc.queue;
-  return {
-    mode: q.mode,
-    maxConcurrency: q.maxConcurrency,
-    maxQueueDepth: q.maxQueueDepth,
-    maxWaitMs: parseDuration(q.maxWait),
-    requestTimeoutMs: parseDuration(q.requestTimeout),
-    maxBodyBytes: q.maxBodyBytes,
-    maxDeliver: q.maxDeliver,
-    overflowStatus: q.overflow.status,
-    retryAfterSeconds: Math.ceil(parseDuration(q.overflow.retryAfter) / 1000),
-    onBrokerUnavailable: q.onBrokerUnavailable,
-    retentionMs: parseDuration(doc.store.retention),
-    streamStorage: q.stream.storage,
-    streamReplicas: q.stream.replicas,
-    streamMaxAgeMs: parseDuration(q.stream.maxAge),
-  };
-}
+export { queueSettings, type QueueMode, type QueueSettings } from "../../api/queue-settings.ts";
 
 /** Which of a pod's proxy workers this process is (1-based), for splitting per-pod limits. */
 export interface WorkerShare {

@@ -12,7 +12,6 @@ import { JetStreamQueueClient } from "./client.ts";
 import { Executor } from "./executor.ts";
 import { queueNames, type QueueNames } from "./names.ts";
 import { ensureQueue, openOutcomes } from "./setup.ts";
-import { contract } from "../config/settings.ts";
 
 export interface QueueAttachmentDeps {
   broker: Broker;
@@ -62,12 +61,10 @@ export class QueueAttachment implements Attachment {
 
   private async bringUp(): Promise<void> {
     const nc = await this.d.broker.ready();
-    const doc = this.d.config.current.doc;
     const s = this.d.config.current.settings;
-    const subjects = contract.streamSubjects({ namespace: doc.namespace, name: doc.name });
     while (!this.stopped) {
       try {
-        await ensureQueue(nc, this.names, s, subjects, this.d.createStream);
+        await ensureQueue(nc, this.names, s, this.d.createStream);
         const outcomes = await openOutcomes(nc, this.names, s, this.d.createStream);
         this.client.attach(outcomes);
         this.executor = new Executor({

@@ -4,6 +4,7 @@ import { randomBytes } from "node:crypto";
 import { contract, type ConfigDocument } from "../config/settings.ts";
 
 export interface QueueNames {
+  ref: contract.ConfigRef;
   stream: string;
   consumer: string;
   syncSubject: string;
@@ -21,6 +22,7 @@ export function queueNames(doc: Pick<ConfigDocument, "namespace" | "name">): Que
   const ref = { namespace: doc.namespace, name: doc.name };
   const prefix = contract.queueSubjectPrefix(ref);
   return {
+    ref,
     stream: contract.streamName(ref),
     consumer: contract.consumerName,
     syncSubject: `${prefix}.sync`,

@@ -10,13 +10,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  configBucket,
-  sidecarNatsPermissions,
-  sidecarStatusBucket,
-  streamName,
-  streamSubjects,
-} from "../../api/contract.ts";
+import { configBucket, sidecarNatsPermissions, sidecarStatusBucket, streamName } from "../../api/contract.ts";
 import { ensureOutcomeBucket } from "../../api/outcome-bucket.ts";
 import { configDocument } from "../../api/resolve.ts";
 import { queueSettings } from "../../sidecar/config/settings.ts";
@@ -69,7 +63,7 @@ describe("sidecar with the least NATS permissions (own nats-server)", () => {
       const doc = configDocument({ namespace, name: c.name }, { queue: { mode: c.mode } });
       const names = queueNames({ namespace, name: c.name });
       const settings = queueSettings(doc);
-      await ensureQueue(admin, names, settings, streamSubjects({ namespace, name: c.name }), true);
+      await ensureQueue(admin, names, settings, true);
       await ensureOutcomeBucket(admin, names.outcomeBucket, settings.retentionMs);
     }
     const kvm = new Kvm(admin);
