@@ -37,7 +37,14 @@ export const injectLabel = apiAnnotations.inject;
 export const namespaceInjectionLabel = "veltrix.io/injection";
 export const injectedStatus = "injected";
 
-/** Env the sidecar reads (sidecar/options.ts), plus the NATS credentials the chart documents. */
+/** Defaults of the sidecar's settings, where a pod, the chart or a VeltrixConfig sets none. */
+export const sidecarDefaults = {
+  proxyPort: 15080,
+  adminPort: 15090,
+  storeSize: "1Gi",
+} as const;
+
+/** Env the sidecar reads (its flags' variables, sidecar/options.ts) that the webhook sets. */
 export const sidecarEnv = {
   configName: "VELTRIX_CONFIG_NAME",
   namespace: "VELTRIX_NAMESPACE",

@@ -132,7 +132,7 @@ try {
   const sidecar = node("sidecar", [
     ...sidecarNodeFlags,
     "sidecar/main.ts",
-    `--nats=${nats.url}`,
+    `--nats-url=${nats.url}`,
     `--namespace=${sampleNamespace}`,
     `--name=${sampleName}`,
     `--app-port=${appPort}`,

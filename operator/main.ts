@@ -3,20 +3,20 @@
 // (a unit test keeps that table and this one in step).
 import { hostname } from "node:os";
 import { pathToFileURL } from "node:url";
-import { parseArgs } from "node:util";
 import { parseDuration } from "../api/resolve.ts";
 import { loadKubeConfig } from "./runtime/kube-config.ts";
 import { createLogger, type Level } from "../lib/log.ts";
-import type { NatsClientSettings } from "../lib/nats-auth.ts";
+import {
+  flagBoolean,
+  flagInteger,
+  flagTableMarkdown as renderFlagTable,
+  type FlagSpec,
+  type FlagValues,
+  readFlags as readFlagTable,
+} from "../lib/flags.ts";
+import { natsClientSettings, natsFlags } from "../lib/nats-flags.ts";
 import { Operator } from "./operator.ts";
 import { startWebhook, webhookFlags } from "./webhook/start.ts";
-
-export interface FlagSpec {
-  flag: string;
-  env: string;
-  default: string;
-  doc: string;
-}
 
 const operatorFlags = [
   {
@@ -25,50 +25,7 @@ const operatorFlags = [
     default: "",
     doc: "kubeconfig file; in-cluster config when empty",
   },
-  {
-    flag: "nats-url",
-    env: "VELTRIX_NATS_URL",
-    default: "nats://nats:4222",
-    doc: "NATS server URL(s), comma-separated",
-  },
-  {
-    flag: "nats-credentials",
-    env: "VELTRIX_NATS_CREDENTIALS",
-    default: "",
-    doc: "NATS credentials file (.creds: user JWT + NKey seed)",
-  },
-  {
-    flag: "nats-credentials-dir",
-    env: "VELTRIX_NATS_CREDENTIALS_DIR",
-    default: "",
-    doc: "mounted Secret with creds, or user and password, or token (chart)",
-  },
-  { flag: "nats-tls", env: "VELTRIX_NATS_TLS", default: "false", doc: "connect to NATS over TLS" },
-  {
-    flag: "nats-tls-ca",
-    env: "VELTRIX_NATS_TLS_CA",
-    default: "",
-    doc: "CA file verifying NATS (implies TLS); system trust store when empty",
-  },
-  {
-    flag: "nats-tls-cert",
-    env: "VELTRIX_NATS_TLS_CERT",
-    default: "",
-    doc: "client certificate file for mutual TLS (with --nats-tls-key)",
-  },
-  { flag: "nats-tls-key", env: "VELTRIX_NATS_TLS_KEY", default: "", doc: "client key file for mutual TLS" },
-  {
-    flag: "nats-tls-dir",
-    env: "VELTRIX_NATS_TLS_DIR",
-    default: "",
-    doc: "mounted Secret with ca.crt, optionally tls.crt and tls.key (chart)",
-  },
-  {
-    flag: "nats-tls-server-name",
-    env: "VELTRIX_NATS_TLS_SERVER_NAME",
-    default: "",
-    doc: "name to verify in the NATS certificate; the URL's host when empty",
-  },
+  ...natsFlags({ default: "nats://nats:4222", doc: "NATS server URL(s), comma-separated" }),
   {
     flag: "namespace",
     env: "POD_NAMESPACE",
@@ -156,55 +113,19 @@ export const flags = [...operatorFlags, ...webhookFlags] as const satisfies read
 
 /** The flag table of docs/operator.md (a unit test keeps the two equal). */
 export function flagTableMarkdown(): string {
-  const rows = flags.map(
-    (f) => `| \`--${f.flag}\` | \`${f.env}\` | ${f.default ? `\`${f.default}\`` : "(empty)"} | ${f.doc} |`,
-  );
-  return ["| flag | env | default | meaning |", "| --- | --- | --- | --- |", ...rows].join("\n");
+  return renderFlagTable(flags);
 }
 
-type FlagName = (typeof flags)[number]["flag"];
 type WebhookFlagName = (typeof webhookFlags)[number]["flag"];
 
-export function readFlags(argv: string[], env: NodeJS.ProcessEnv): Record<FlagName, string> {
-  const { values } = parseArgs({
-    args: argv,
-    options: Object.fromEntries(flags.map((f) => [f.flag, { type: "string" as const }])),
-    strict: true,
-  });
-  const out = {} as Record<FlagName, string>;
-  for (const f of flags) {
-    const v = values[f.flag];
-    out[f.flag] = typeof v === "string" ? v : (env[f.env] ?? f.default);
-  }
+export function readFlags(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+  warn?: (message: string) => void,
+): FlagValues<typeof flags> {
+  const out = readFlagTable(flags, argv, env, warn);
   if (out.identity === "<hostname>-<pid>") out.identity = `${hostname()}-${process.pid}`;
   return out;
-}
-
-function integer(name: string, text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name}: want a non-negative integer, got '${text}'`);
-  return n;
-}
-
-function bool(name: string, text: string): boolean {
-  if (text !== "true" && text !== "false") throw new Error(`--${name}: want true or false, got '${text}'`);
-  return text === "true";
-}
-
-/** The NATS credentials and TLS flags as NatsLink settings. */
-export function natsClientSettings(f: Record<FlagName, string>): NatsClientSettings {
-  if (f["nats-tls-cert"] && !f["nats-tls-key"]) throw new Error("--nats-tls-cert needs --nats-tls-key");
-  if (f["nats-tls-key"] && !f["nats-tls-cert"]) throw new Error("--nats-tls-key needs --nats-tls-cert");
-  return {
-    credentialsFile: f["nats-credentials"] || undefined,
-    credentialsDir: f["nats-credentials-dir"] || undefined,
-    tls: bool("nats-tls", f["nats-tls"]),
-    tlsDir: f["nats-tls-dir"] || undefined,
-    tlsCaFile: f["nats-tls-ca"] || undefined,
-    tlsCertFile: f["nats-tls-cert"] || undefined,
-    tlsKeyFile: f["nats-tls-key"] || undefined,
-    tlsServerName: f["nats-tls-server-name"] || undefined,
-  };
 }
 
 async function main(): Promise<void> {
@@ -222,15 +143,15 @@ async function main(): Promise<void> {
     namespace: f.namespace,
     leaseName: f["lease-name"],
     identity: f.identity,
-    leaderElect: f["leader-elect"] !== "false",
+    leaderElect: flagBoolean("leader-elect", f["leader-elect"]),
     leaseDurationMs: parseDuration(f["lease-duration"]),
     renewDeadlineMs: parseDuration(f["renew-deadline"]),
     retryPeriodMs: parseDuration(f["retry-period"]),
-    workers: integer("workers", f.workers),
+    workers: flagInteger("workers", f.workers),
     resyncMs: parseDuration(f.resync),
     statusRefreshMs: parseDuration(f["status-refresh"]),
     maxBackoffMs: parseDuration(f["max-backoff"]),
-    httpPort: integer("http-port", f["http-port"]),
+    httpPort: flagInteger("http-port", f["http-port"]),
     httpHost: f["http-host"],
     watchNamespace: f["watch-namespace"] || undefined,
   });
@@ -265,7 +186,9 @@ async function main(): Promise<void> {
     natsUrl: f["nats-url"],
     // Where the NATS credentials and CA come from (paths only, never their content).
     natsCredentials: f["nats-credentials"] || f["nats-credentials-dir"] || "none",
-    natsTls: f["nats-tls"] === "true" || Boolean(f["nats-tls-ca"] || f["nats-tls-dir"] || f["nats-tls-cert"]),
+    natsTls:
+      flagBoolean("nats-tls", f["nats-tls"]) ||
+      Boolean(f["nats-tls-ca"] || f["nats-tls-dir"] || f["nats-tls-cert"]),
     namespace: f.namespace,
     leaderElect: f["leader-elect"],
   });

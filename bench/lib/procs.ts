@@ -92,7 +92,7 @@ export function sidecarArgs(o: {
     String(o.adminPort),
     "--data-dir",
     o.dataDir,
-    ...(o.natsUrl ? ["--nats", o.natsUrl, "--ensure-stream"] : []),
+    ...(o.natsUrl ? ["--nats-url", o.natsUrl, "--ensure-stream"] : []),
   ];
 }
 

@@ -5,6 +5,7 @@
 // The README's table is rendered from this file (see annotations.test.ts).
 
 import { annotations as apiAnnotations } from "../../api/contract.ts";
+import { sidecarDefaults } from "../../api/injected-pod.ts";
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; why: string };
 
@@ -116,25 +117,24 @@ export const annotationTable = {
   proxyPort: annotation({
     key: "veltrix.io/proxy-port",
     scope: "pod-or-namespace",
-    default: "15080",
-    defaultDoc: "15080, the chart's `sidecar.port`, or the VeltrixConfig's `spec.sidecar.ports.proxy`",
+    default: String(sidecarDefaults.proxyPort),
+    defaultDoc: `${sidecarDefaults.proxyPort}, the chart's \`sidecar.port\`, or the VeltrixConfig's \`spec.sidecar.ports.proxy\``,
     doc: "Port the sidecar listens on for app traffic.",
     parse: parsePortNumber,
   }),
   adminPort: annotation({
     key: "veltrix.io/admin-port",
     scope: "pod-or-namespace",
-    default: "15090",
-    defaultDoc: "15090, the chart's `sidecar.adminPort`, or the VeltrixConfig's `spec.sidecar.ports.admin`",
+    default: String(sidecarDefaults.adminPort),
+    defaultDoc: `${sidecarDefaults.adminPort}, the chart's \`sidecar.adminPort\`, or the VeltrixConfig's \`spec.sidecar.ports.admin\``,
     doc: "Port of the sidecar's admin API (`/healthz`, `/readyz`, `/metrics`, config) for the app.",
     parse: parsePortNumber,
   }),
   storeSize: annotation({
     key: "veltrix.io/store-size",
     scope: "pod-or-namespace",
-    default: "1Gi",
-    defaultDoc:
-      "1Gi, the chart's `sidecar.stateVolumeSizeLimit`, or the VeltrixConfig's `spec.store.sizeLimit`",
+    default: sidecarDefaults.storeSize,
+    defaultDoc: `${sidecarDefaults.storeSize}, the chart's \`sidecar.stateVolumeSizeLimit\`, or the VeltrixConfig's \`spec.store.sizeLimit\``,
     doc: "Size of the volume holding the sidecar's SQLite state.",
     parse: parseQuantity,
   }),

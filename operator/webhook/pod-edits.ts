@@ -21,6 +21,7 @@ import {
   renderedConfigVolumeName,
   sidecarConfigMountPath,
   sidecarContainerName,
+  sidecarDefaults,
   sidecarEnv,
   stateMountPath,
   stateVolumeName,
@@ -55,9 +56,9 @@ export type Settings = AnnotationValues & {
 export function completeSettings(v: AnnotationValues): Settings {
   return {
     ...v,
-    proxyPort: v.proxyPort ?? 15080,
-    adminPort: v.adminPort ?? 15090,
-    storeSize: v.storeSize ?? "1Gi",
+    proxyPort: v.proxyPort ?? sidecarDefaults.proxyPort,
+    adminPort: v.adminPort ?? sidecarDefaults.adminPort,
+    storeSize: v.storeSize ?? sidecarDefaults.storeSize,
     configMountPath: v.configMountPath ?? "/etc/veltrix",
   };
 }

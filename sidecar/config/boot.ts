@@ -27,7 +27,7 @@ export async function bootConfig(
     const doc = await firstRevisionFromKv(opts, { namespace: opts.namespace, name: opts.name });
     return { doc, source: "nats-kv" };
   }
-  throw new Error("no config: pass --config, or --nats with --name so the sidecar can fetch it");
+  throw new Error("no config: pass --config, or --nats-url with --name so the sidecar can fetch it");
 }
 
 export function renderConfig(file: string | undefined, doc: ConfigDocument): void {

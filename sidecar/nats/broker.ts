@@ -144,7 +144,7 @@ export function describeFailure(url: string, client: NatsClientSettings, err: un
     const source = client.credentialsFile ?? client.credentialsDir;
     const hint = source
       ? `check ${source}`
-      : "no credentials are set (--nats-creds or --nats-creds-dir, VELTRIX_NATS_CREDENTIALS or VELTRIX_NATS_CREDENTIALS_DIR)";
+      : "no credentials are set (--nats-credentials or --nats-credentials-dir, VELTRIX_NATS_CREDENTIALS or VELTRIX_NATS_CREDENTIALS_DIR)";
     return `authentication to NATS at ${url} failed, the server refused the credentials: ${messages(err)}; ${hint}`;
   }
   return `cannot connect to NATS at ${url}: ${messages(err)}`;

@@ -23,7 +23,8 @@ import {
 } from "@kubernetes/client-node";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { natsClientSettings, readFlags } from "../../operator/main.ts";
+import { readFlags } from "../../operator/main.ts";
+import { natsClientSettings } from "../../lib/nats-flags.ts";
 import { createNamespace, eventually, kubeConfig, tempDir } from "../harness/env.ts";
 import { helm } from "../../devenv/helm.ts";
 import { repoRoot } from "../../devenv/tools.ts";

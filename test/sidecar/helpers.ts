@@ -127,7 +127,7 @@ export async function startSidecar(opts: {
     "--grace-ms",
     "8000",
     ...(opts.natsUrl
-      ? ["--nats", opts.natsUrl, ...(opts.ensureStream === false ? [] : ["--ensure-stream"])]
+      ? ["--nats-url", opts.natsUrl, ...(opts.ensureStream === false ? [] : ["--ensure-stream"])]
       : []),
     ...(opts.extraArgs ?? []),
   ];

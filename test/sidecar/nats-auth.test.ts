@@ -1,5 +1,5 @@
 // The sidecar against NATS servers that require a token, or a user and password (or an
-// NKey user), given as the webhook mounts them: a Secret directory (--nats-creds-dir,
+// NKey user), given as the webhook mounts them: a Secret directory (--nats-credentials-dir,
 // VELTRIX_NATS_CREDENTIALS_DIR) read by the operator's parser (lib/nats-auth.ts).
 // With the right credentials a sync request goes through JetStream to the app; with
 // wrong ones the sidecar stays not ready and /readyz and its log say authentication
@@ -42,7 +42,7 @@ describe("sidecar to NATS with a token or user/password from a mounted Secret (o
       name,
       appPort: app.port,
       natsUrl: nats.url,
-      extraArgs: ["--nats-creds-dir", credsDir],
+      extraArgs: ["--nats-credentials-dir", credsDir],
       waitReady,
     });
     started.push(sc);

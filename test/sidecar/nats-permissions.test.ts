@@ -88,7 +88,7 @@ describe("sidecar with the least NATS permissions (own nats-server)", () => {
       configFile: join(dir, `${name}.yaml`),
       appPort: app.port,
       natsUrl: nats.url,
-      extraArgs: ["--nats-creds-dir", creds],
+      extraArgs: ["--nats-credentials-dir", creds],
       ensureStream: false,
     });
     started.push(sc);

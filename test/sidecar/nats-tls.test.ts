@@ -45,7 +45,7 @@ describe("sidecar to NATS over TLS with credentials (own nats-server)", () => {
   });
 
   it("with the CA and the .creds file, a sync request goes through JetStream to the app", async () => {
-    const sc = await sidecar("with-ca", ["--nats-creds", credsFile, "--nats-tls-ca", caFile]);
+    const sc = await sidecar("with-ca", ["--nats-credentials", credsFile, "--nats-tls-ca", caFile]);
     const ready = (await (await fetch(`${sc.admin}/readyz`)).json()) as Record<string, unknown>;
     expect(ready).toMatchObject({ ready: true, broker: "up", queue: "attached" });
 
@@ -65,7 +65,7 @@ describe("sidecar to NATS over TLS with credentials (own nats-server)", () => {
     mkdirSync(tlsDir);
     writeFileSync(join(tlsDir, "ca.crt"), readFileSync(caFile));
     const sc = await sidecar("with-dir", [
-      "--nats-creds",
+      "--nats-credentials",
       credsFile,
       "--nats-tls-dir",
       tlsDir,
@@ -79,7 +79,7 @@ describe("sidecar to NATS over TLS with credentials (own nats-server)", () => {
     // The same CA with a name the certificate does not carry: refused, and the reason says so.
     const wrong = await sidecar(
       "wrong-name",
-      ["--nats-creds", credsFile, "--nats-tls-dir", tlsDir, "--nats-tls-server-name", "nats.example"],
+      ["--nats-credentials", credsFile, "--nats-tls-dir", tlsDir, "--nats-tls-server-name", "nats.example"],
       false,
     );
     await eventually("readyz names the server name mismatch", async () => {
@@ -95,7 +95,7 @@ describe("sidecar to NATS over TLS with credentials (own nats-server)", () => {
   });
 
   it("without the CA it is not ready and says TLS failed and how to set the CA", async () => {
-    const sc = await sidecar("without-ca", ["--nats-creds", credsFile], false);
+    const sc = await sidecar("without-ca", ["--nats-credentials", credsFile], false);
     const message =
       /TLS to NATS at nats:\/\/127\.0\.0\.1:\d+ failed: .*certificate.*; set the CA with --nats-tls-ca or VELTRIX_NATS_TLS_CA/;
     const reasons = await eventually("readyz names the TLS failure", async () => {
