@@ -2,6 +2,10 @@
 # Provisions the real components the integration tests run, once, into a cache
 # outside the repo ($VELTRIX_CACHE/bin, default ~/.cache/veltrix/bin):
 #   kube-apiserver, kube-controller-manager, kubectl, etcd  (Go modules, devenv/tools/k8s)
+#   kubelet, kube-scheduler, kube-proxy              (same module: the test node)
+#   coredns                                          (Go module, devenv/tools/coredns)
+#   pause                                            (C, build/pause/linux/pause.c of k8s.io/kubernetes)
+#   containerd, runc, CNI plugins, iptables          (Debian's packages, apt-get when root)
 #   nats-server                                      (Go module; Debian's as a fallback)
 #   helm                                             (Go module)
 #   vegeta                                           (Go module; the benchmarks' open-loop load)
@@ -43,11 +47,15 @@ provision_k8s() {
   have kube-controller-manager "$k8s" || missing+=(k8s.io/kubernetes/cmd/kube-controller-manager)
   have kubectl "$k8s" || missing+=(k8s.io/kubernetes/cmd/kubectl)
   have etcd "$ETCD_VERSION" || missing+=(./etcd)
+  local node_tool
+  for node_tool in kubelet kube-scheduler kube-proxy; do
+    have "$node_tool" "$k8s" || missing+=("k8s.io/kubernetes/cmd/$node_tool")
+  done
   if [ ${#missing[@]} -eq 0 ]; then
-    log "kube-apiserver, kube-controller-manager, kubectl $k8s and etcd $ETCD_VERSION: cached"
-    ln -sfn "kube-apiserver-$k8s" "$bin/kube-apiserver"
-    ln -sfn "kube-controller-manager-$k8s" "$bin/kube-controller-manager"
-    ln -sfn "kubectl-$k8s" "$bin/kubectl"
+    log "kube-apiserver, kube-controller-manager, kubectl, kubelet, kube-scheduler, kube-proxy $k8s and etcd $ETCD_VERSION: cached"
+    for node_tool in kube-apiserver kube-controller-manager kubectl kubelet kube-scheduler kube-proxy; do
+      ln -sfn "$node_tool-$k8s" "$bin/$node_tool"
+    done
     ln -sfn "etcd-$ETCD_VERSION" "$bin/etcd"
     return
   fi
@@ -69,6 +77,9 @@ provision_k8s() {
   [ -f "$tmp/kube-controller-manager" ] && install_built kube-controller-manager "$k8s" "$tmp"
   [ -f "$tmp/kubectl" ] && install_built kubectl "$k8s" "$tmp"
   [ -f "$tmp/etcd" ] && install_built etcd "$ETCD_VERSION" "$tmp"
+  for node_tool in kubelet kube-scheduler kube-proxy; do
+    [ -f "$tmp/$node_tool" ] && install_built "$node_tool" "$k8s" "$tmp"
+  done
   rm -rf "$tmp"
   provision_k8s
 }
@@ -134,6 +145,64 @@ provision_vegeta() {
     fail "could not build vegeta $VEGETA_VERSION from Go modules"
 }
 
+provision_coredns() {
+  if have coredns "$COREDNS_VERSION"; then
+    log "coredns $COREDNS_VERSION: cached"
+    ln -sfn "coredns-$COREDNS_VERSION" "$bin/coredns"
+    return
+  fi
+  need_go "coredns $COREDNS_VERSION"
+  local tmp
+  tmp="$(mktemp -d "$bin/.build.XXXXXX")"
+  log "building coredns $COREDNS_VERSION (the test node's cluster DNS) from Go modules"
+  (cd "$root/devenv/tools/coredns" && go build -mod=readonly -buildvcs=false -trimpath -ldflags "-s -w" -o "$tmp/coredns" .) ||
+    fail "could not build coredns from devenv/tools/coredns (needs the Go module proxy)"
+  install_built coredns "$COREDNS_VERSION" "$tmp"
+  rm -rf "$tmp"
+}
+
+# The pod sandbox image's one program, compiled statically from the Kubernetes module's source
+# (no registry is reachable to pull registry.k8s.io/pause).
+provision_pause() {
+  if have pause "$PAUSE_VERSION"; then
+    log "pause $PAUSE_VERSION: cached"
+    ln -sfn "pause-$PAUSE_VERSION" "$bin/pause"
+    return
+  fi
+  command -v cc >/dev/null 2>&1 || fail "a C compiler is needed to build pause (apt-get install gcc libc6-dev)"
+  local src
+  src="$(cd "$root/devenv/tools/k8s" && go list -mod=readonly -m -f '{{.Dir}}' k8s.io/kubernetes)/build/pause/linux/pause.c"
+  [ -f "$src" ] || fail "pause.c not found at $src"
+  local tmp
+  tmp="$(mktemp -d "$bin/.build.XXXXXX")"
+  log "building pause $PAUSE_VERSION from $src"
+  cc -Os -static -DVERSION="$PAUSE_VERSION" -o "$tmp/pause" "$src" && strip "$tmp/pause" ||
+    fail "could not compile pause statically (apt-get install libc6-dev)"
+  install_built pause "$PAUSE_VERSION" "$tmp"
+  rm -rf "$tmp"
+}
+
+# The node's container runtime and image tools come from Debian's packages.
+provision_node_packages() {
+  local missing=()
+  command -v containerd >/dev/null 2>&1 || missing+=(containerd)
+  command -v runc >/dev/null 2>&1 || missing+=(runc)
+  [ -x /usr/lib/cni/bridge ] || missing+=(containernetworking-plugins)
+  command -v iptables >/dev/null 2>&1 || missing+=(iptables)
+  command -v umoci >/dev/null 2>&1 || missing+=(umoci)
+  command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
+  if [ ${#missing[@]} -eq 0 ]; then
+    log "containerd, runc, CNI plugins, iptables, umoci, skopeo: installed"
+    return
+  fi
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    log "apt-get install ${missing[*]} (the test node)"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}") >&2 &&
+      return
+  fi
+  log "WARNING: ${missing[*]} missing (apt-get install ${missing[*]}); the node suite will fail naming them"
+}
+
 assets_ok() {
   [ -n "${KUBEBUILDER_ASSETS:-}" ] && [ -x "$KUBEBUILDER_ASSETS/kube-apiserver" ] && [ -x "$KUBEBUILDER_ASSETS/etcd" ]
 }
@@ -145,4 +214,7 @@ provision_k8s
 provision_nats
 provision_helm
 provision_vegeta
+provision_coredns
+provision_pause
+provision_node_packages
 echo "$bin"
