@@ -149,10 +149,21 @@ describe("webhook HTTPS server", () => {
   });
 
   it("counts admissions by outcome and reason", async () => {
-    const text = await registry.metrics();
-    expect(text).toMatch(/veltrix_webhook_admissions_total\{outcome="inject",reason=""\} [1-9]/);
-    expect(text).toMatch(/veltrix_webhook_admissions_total\{outcome="skip",reason="not-opted-in"\} [1-9]/);
-    expect(text).toMatch(/veltrix_webhook_admissions_total\{outcome="bad-request",reason=""\} [1-9]/);
-    expect(text).toContain("veltrix_webhook_admission_duration_seconds_bucket");
+    const count = async (labels: string): Promise<number> => {
+      const text = await registry.metrics();
+      const line = text.split("\n").find((l) => l.startsWith(`veltrix_webhook_admissions_total{${labels}} `));
+      return Number(line?.split(" ")[1] ?? 0);
+    };
+    const inject = 'outcome="inject",reason=""';
+    const skip = 'outcome="skip",reason="not-opted-in"';
+    const badRequest = 'outcome="bad-request",reason=""';
+    const before = [await count(inject), await count(skip), await count(badRequest)];
+    await post(podReview("count-1", { "veltrix.io/inject": "true", "veltrix.io/config": "web-config" }));
+    await post(podReview("count-2", {}));
+    await post("{not json");
+    expect([await count(inject), await count(skip), await count(badRequest)]).toEqual(
+      before.map((n) => n + 1),
+    );
+    expect(await registry.metrics()).toContain("veltrix_webhook_admission_duration_seconds_bucket");
   });
 });

@@ -17,6 +17,14 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
+/** Polls `check` until true (the test's timeout turns a condition that never comes into a failure). */
+async function until(check: () => boolean): Promise<void> {
+  while (!check()) await sleep(5);
+}
+
+/** One turn of the event loop: timers due now, I/O, then this. */
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 function request(id: string, extra: Partial<NewRequest> = {}): NewRequest {
   return {
     id,
@@ -49,14 +57,16 @@ describe("SqliteRequestStore (real SQLite file, writer thread)", () => {
   });
 
   it("holds a batch for flushDelayMs, but commits sooner when an acknowledgement waits on it", async () => {
-    const store = new SqliteRequestStore(storePath(), { flushDelayMs: 1_000, gatedFlushDelayMs: 20 });
+    // An hour: the flush timer never fires during this test.
+    const store = new SqliteRequestStore(storePath(), { flushDelayMs: 3_600_000, gatedFlushDelayMs: 20 });
     store.admit(request("plain"));
-    await sleep(200);
-    expect(store.written).toBe(0); // still waiting for company
-    const t0 = Date.now();
+    await nextTurn();
+    // Still waiting for company: an update a turn later folds into the same row...
+    store.update("plain", { state: "dispatched", at: 2 });
+    // ...and only the acknowledgement's shorter delay sends the batch.
     await new Promise<void>((resolve) => store.afterCommit(resolve));
-    expect(Date.now() - t0).toBeLessThan(500);
     expect(store.written).toBe(1);
+    expect(await store.get("plain")).toMatchObject({ state: "dispatched", dispatchedAt: 2 });
     await store.close();
   });
 
@@ -140,12 +150,16 @@ describe("SqliteRequestStore (real SQLite file, writer thread)", () => {
     await store.close();
   });
 
-  it("batches writes until the flush timer", async () => {
+  it("batches writes until the flush timer, which sends them by itself", async () => {
     const store = new SqliteRequestStore(storePath(), { flushDelayMs: 5 });
     store.admit(request("r2", { mode: "sync" }));
     expect(store.written).toBe(0);
-    await sleep(100);
-    expect(store.written).toBe(1);
+    // Nobody flushes or waits on a commit: only the timer can send the batch.
+    await until(() => store.written === 1);
+    // A write after that commit is a batch of its own.
+    store.update("r2", { state: "done", at: 2, status: 200 });
+    await until(() => store.written === 2);
+    expect((await store.get("r2"))?.state).toBe("done");
     await store.close();
   });
 
@@ -189,7 +203,8 @@ describe("SqliteRequestStore (real SQLite file, writer thread)", () => {
     blocker.exec("BEGIN IMMEDIATE");
     store.admit(request("locked"));
     const ran = new Promise<boolean>((resolve) => store.afterCommit(() => resolve(true)));
-    await sleep(5_600);
+    // The commit fails once the writer's busy timeout is over; only then is the lock let go.
+    await until(() => errors.length > 0);
     blocker.exec("ROLLBACK");
     blocker.close();
     expect(await ran).toBe(true);
@@ -209,12 +224,13 @@ describe("SqliteRequestStore (real SQLite file, writer thread)", () => {
         store.admit(request(id, { configHash: `h${round}-${i}` }));
         store.update(id, { state: "done", at: 2, status: 200 });
       }
-      await sleep(15);
+      await store.flush(); // a commit per round
     }
     await store.flush();
     // SQLite's auto-checkpoint runs on the writer thread: without checkpoints the WAL
     // would hold every page written (22 MB here); with them the log is reused from near
-    // its start (a few MB, more on a busy machine where a checkpoint cannot finish).
+    // its start. A size, not a time: no reader holds a snapshot here, so every
+    // checkpoint can finish however slow the machine (a few MB, bounded by half).
     const wal = statSync(`${path}-wal`).size;
     expect(wal).toBeLessThan(11 * 1024 * 1024);
     expect((await store.get("r19-199"))?.state).toBe("done");

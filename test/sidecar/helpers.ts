@@ -16,11 +16,15 @@ export interface App {
   stats(): Promise<{
     inFlight: number;
     maxInFlight: number;
+    /** Requests sent with ?hold=1 and not answered yet. */
+    held: number;
     count: number;
     seen: Record<string, number>;
     lastHeaders: Record<string, string>;
   }>;
   reset(): Promise<void>;
+  /** Answers every request held by ?hold=1; resolves to how many there were. */
+  release(): Promise<number>;
 }
 
 export async function startApp(dir: string, name = "app"): Promise<App> {
@@ -41,6 +45,7 @@ export async function startApp(dir: string, name = "app"): Promise<App> {
     reset: async () => {
       await fetch(`${base}/__reset`, { method: "POST" });
     },
+    release: async () => Number(await (await fetch(`${base}/__release`, { method: "POST" })).text()),
   };
 }
 

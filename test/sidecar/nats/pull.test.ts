@@ -127,9 +127,15 @@ describe("pulling from a work queue through one inbox (real nats-server)", () =>
 
   it("after a reconnect, hands every slot back and pulls again", async () => {
     const stream = await queue(0);
+    const jsm = await jetstreamManager(nc);
+    const waitingPulls = async (): Promise<number> => (await jsm.consumers.info(stream, "w")).num_waiting;
     const p = recordingPuller(nc, stream, 60_000);
     p.puller.pull(8);
     expect(p.puller.pending).toBe(8);
+    // The server holds the pull (what the restart must take away).
+    await eventually("the pull of 8 waiting at the server", async () =>
+      (await waitingPulls()) === 1 ? true : undefined,
+    );
     await nats.stop();
     await nats.start();
     await eventually("slots handed back after the reconnect", () =>
@@ -149,11 +155,20 @@ describe("pulling from a work queue through one inbox (real nats-server)", () =>
       if (p.got.length === 0 && p.puller.pending === 0) p.puller.pull(1);
       return Promise.resolve(p.got.length === 1 ? true : undefined);
     });
-    // The pull of 8 from before the restart is gone: nothing beyond the 1 asked for.
-    nc.publish(`pull${n}.q`, "unasked");
-    await new Promise((r) => setTimeout(r, 300));
+    // The pull of 8 from before the restart is gone: the server holds no pull for us,
+    // so a message published now waits in the stream, never delivered...
+    expect(await waitingPulls()).toBe(0);
+    await js.publish(`pull${n}.q`, "unasked");
     expect(p.got.length).toBe(1);
-    p.got[0]?.ack();
+    // ...until asked for, and then it comes on its first delivery (a delivery to a
+    // leftover pull would have been nak'ed by the puller and counted by the server).
+    p.puller.pull(1);
+    await eventually("the unasked message once asked", () =>
+      Promise.resolve(p.got.length === 2 ? true : undefined),
+    );
+    expect(new TextDecoder().decode(p.got[1]?.data)).toBe("unasked");
+    expect(p.got[1]?.deliveryCount).toBe(1);
+    for (const m of p.got) m.ack();
     p.puller.stop();
   }, 30_000);
 });

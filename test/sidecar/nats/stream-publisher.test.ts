@@ -19,7 +19,10 @@ async function failure(p: Promise<unknown>): Promise<PublishError> {
 describe("publishing to JetStream with one ack inbox (real nats-server)", () => {
   let nats: NatsServer;
   let nc: NatsConnection;
+  // Everything but the timeout test waits on a deadline no busy machine reaches: an answer
+  // that is not a timeout shows the server's reply, not the clock, ended the publish.
   let publisher: StreamPublisher;
+  let impatient: StreamPublisher;
 
   beforeAll(async () => {
     nats = await startNats({
@@ -36,10 +39,12 @@ describe("publishing to JetStream with one ack inbox (real nats-server)", () => 
     const jsm = await jetstreamManager(nc);
     await jsm.streams.add({ name: "Q", subjects: ["q.work"] });
     await jsm.streams.add({ name: "FULL", subjects: ["q.full"], max_msgs: 1, discard: DiscardPolicy.New });
-    publisher = new StreamPublisher(nc, 400);
+    publisher = new StreamPublisher(nc, 60_000);
+    impatient = new StreamPublisher(nc, 400);
   });
   afterAll(async () => {
     publisher.close();
+    impatient.close();
     await nc.close();
     await nats.stop();
   });
@@ -61,28 +66,24 @@ describe("publishing to JetStream with one ack inbox (real nats-server)", () => 
     expect(err.message).toMatch(/maximum messages/i);
   });
 
-  it("fails at once when no stream listens on the subject", async () => {
-    const t0 = Date.now();
+  it("fails at once when no stream listens on the subject (not after the ack timeout)", async () => {
     const err = await failure(publisher.publish("q.nowhere", body, headers(), "lost"));
     expect(err.kind).toBe("no-stream");
-    expect(Date.now() - t0).toBeLessThan(400);
   });
 
   it("fails every publish to a subject NATS refuses, not just one", async () => {
-    const t0 = Date.now();
     const errs = await Promise.all(
       ["r1", "r2", "r3"].map((id) => failure(publisher.publish("denied.work", body, headers(), id))),
     );
     expect(errs.map((e) => e.kind)).toEqual(["refused", "refused", "refused"]);
     expect(errs[0]?.message).toMatch(/permissions violation/i);
-    // Before the ack timeout: the refusal, not the timeout, failed them.
-    expect(Date.now() - t0).toBeLessThan(400);
+    // The ack timeout is a minute away: the refusal, not the timeout, failed them.
   });
 
   it("times out when nothing acknowledges", async () => {
     // A plain subscriber takes the message and never answers.
     const silent = nc.subscribe("q.silent");
-    const err = await failure(publisher.publish("q.silent", body, headers(), "unanswered"));
+    const err = await failure(impatient.publish("q.silent", body, headers(), "unanswered"));
     expect(err.kind).toBe("timeout");
     silent.unsubscribe();
   });
