@@ -7,7 +7,6 @@
 // own nats-servers.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { nkeys } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { credsText } from "../../devenv/creds.ts";
@@ -180,7 +179,17 @@ describe("sidecar to NATS with a token or user/password from a mounted Secret (o
         "rotating",
         /authentication to NATS at \S+ failed, the server refused the credentials: .*authorization violation/i,
       );
-      await sleep(2_000); // several refused attempts: past where nats.js would give up
+      // Several refused attempts, counted in the server's log since its restart: past the
+      // second refusal, where nats.js would give up.
+      const refusalsSinceRestart = (): number => {
+        const log = readFileSync(rotating.process.spec.logFile, "utf8");
+        const sinceStart = log.slice(log.lastIndexOf("\n--- "));
+        return sinceStart.split("\n").filter((l) => /authentication error|authorization violation/i.test(l))
+          .length;
+      };
+      await eventually("three refused reconnects", () =>
+        Promise.resolve(refusalsSinceRestart() >= 3 ? true : undefined),
+      );
       writeFileSync(join(secret, "token"), "second-t0ken\n");
       await eventually("ready with the rotated token", async () =>
         (await fetch(`${sc.admin}/readyz`)).status === 200 ? true : undefined,

@@ -2,7 +2,6 @@
 // served and hot-reloaded, and the chart's sidecar defaults file shapes the injection.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { Registry } from "prom-client";
 import { afterAll, describe, expect, it } from "vitest";
 import { createVeltrixConfig } from "../../../devenv/veltrixconfig-client.ts";
@@ -11,7 +10,7 @@ import { createCertificateAuthority, issueServingCertificate } from "../../../op
 import type { RunningWebhook } from "../../../operator/webhook/start.ts";
 import { postReview } from "../../../devenv/admission-review.ts";
 import { startMountedCertWebhook } from "./webhook-env.ts";
-import { createNamespace, kubeConfig, tempDir } from "../../harness/env.ts";
+import { createNamespace, eventually, kubeConfig, tempDir } from "../../harness/env.ts";
 import { podAdmissionReview } from "../../../devenv/admission-review.ts";
 
 describe("startWebhook (cert-manager mode)", () => {
@@ -80,15 +79,15 @@ describe("startWebhook (cert-manager mode)", () => {
     const renewed = await issueServingCertificate(otherCa, { dnsNames: ["localhost"] }, 1);
     writeFileSync(join(dir, "tls.crt"), renewed.certPem);
     writeFileSync(join(dir, "tls.key"), renewed.keyPem);
-    let served = false;
-    for (let i = 0; i < 150 && !served; i++) {
-      await sleep(100);
-      served = await postReview(port, otherCa.certPem, review).then(
-        () => true,
-        () => false,
-      );
-    }
-    expect(served).toBe(true);
+    await eventually(
+      "the renewed pair served",
+      () =>
+        postReview(port, otherCa.certPem, review).then(
+          () => true,
+          () => undefined,
+        ),
+      60_000,
+    );
     expect(await registry.metrics()).toMatch(/veltrix_webhook_certificate_expiry_timestamp_seconds \d+/);
   });
 });
