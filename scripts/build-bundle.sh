@@ -3,9 +3,9 @@
 # in its build stage), so it can be produced and tested without a container engine:
 #   dist/bundle/
 #     package.json      name, version, "type": "module", production dependencies only
-#     operator/ sidecar/  compiled JavaScript (tsc -p tsconfig.build.json), source maps
-#     node_modules/     production dependencies only (devDependencies pruned), native addons
-#                       as built by `npm ci` on the build machine
+#     api/ lib/ operator/ sidecar/  compiled JavaScript (tsc -p tsconfig.build.json), source maps
+#     node_modules/     production dependencies only (devDependencies pruned); none is a
+#                       native addon (SQLite is Node's own node:sqlite)
 # Start it with `node dist/bundle/operator/main.js` or `node dist/bundle/sidecar/main.js`.
 # Usage: scripts/build-bundle.sh [OUT_DIR]   (needs Node 24 and a prior `npm ci`)
 set -euo pipefail
@@ -35,16 +35,14 @@ node -e '
   fs.writeFileSync(process.argv[1] + "/package.json", JSON.stringify(keep, null, 2) + "\n");
 ' "$out"
 cp package-lock.json "$out/package-lock.json"
-# Copy the installed tree (native addons already built) and drop devDependencies: the same
-# packages `npm ci --omit=dev` installs, without a second download or addon build.
+# Copy the installed tree and drop devDependencies: the same packages `npm ci --omit=dev`
+# installs, without a second download.
 cp -a node_modules "$out/node_modules"
 node scripts/prune-dev-deps.ts "$out"
 rm -f "$out/package-lock.json"
-# Nothing at run time reads type declarations, source maps of dependencies, or the native
-# addon's intermediate build files (about a third of the tree).
+# Nothing at run time reads type declarations or source maps of dependencies.
 before="$(du -sm "$out/node_modules" | cut -f1)"
 find "$out/node_modules" -type f \( -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.map' \) -delete
-rm -rf "$out/node_modules/sqlite3/build/Release/obj.target" "$out/node_modules/sqlite3/deps"
-echo "build-bundle: node_modules ${before} MB -> $(du -sm "$out/node_modules" | cut -f1) MB after dropping declarations, maps and addon build files"
+echo "build-bundle: node_modules ${before} MB -> $(du -sm "$out/node_modules" | cut -f1) MB after dropping declarations and maps"
 
 echo "build-bundle: $(du -sh "$out" | cut -f1) in $out ($(find "$out/node_modules" -maxdepth 2 -name package.json | wc -l) top-level packages)"

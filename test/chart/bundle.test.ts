@@ -76,21 +76,28 @@ describe("runtime bundle (the images' tree, built without a container engine)", 
         true,
       );
     }
-    const code = [...walk(join(bundle, "operator")), ...walk(join(bundle, "sidecar"))];
+    const code = ["api", "lib", "operator", "sidecar"].flatMap((dir) => [...walk(join(bundle, dir))]);
     expect(code.filter((f) => f.endsWith(".ts"))).toEqual([]);
     expect(code.some((f) => f.endsWith(".test.js"))).toBe(false);
     expect(existsSync(join(bundle, "operator/main.js"))).toBe(true);
     expect(existsSync(join(bundle, "sidecar/main.js"))).toBe(true);
   });
 
-  it("loads the native SQLite addon from the tree", async () => {
-    const script =
-      'import("sqlite3").then((m) => new m.default.Database(":memory:").get("select 41 + 1 as x", (e, r) => console.log(e ?? r.x)))';
+  it("needs no native addon: the config store writes a real SQLite file from the tree", async () => {
+    expect([...walk(join(bundle, "node_modules"))].filter((f) => f.endsWith(".node"))).toEqual([]);
+    const file = join(bundle, "..", `snapshots-${process.pid}.db`);
+    const script = [
+      'const { ConfigSnapshots } = await import("./sidecar/state/config-snapshots.js");',
+      `const s = new ConfigSnapshots(${JSON.stringify(file)});`,
+      'await s.save({ revision: "r42", spec: {}, appliedAt: 1 });',
+      "console.log((await s.latest())?.revision);",
+      "await s.close();",
+    ].join("\n");
     const { stdout } = await run(process.execPath, ["--input-type=module", "-e", script], {
       cwd: bundle,
       env,
     });
-    expect(stdout.trim()).toBe("42");
+    expect(stdout.trim()).toBe("r42");
   });
 
   it("matches what images/Dockerfile copies and runs", () => {
