@@ -7,7 +7,18 @@ import { join } from "node:path";
 export const repoRoot = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 
 export type Tool =
-  "kube-apiserver" | "kube-controller-manager" | "kubectl" | "etcd" | "nats-server" | "helm" | "vegeta";
+  | "kube-apiserver"
+  | "kube-controller-manager"
+  | "kubectl"
+  | "etcd"
+  | "nats-server"
+  | "helm"
+  | "vegeta"
+  | "kubelet"
+  | "kube-scheduler"
+  | "kube-proxy"
+  | "coredns"
+  | "pause";
 
 /** Versions pinned in devenv/tools/versions.env (the provisioning script reads the same file). */
 export function pinnedVersions(): Record<string, string> {

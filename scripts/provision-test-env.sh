@@ -146,9 +146,12 @@ provision_vegeta() {
 }
 
 provision_coredns() {
-  if have coredns "$COREDNS_VERSION"; then
-    log "coredns $COREDNS_VERSION: cached"
-    ln -sfn "coredns-$COREDNS_VERSION" "$bin/coredns"
+  # The plugin set (main.go) is part of the build's identity.
+  local version
+  version="$COREDNS_VERSION-$(cat "$root/devenv/tools/coredns/main.go" "$root/devenv/tools/coredns/go.sum" | sha256sum | cut -c1-8)"
+  if have coredns "$version"; then
+    log "coredns $version: cached"
+    ln -sfn "coredns-$version" "$bin/coredns"
     return
   fi
   need_go "coredns $COREDNS_VERSION"
@@ -157,7 +160,7 @@ provision_coredns() {
   log "building coredns $COREDNS_VERSION (the test node's cluster DNS) from Go modules"
   (cd "$root/devenv/tools/coredns" && go build -mod=readonly -buildvcs=false -trimpath -ldflags "-s -w" -o "$tmp/coredns" .) ||
     fail "could not build coredns from devenv/tools/coredns (needs the Go module proxy)"
-  install_built coredns "$COREDNS_VERSION" "$tmp"
+  install_built coredns "$version" "$tmp"
   rm -rf "$tmp"
 }
 

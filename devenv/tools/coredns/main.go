@@ -1,11 +1,12 @@
 // Command coredns is CoreDNS with only the plugins the test node's cluster DNS uses
-// (kubernetes, cache, errors, health, ready, loadbalance), so it builds in a fraction
+// (bind, kubernetes, cache, errors, health, ready, loadbalance, log), so it builds in a fraction
 // of the time of the full release binary with its cloud-provider plugins.
 package main
 
 import (
 	"github.com/coredns/coredns/coremain"
 
+	_ "github.com/coredns/coredns/plugin/bind"
 	_ "github.com/coredns/coredns/plugin/cache"
 	_ "github.com/coredns/coredns/plugin/errors"
 	_ "github.com/coredns/coredns/plugin/health"

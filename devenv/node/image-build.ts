@@ -1,0 +1,89 @@
+// Container images without a container engine: a root file system assembled in a directory
+// becomes one OCI layer with umoci (Debian), the image config (entrypoint, cmd, user, env,
+// working dir, ports) is set with umoci config, and skopeo (Debian) writes the docker-archive
+// that `ctr images import` reads. Both are the real OCI tools; no tarball is made by hand.
+import { execFile } from "node:child_process";
+import { mkdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+
+const exec = promisify(execFile);
+
+export interface ImageConfig {
+  entrypoint?: string[];
+  cmd?: string[];
+  /** "uid:gid", numeric so runAsNonRoot can verify it. */
+  user?: string;
+  env?: Record<string, string>;
+  workingDir?: string;
+  exposedPorts?: number[];
+  labels?: Record<string, string>;
+}
+
+export interface ImageSpec {
+  /** Full reference, e.g. "veltrix.dev/operator:dev". */
+  reference: string;
+  /** A directory holding the image's root file system (ownership and modes as they are). */
+  rootfs: string;
+  config: ImageConfig;
+}
+
+async function run(command: string, args: string[]): Promise<void> {
+  try {
+    await exec(command, args, { timeout: 600_000, maxBuffer: 64 << 20 });
+  } catch (err) {
+    const e = err as { stderr?: string; message: string };
+    throw new Error(`${command} ${args.join(" ")} failed: ${e.stderr?.trim() || e.message}`, { cause: err });
+  }
+}
+
+/** The umoci config flags for `config` (arrays as repeated flags, as umoci takes them). */
+export function umociConfigArgs(config: ImageConfig): string[] {
+  const args: string[] = ["--os", "linux", "--architecture", "amd64"];
+  if (config.entrypoint) {
+    args.push("--clear=config.entrypoint");
+    for (const part of config.entrypoint) args.push("--config.entrypoint", part);
+  }
+  if (config.cmd) {
+    args.push("--clear=config.cmd");
+    for (const part of config.cmd) args.push("--config.cmd", part);
+  }
+  if (config.user) args.push("--config.user", config.user);
+  for (const [key, value] of Object.entries(config.env ?? {})) args.push("--config.env", `${key}=${value}`);
+  if (config.workingDir) args.push("--config.workingdir", config.workingDir);
+  for (const port of config.exposedPorts ?? []) args.push("--config.exposedports", `${port}/tcp`);
+  for (const [key, value] of Object.entries(config.labels ?? {}))
+    args.push("--config.label", `${key}=${value}`);
+  return args;
+}
+
+/**
+ * Builds `spec` into `outDir/<name>.tar` (docker-archive, tagged with the reference) and
+ * returns its path. The OCI layout is kept beside it (`<name>.oci`) for inspection.
+ */
+export async function buildImage(
+  spec: ImageSpec,
+  outDir: string,
+): Promise<{ archive: string; layout: string }> {
+  const name = (spec.reference.split("/").pop() ?? spec.reference).replace(/[:@]/g, "_");
+  const layout = join(outDir, `${name}.oci`);
+  const archive = join(outDir, `${name}.tar`);
+  mkdirSync(outDir, { recursive: true });
+  rmSync(layout, { recursive: true, force: true });
+  rmSync(archive, { force: true });
+  const image = `${layout}:image`;
+  await run("umoci", ["init", "--layout", layout]);
+  await run("umoci", ["new", "--image", image]);
+  await run("umoci", [
+    "insert",
+    "--image",
+    image,
+    "--history.created_by",
+    "veltrix devenv",
+    spec.rootfs,
+    "/",
+  ]);
+  await run("umoci", ["config", "--image", image, ...umociConfigArgs(spec.config)]);
+  await run("skopeo", ["copy", "--quiet", `oci:${image}`, `docker-archive:${archive}:${spec.reference}`]);
+  return { archive, layout };
+}
