@@ -9,7 +9,6 @@ import {
   injectLabel,
   namespaceInjectionLabel,
   revisionAnnotation,
-  sidecarContainerName,
   statusAnnotation,
 } from "../../api/injected-pod.ts";
 import { diffJson, type JsonValue, type PatchOperation } from "./json-patch.ts";
@@ -30,10 +29,13 @@ function skip(reason: SkipReason): Plan & Precheck {
   return { kind: "skip", reason, message: skipReasons[reason] };
 }
 
+/**
+ * Injected by us: the status annotation, which the same patch as the sidecar adds (so a
+ * reinvocation always sees both). A container named like the sidecar without it is
+ * someone else's: a name collision, refused by findConflicts, never taken as ours.
+ */
 export function isInjected(pod: Pod): boolean {
-  if (pod.metadata?.annotations?.[statusAnnotation] === injectedStatus) return true;
-  const all = [...pod.spec.containers, ...(pod.spec.initContainers ?? [])];
-  return all.some((c) => c.name === sidecarContainerName);
+  return pod.metadata?.annotations?.[statusAnnotation] === injectedStatus;
 }
 
 /** Opt-in, opt-out, already injected, host network; and which config the pod names. */

@@ -140,6 +140,11 @@ export function findConflicts(pod: Pod, target: AppTarget, s: Settings): string[
   }
   const reservedNames = new Set([appPortName, adminPortName, proxyPortFallbackName]);
   for (const c of allContainers(pod)) {
+    if (c.name === sidecarContainerName) {
+      problems.push(
+        `the pod already has a container named '${sidecarContainerName}' that Veltrix did not inject: rename or remove it`,
+      );
+    }
     for (const p of c.ports ?? []) {
       if (p.containerPort === s.proxyPort) {
         problems.push(
