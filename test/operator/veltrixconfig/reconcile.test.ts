@@ -1,7 +1,10 @@
 // The VeltrixConfig reconciler against a real kube-apiserver and nats-server: status,
 // stream, consumer, KV and ConfigMap follow create / update / delete; a second
 // reconcile writes nothing; a stream deleted behind the operator's back comes back;
-// pods and sidecar-reported revisions are counted.
+// pods and the revisions real sidecars report are counted. Each test has its own
+// VeltrixConfig (and the idempotency test its own operator), so any one runs alone
+// and in any order.
+import { join } from "node:path";
 import { CoreV1Api } from "@kubernetes/client-node";
 import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
@@ -14,13 +17,14 @@ import {
   configMapName,
   labels,
   queueSubjectPrefix,
-  sidecarStatusBucket,
-  sidecarStatusKey,
   streamName,
 } from "../../../api/contract.ts";
 import { type ConfigDocument, configDocument } from "../../../api/resolve.ts";
 import { installCrd } from "../../../devenv/crd.ts";
-import { createNamespace, eventually, kubeConfig, natsUrl } from "../../harness/env.ts";
+import type { VeltrixConfigSpec } from "../../../api/types.generated.ts";
+import { createNamespace, eventually, kubeConfig, natsUrl, tempDir } from "../../harness/env.ts";
+import { startSidecar, type Sidecar } from "../../sidecar/helpers.ts";
+import { freePort } from "../../../devenv/ports.ts";
 import {
   condition,
   createVxc,
@@ -47,6 +51,7 @@ describe("VeltrixConfig reconciler (real kube-apiserver + nats-server)", () => {
   let nc: NatsConnection;
   let jsm: JetStreamManager;
   const core = () => kubeConfig().makeApiClient(CoreV1Api);
+  const stops: (() => Promise<unknown>)[] = [];
 
   beforeAll(async () => {
     await installCrd(kubeConfig());
@@ -56,15 +61,21 @@ describe("VeltrixConfig reconciler (real kube-apiserver + nats-server)", () => {
     jsm = await jetstreamManager(nc);
   });
   afterAll(async () => {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
     await operator?.stop();
     await nc?.drain();
   });
 
+  /** A new VeltrixConfig in the shared namespace, once Ready. */
+  async function readyConfig(name: string, spec: VeltrixConfigSpec = {}, ns = namespace) {
+    await createVxc(ns, name, spec);
+    return eventually(`${name} Ready`, () => readyVxc(ns, name));
+  }
+
   it("creates stream, consumer, KV entry and ConfigMap, then reports Ready with observedGeneration", async () => {
     const spec = { config: { color: "blue" }, queue: { maxQueueDepth: 500, maxDeliver: 4 } };
-    await createVxc(namespace, "shop", spec);
     const ref = { namespace, name: "shop" };
-    const vxc = await eventually("shop Ready", () => readyVxc(namespace, "shop"));
+    const vxc = await readyConfig("shop", spec);
     const doc = configDocument(ref, vxc.spec);
     expect(vxc.status?.revision).toBe(doc.revision);
     expect(vxc.metadata?.finalizers).toContain("veltrix.io/cleanup");
@@ -115,18 +126,21 @@ describe("VeltrixConfig reconciler (real kube-apiserver + nats-server)", () => {
   });
 
   it("follows a spec update in place, keeping queued messages", async () => {
-    const ref = { namespace, name: "shop" };
+    const ref = { namespace, name: "upd" };
+    const before = await readyConfig("upd", {
+      config: { color: "blue" },
+      queue: { maxQueueDepth: 500, maxDeliver: 4 },
+    });
     const js = jetstream(nc);
     await js.publish(`${queueSubjectPrefix(ref)}.sync`, "queued-before-update", { msgID: "req-1" });
-    const before = await getVxc(namespace, "shop");
-    const updated = await updateSpec(namespace, "shop", (s) => ({
+    const updated = await updateSpec(namespace, "upd", (s) => ({
       ...s,
       config: { color: "green" },
       queue: { ...s.queue, maxQueueDepth: 800, maxDeliver: 6 },
       store: { ...s.store, retention: "2h" },
     }));
     expect(updated.metadata?.generation).toBe((before.metadata?.generation ?? 0) + 1);
-    const vxc = await eventually("shop Ready at the new generation", () => readyVxc(namespace, "shop"));
+    const vxc = await eventually("upd Ready at the new generation", () => readyVxc(namespace, "upd"));
     const doc = configDocument(ref, vxc.spec);
     expect(vxc.status?.revision).toBe(doc.revision);
     expect(vxc.status?.revision).not.toBe(before.status?.revision);
@@ -141,46 +155,50 @@ describe("VeltrixConfig reconciler (real kube-apiserver + nats-server)", () => {
 
     const kv = await new Kvm(nc).open(configBucket);
     expect((await kv.get(configKey(ref)))?.json<ConfigDocument>().config).toEqual({ color: "green" });
-    const cm = await core().readNamespacedConfigMap({ name: configMapName("shop"), namespace });
+    const cm = await core().readNamespacedConfigMap({ name: configMapName("upd"), namespace });
     expect(cm.data?.["revision"]).toBe(doc.revision);
-    const reasons = (await events(namespace, "shop")).map((e) => e.reason);
+    const reasons = (await events(namespace, "upd")).map((e) => e.reason);
     expect(reasons).toEqual(expect.arrayContaining(["StreamUpdated", "ConfigPublished"]));
   });
 
   it("a second reconcile changes nothing", async () => {
-    const key = `${namespace}/shop`;
-    await operator.op.reconcileOnce(key); // settle: whatever the first pass does
+    // Its own namespace and operator: the write count below is this config's alone.
+    const ns = await createNamespace("op-idem");
+    const own = await startOperator(ns, natsUrl());
+    stops.push(() => own.stop());
+    await readyConfig("idem", { config: { color: "blue" } }, ns);
+    const ref = { namespace: ns, name: "idem" };
+    const key = `${ns}/idem`;
+    await own.op.reconcileOnce(key); // settle: whatever the first pass does
     const writes = async (): Promise<number> => {
-      const m = await operator.op.metrics.apiRequests.get();
+      const m = await own.op.metrics.apiRequests.get();
       return m.values
         .filter((v) => v.labels.verb !== "GET" && v.labels.verb !== "WATCH")
         .reduce((a, v) => a + v.value, 0);
     };
-    const vxcBefore = await getVxc(namespace, "shop");
-    const cmBefore = await core().readNamespacedConfigMap({ name: configMapName("shop"), namespace });
-    const streamBefore = await jsm.streams.info(streamName({ namespace, name: "shop" }));
+    const vxcBefore = await getVxc(ns, "idem");
+    const cmBefore = await core().readNamespacedConfigMap({ name: configMapName("idem"), namespace: ns });
+    const streamBefore = await jsm.streams.info(streamName(ref));
     const kv = await new Kvm(nc).open(configBucket);
-    const kvBefore = (await kv.get(configKey({ namespace, name: "shop" })))?.revision;
+    const kvBefore = (await kv.get(configKey(ref)))?.revision;
     const writesBefore = await writes();
+    expect(writesBefore).toBeGreaterThan(0); // the counter counts: creating the config wrote
 
-    await operator.op.reconcileOnce(key);
+    await own.op.reconcileOnce(key);
 
     expect(await writes()).toBe(writesBefore);
-    expect((await getVxc(namespace, "shop")).metadata?.resourceVersion).toBe(
-      vxcBefore.metadata?.resourceVersion,
-    );
+    expect((await getVxc(ns, "idem")).metadata?.resourceVersion).toBe(vxcBefore.metadata?.resourceVersion);
     expect(
-      (await core().readNamespacedConfigMap({ name: configMapName("shop"), namespace })).metadata
+      (await core().readNamespacedConfigMap({ name: configMapName("idem"), namespace: ns })).metadata
         ?.resourceVersion,
     ).toBe(cmBefore.metadata?.resourceVersion);
-    expect((await jsm.streams.info(streamName({ namespace, name: "shop" }))).config).toEqual(
-      streamBefore.config,
-    );
-    expect((await kv.get(configKey({ namespace, name: "shop" })))?.revision).toBe(kvBefore);
+    expect((await jsm.streams.info(streamName(ref))).config).toEqual(streamBefore.config);
+    expect((await kv.get(configKey(ref)))?.revision).toBe(kvBefore);
   });
 
   it("recreates a stream deleted behind its back", async () => {
-    const ref = { namespace, name: "shop" };
+    const ref = { namespace, name: "lost" };
+    await readyConfig("lost");
     await jsm.streams.delete(streamName(ref));
     await eventually("stream recreated", async () =>
       (await streamExists(jsm, streamName(ref))) ? true : undefined,
@@ -189,7 +207,7 @@ describe("VeltrixConfig reconciler (real kube-apiserver + nats-server)", () => {
       (await jsm.consumers.info(streamName(ref), "sidecars").catch(() => undefined)) ? true : undefined,
     );
     await eventually("StreamRecreated event", async () =>
-      (await events(namespace, "shop")).some((e) => e.reason === "StreamRecreated") ? true : undefined,
+      (await events(namespace, "lost")).some((e) => e.reason === "StreamRecreated") ? true : undefined,
     );
     // and a consumer alone
     await jsm.consumers.delete(streamName(ref), "sidecars");
@@ -199,7 +217,8 @@ describe("VeltrixConfig reconciler (real kube-apiserver + nats-server)", () => {
   });
 
   it("recreates its ConfigMap when someone deletes it", async () => {
-    const name = configMapName("shop");
+    await readyConfig("cm");
+    const name = configMapName("cm");
     const before = await core().readNamespacedConfigMap({ name, namespace });
     await core().deleteNamespacedConfigMap({ name, namespace });
     const after = await eventually("ConfigMap recreated", async () => {
@@ -209,43 +228,75 @@ describe("VeltrixConfig reconciler (real kube-apiserver + nats-server)", () => {
     expect(after.data).toEqual(before.data);
   });
 
-  it("counts pods naming the config and those whose sidecar reports the current revision", async () => {
-    const ref = { namespace, name: "shop" };
-    for (const pod of ["shop-a", "shop-b"]) {
+  it("counts pods naming the config and those whose real sidecar reports the current revision", async () => {
+    const name = "counted";
+    await readyConfig(name, { config: { color: "blue" }, queue: { mode: "direct" } });
+    for (const pod of ["counted-a", "counted-b"]) {
       await core().createNamespacedPod({
         namespace,
         body: {
-          metadata: { name: pod, labels: { [labels.config]: "shop" } },
+          metadata: { name: pod, labels: { [labels.config]: name } },
           spec: { containers: [{ name: "app", image: "registry.example/app:1" }] },
         },
       });
     }
-    await eventually("2 injected pods", async () =>
-      (await getVxc(namespace, "shop")).status?.pods?.injected === 2 ? true : undefined,
-    );
-    const revision = (await getVxc(namespace, "shop")).status?.revision ?? "";
-    const sidecars = await new Kvm(nc).open(sidecarStatusBucket);
-    await sidecars.put(
-      sidecarStatusKey(ref, "shop-a"),
-      JSON.stringify({ revision, pod: "shop-a", at: new Date().toISOString() }),
-    );
-    await sidecars.put(
-      sidecarStatusKey(ref, "shop-b"),
-      JSON.stringify({ revision: "0000000000000000", pod: "shop-b", at: new Date().toISOString() }),
-    );
-    const vxc = await eventually("1/2 in sync", async () => {
-      const v = await getVxc(namespace, "shop");
-      return v.status?.pods?.summary === "1/2" ? v : undefined;
+    const summary = (want: string) =>
+      eventually(`${want} in sync`, async () => {
+        const v = await getVxc(namespace, name);
+        return v.status?.pods?.summary === want ? v : undefined;
+      });
+    await summary("0/2");
+
+    // Real sidecars, as the webhook starts them: no config file, the config's name, the
+    // pod's name; each fetches the revision from NATS KV and reports what it applied.
+    const dir = tempDir("reconcile-sidecars");
+    const appPort = await freePort(); // the app is never called here
+    const sidecar = async (pod: string): Promise<Sidecar> => {
+      const sc = await startSidecar({
+        dir,
+        name: pod,
+        configFile: join(dir, "absent.json"),
+        appPort,
+        natsUrl: natsUrl(),
+        ensureStream: false,
+        extraArgs: ["--namespace", namespace, "--name", name],
+      });
+      stops.push(() => sc.process.stop());
+      return sc;
+    };
+    const a = await sidecar("counted-a");
+    expect((await summary("1/2")).status?.pods).toEqual({ injected: 2, inSync: 1, summary: "1/2" });
+    const b = await sidecar("counted-b");
+    await summary("2/2");
+
+    // A new revision: both sidecars apply and report it.
+    await updateSpec(namespace, name, (s) => ({ ...s, config: { color: "green" } }));
+    const green = await eventually("Ready at the new revision", () => readyVxc(namespace, name));
+    await eventually("2/2 at the new revision", async () => {
+      const v = await getVxc(namespace, name);
+      return v.status?.pods?.summary === "2/2" && v.status.revision === green.status?.revision
+        ? v
+        : undefined;
     });
-    expect(vxc.status?.pods).toEqual({ injected: 2, inSync: 1, summary: "1/2" });
+    // A stopped sidecar keeps reporting the revision it had: one behind after the next.
+    await b.process.stop();
+    await updateSpec(namespace, name, (s) => ({ ...s, config: { color: "violet" } }));
+    const violet = await eventually("Ready at the third revision", () => readyVxc(namespace, name));
+    expect(violet.status?.revision).not.toBe(green.status?.revision);
+    await summary("1/2");
+    const applied = async (sc: Sidecar) =>
+      ((await (await fetch(`${sc.admin}/v1/config`)).json()) as { revision: string }).revision;
+    expect(await applied(a)).toBe(violet.status?.revision);
   });
 
   it("on delete removes the stream, the outcome bucket and the KV entry (deletionPolicy Delete) and releases the finalizer", async () => {
-    const ref = { namespace, name: "shop" };
+    const ref = { namespace, name: "doomed" };
+    await readyConfig("doomed");
+    expect(await streamExists(jsm, streamName(ref))).toBe(true);
     expect(await streamExists(jsm, `KV_${outcomeBucketName(ref)}`)).toBe(true);
-    await custom().deleteNamespacedCustomObject({ group, version, namespace, plural, name: "shop" });
-    await eventually("shop gone", async () =>
-      (await getVxc(namespace, "shop").catch(() => undefined)) ? undefined : true,
+    await custom().deleteNamespacedCustomObject({ group, version, namespace, plural, name: "doomed" });
+    await eventually("doomed gone", async () =>
+      (await getVxc(namespace, "doomed").catch(() => undefined)) ? undefined : true,
     );
     expect(await streamExists(jsm, streamName(ref))).toBe(false);
     expect(await streamExists(jsm, `KV_${outcomeBucketName(ref)}`)).toBe(false);
@@ -256,8 +307,7 @@ describe("VeltrixConfig reconciler (real kube-apiserver + nats-server)", () => {
 
   it("keeps the stream on delete with deletionPolicy Retain", async () => {
     const ref = { namespace, name: "keep" };
-    await createVxc(namespace, "keep", { queue: { deletionPolicy: "Retain" } });
-    await eventually("keep Ready", () => readyVxc(namespace, "keep"));
+    await readyConfig("keep", { queue: { deletionPolicy: "Retain" } });
     await custom().deleteNamespacedCustomObject({ group, version, namespace, plural, name: "keep" });
     await eventually("keep gone", async () =>
       (await getVxc(namespace, "keep").catch(() => undefined)) ? undefined : true,
