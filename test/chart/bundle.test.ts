@@ -201,5 +201,12 @@ describe("runtime bundle (the images' tree, built without a container engine)", 
     processes.push(operator);
     operator.start();
     await operator.waitUntil("serving /healthz", () => healthz(httpPort), 60_000);
+    // Up and running from the tree: healthy, its own metrics served, and no crash since.
+    const health = await fetch(`http://127.0.0.1:${httpPort}/healthz`);
+    expect(health.status).toBe(200);
+    const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+    expect(metrics).toMatch(/^veltrix_operator_\w+/m);
+    expect(operator.running).toBe(true);
+    expect(operator.tail(1_000)).toContain('"msg":"starting"');
   });
 });
