@@ -128,3 +128,105 @@ describe("config delivery over NATS KV (real nats-server)", () => {
     );
   }, 90_000);
 });
+
+// The same promises through the queue: a request waits in JetStream while a new revision
+// arrives, and runs with the revision it was admitted under; a restart with NATS down
+// serves the last revision applied, from disk.
+describe("config revisions in the queued modes (real nats-server)", () => {
+  for (const mode of ["sync", "async"] as const) {
+    it(`${mode}: a queued request keeps its revision, and a restart with NATS down boots from disk`, async () => {
+      const dir = tempDir(`sidecar-pin-${mode}`);
+      const nats = await startNats({ dir, name: `pin-${mode}-nats` });
+      cleanups.push(() => nats.stop());
+      const app = await startApp(dir);
+      cleanups.push(() => app.process.stop());
+      const ref = { namespace: "team", name: `pin-${mode}` };
+      // One slot, long limits: the app holds the first request as long as the test needs,
+      // and the second waits in the stream meanwhile.
+      const queue = {
+        mode,
+        maxConcurrency: 1,
+        maxWait: "60s",
+        requestTimeout: "60s",
+        onBrokerUnavailable: "direct" as const,
+      };
+      const doc1 = configDocument(ref, { config: { color: "blue" }, queue });
+      const doc2 = configDocument(ref, { config: { color: "green" }, queue });
+      const nc = await connect({ servers: nats.url });
+      cleanups.push(() => nc.drain());
+      const kv = await new Kvm(nc).create(configBucket, { history: 5 });
+      await kv.put(configKey(ref), JSON.stringify(doc1));
+      const configFile = writeVeltrixConfig(dir, { ...ref, config: { color: "blue" }, queue });
+      const sc = await startSidecar({
+        dir,
+        configFile,
+        appPort: app.port,
+        natsUrl: nats.url,
+        extraArgs: ["--namespace", "team"],
+      });
+      cleanups.push(() => sc.process.stop());
+      expect(await revisionOf(sc)).toBe(doc1.revision);
+
+      /** Sends a request; sync answers it, async accepts it (202) and its outcome answers it. */
+      const send = async (path: string, id: string): Promise<() => Promise<{ revision: string }>> => {
+        const headers = { "x-veltrix-request-id": id };
+        if (mode === "sync") {
+          const res = fetch(`${sc.url}${path}`, { headers });
+          return async () => (await (await res).json()) as { revision: string };
+        }
+        const res = await fetch(`${sc.url}${path}`, { method: "POST", headers });
+        expect(res.status).toBe(202);
+        return async () => {
+          const done = await eventually(`${id} done`, async () => {
+            const o = (await (await fetch(`${sc.url}/_veltrix/requests/${id}`)).json()) as {
+              state: string;
+              body?: string;
+            };
+            return o.state === "done" ? o : undefined;
+          });
+          return JSON.parse(Buffer.from(done.body ?? "", "base64").toString()) as { revision: string };
+        };
+      };
+      const record = async (id: string) =>
+        (await (await fetch(`${sc.admin}/v1/requests/${id}`)).json()) as {
+          record?: { state: string; revision: string };
+          config?: { config: Record<string, string> };
+        };
+
+      const first = await send("/first?hold=1", `first-${mode}-0001`);
+      await eventually("the first request held at the app", async () =>
+        (await app.stats()).held === 1 ? true : undefined,
+      );
+      const pinnedId = `pinned-${mode}-0001`;
+      const pinned = await send("/pinned", pinnedId);
+      await eventually("the second request queued under revision 1", async () => {
+        const r = await record(pinnedId);
+        return r.record?.state === "queued" && r.record.revision === doc1.revision ? true : undefined;
+      });
+
+      await kv.put(configKey(ref), JSON.stringify(doc2));
+      await eventually("revision 2 applied", async () =>
+        (await revisionOf(sc)) === doc2.revision ? true : undefined,
+      );
+      expect(await app.release()).toBe(1);
+      expect((await first()).revision).toBe(doc1.revision);
+      // Run after revision 2 arrived, with the revision it was admitted under.
+      expect((await pinned()).revision).toBe(doc1.revision);
+      const rec = await record(pinnedId);
+      expect(rec.record).toMatchObject({ state: "done", revision: doc1.revision });
+      expect(rec.config?.config).toEqual({ color: "blue" });
+      const fresh = await send("/fresh", `fresh-${mode}-0001`);
+      expect((await fresh()).revision).toBe(doc2.revision);
+
+      // NATS down: restarted, the sidecar serves the last revision it applied, from disk
+      // (the file it was started with still says revision 1).
+      await nats.stop();
+      await sc.process.stop();
+      await sc.start();
+      expect(await revisionOf(sc)).toBe(doc2.revision);
+      const served = await fetch(`${sc.url}/after-restart`);
+      expect(served.status).toBe(200);
+      expect(served.headers.get("x-veltrix-config-revision")).toBe(doc2.revision);
+    }, 90_000);
+  }
+});
