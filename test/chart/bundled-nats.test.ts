@@ -55,4 +55,18 @@ describe("bundled NATS config (real nats-server)", () => {
     expect(varz.server_name).toBe("vx-veltrix-nats-0");
     expect(varz.jetstream?.config?.max_storage).toBe(Math.floor((2 * 1024 ** 3 * 9) / 10));
   });
+
+  it("keeps JetStream in an emptyDir instead of a PVC with persistence=emptyDir (no StorageClass needed)", async () => {
+    const sts = (manifests: Awaited<ReturnType<typeof renderChart>>): V1StatefulSet =>
+      find<V1StatefulSet>(manifests, "StatefulSet", "vx-veltrix-nats");
+    const pvc = sts(await renderChart({ values: [valuesFiles.bundledNats] }));
+    expect(pvc.spec?.volumeClaimTemplates?.map((t) => t.metadata?.name)).toEqual(["data"]);
+    expect(pvc.spec?.template.spec?.volumes?.map((v) => v.name)).toEqual(["config"]);
+    const empty = sts(
+      await renderChart({ values: [valuesFiles.bundledNats], set: ["nats.bundled.persistence=emptyDir"] }),
+    );
+    expect(empty.spec?.volumeClaimTemplates).toBeUndefined();
+    const data = empty.spec?.template.spec?.volumes?.find((v) => v.name === "data");
+    expect(data?.emptyDir?.sizeLimit).toBe("2Gi");
+  });
 });
