@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { errorTable } from "./errors.ts";
+import { sidecarErrors } from "../api/errors.ts";
 
 describe("error table", () => {
   it("matches the table in docs/sidecar.md, code for code and status for status", () => {
@@ -11,8 +11,8 @@ describe("error table", () => {
     const rows = new Map<string, string>();
     for (const m of doc.matchAll(/^\|\s*`(VX_ERR_[A-Z_]+)`\s*\|\s*([^|]+?)\s*\|/gm))
       rows.set(m[1] ?? "", (m[2] ?? "").trim());
-    expect([...rows.keys()].sort()).toEqual(Object.keys(errorTable).sort());
-    for (const [code, { status }] of Object.entries(errorTable)) {
+    expect([...rows.keys()].sort()).toEqual(Object.keys(sidecarErrors).sort());
+    for (const [code, { status }] of Object.entries(sidecarErrors)) {
       expect(rows.get(code), code).toContain(String(status));
     }
   });

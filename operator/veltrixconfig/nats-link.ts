@@ -6,7 +6,7 @@ import { jetstream, type JetStreamClient, type JetStreamManager, jetstreamManage
 import { type KV, Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { configBucket, sidecarStatusBucket, sidecarStatusTtlMs } from "../../api/contract.ts";
-import { errorCodes, VeltrixError } from "../runtime/errors.ts";
+import { type ErrorCode, VeltrixError } from "../../api/errors.ts";
 import {
   credentialsFileProblem,
   type NatsClientSettings,
@@ -36,10 +36,10 @@ export interface NatsLinkOptions {
   onUp?: (h: NatsHandles) => void;
 }
 
-const natsConnectCodes: ReadonlySet<string> = new Set([
-  errorCodes.natsUnavailable,
-  errorCodes.natsAuth,
-  errorCodes.natsTls,
+const natsConnectCodes: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  "VX_ERR_NATS_UNAVAILABLE",
+  "VX_ERR_NATS_AUTH",
+  "VX_ERR_NATS_TLS",
 ]);
 
 export class NatsLink {
@@ -73,7 +73,7 @@ export class NatsLink {
       if (kind === "auth") {
         const fileProblem = credentialsFileProblem(this.lastError);
         throw new VeltrixError(
-          errorCodes.natsAuth,
+          "VX_ERR_NATS_AUTH",
           fileProblem
             ? `cannot use the operator's NATS credentials for ${this.opts.servers}: ${fileProblem.message}`
             : `NATS at ${this.opts.servers} refused the operator's credentials${why}`,
@@ -81,15 +81,13 @@ export class NatsLink {
         );
       }
       if (kind === "tls") {
-        throw new VeltrixError(errorCodes.natsTls, `TLS to NATS at ${this.opts.servers} failed${why}`, {
+        throw new VeltrixError("VX_ERR_NATS_TLS", `${this.opts.servers}${why}`, {
           cause: this.lastError,
         });
       }
-      throw new VeltrixError(
-        errorCodes.natsUnavailable,
-        `NATS at ${this.opts.servers} is unreachable${why}`,
-        { cause: this.lastError },
-      );
+      throw new VeltrixError("VX_ERR_NATS_UNAVAILABLE", `${this.opts.servers}${why}`, {
+        cause: this.lastError,
+      });
     }
     return this.handles;
   }

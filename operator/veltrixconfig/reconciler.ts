@@ -34,7 +34,7 @@ import { applyDefaults, type ConfigDocument, configDocument, parseDuration } fro
 import type { VeltrixConfig, VeltrixConfigStatus } from "../../api/types.generated.ts";
 import { type ConditionInput, findCondition, setCondition, statusEqual } from "./conditions.ts";
 import type { ReconcileContext, ReconcileResult } from "../runtime/controller.ts";
-import { errorCodes, VeltrixError } from "../runtime/errors.ts";
+import { VeltrixError } from "../../api/errors.ts";
 import type { EventRecorder } from "../runtime/events.ts";
 import type { NatsLink } from "./nats-link.ts";
 import type { SidecarStatusIndex } from "./sidecar-status.ts";
@@ -151,11 +151,11 @@ export class VeltrixConfigReconciler {
     // 4. Status, last.
     const natsCode = natsError instanceof VeltrixError ? natsError.code : undefined;
     const natsReason =
-      natsCode === errorCodes.natsUnavailable
+      natsCode === "VX_ERR_NATS_UNAVAILABLE"
         ? "NatsUnavailable"
-        : natsCode === errorCodes.natsAuth
+        : natsCode === "VX_ERR_NATS_AUTH"
           ? "NatsAuthFailed"
-          : natsCode === errorCodes.natsTls
+          : natsCode === "VX_ERR_NATS_TLS"
             ? "NatsTLSFailed"
             : "NatsError";
     const natsMessage = natsError instanceof Error ? natsError.message : String(natsError);

@@ -5,7 +5,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Readable } from "node:stream";
 import { Pool, errors as undiciErrors, type Dispatcher } from "undici";
-import { VeltrixError } from "../errors.ts";
+import { VeltrixError } from "../../api/errors.ts";
 import { endToEnd, type HeaderMap } from "./headers.ts";
 
 export interface UpstreamOptions {

@@ -10,7 +10,8 @@ import {
   type CurrentConfig,
   type ResolvedRef,
 } from "../config/current-config.ts";
-import { sendError, VeltrixError, type ErrorCode } from "../errors.ts";
+import { type ErrorCode, VeltrixError } from "../../api/errors.ts";
+import { sendError } from "../errors.ts";
 import { contract } from "../config/settings.ts";
 import { listenerRoles, listenOn } from "../listen.ts";
 import type { Metrics } from "../metrics.ts";

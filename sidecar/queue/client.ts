@@ -4,7 +4,7 @@
 // one small entry in `waiting`; the request body leaves memory once published.
 import type { KV } from "@nats-io/kv";
 import type { Subscription } from "@nats-io/transport-node";
-import { errorTable, VeltrixError, type ErrorCode } from "../errors.ts";
+import { isSidecarErrorCode, VeltrixError } from "../../api/errors.ts";
 import type { HeaderMap } from "../app/headers.ts";
 import type { Job, QueueClient } from "./port.ts";
 import type { Broker } from "../nats/broker.ts";
@@ -237,7 +237,7 @@ export class JetStreamQueueClient implements QueueClient {
     this.waiting.delete(id);
     if (r.error !== undefined || r.status === undefined) {
       const error = r.error ?? "VX_ERR_UPSTREAM_UNAVAILABLE";
-      w.reject(new VeltrixError(error in errorTable ? (error as ErrorCode) : "VX_ERR_INTERNAL"));
+      w.reject(new VeltrixError(isSidecarErrorCode(error) ? error : "VX_ERR_INTERNAL"));
       return;
     }
     w.resolve({ status: r.status, headers: r.headers ?? {}, body });

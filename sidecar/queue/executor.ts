@@ -7,7 +7,7 @@ import { jetstream } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import { headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
 import type { CurrentConfig } from "../config/current-config.ts";
-import { VeltrixError, type ErrorCode } from "../errors.ts";
+import { type ErrorCode, VeltrixError } from "../../api/errors.ts";
 import type { Metrics } from "../metrics.ts";
 import { veltrixHeaders, type HeaderMap } from "../app/headers.ts";
 import type { Upstream } from "../app/upstream.ts";

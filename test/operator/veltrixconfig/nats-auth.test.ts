@@ -73,7 +73,7 @@ describe("NATS with TLS and authentication (own nats-server)", () => {
 
     const tls = await withOperator({ credentialsFile: credsFile }, () => readyReason("api", "NatsTLSFailed"));
     expect(tls.message).toMatch(
-      /TLS to NATS at nats:\/\/127\.0\.0\.1:\d+ failed: .*(certificate|self.signed)/i,
+      /TLS to NATS failed: nats:\/\/127\.0\.0\.1:\d+: .*(certificate|self.signed)/i,
     );
 
     const wrong = secretDir("wrong", { user: "veltrix", password: "nope" });
