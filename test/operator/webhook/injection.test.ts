@@ -1,6 +1,6 @@
 // The real kube-apiserver calls the real webhook: pods are stored injected,
 // refused with the webhook's message, or passed through.
-import { AppsV1Api, CoreV1Api, type V1Container, type V1Pod } from "@kubernetes/client-node";
+import { AppsV1Api, CoreV1Api, type V1Container, type V1Pod, type V1PodSpec } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createVeltrixConfig } from "../../../devenv/veltrixconfig-client.ts";
 import type { VeltrixConfigSpec } from "../../../api/types.generated.ts";
@@ -256,7 +256,7 @@ describe("mutating webhook through the real API server", () => {
       namespace,
       body: {
         metadata: { name: "again", annotations: injected.metadata?.annotations ?? {} },
-        spec: withoutTokenVolume(injected) as V1Pod["spec"],
+        spec: withoutTokenVolume(injected) as V1PodSpec,
       },
     });
     expect(again.spec?.initContainers?.filter((c) => c.name === "veltrix-sidecar")).toHaveLength(1);
