@@ -67,22 +67,24 @@ export async function admit(
     // Skip without any lookup when the pod does not opt in by itself.
     const quick = precheck(pod, { name: namespaceName, labels: {}, annotations: {} });
     if (quick.kind === "skip" && quick.reason !== "not-opted-in") {
-      return { response: allowed(uid), outcome: "skip", reason: quick.reason };
+      return { response: allowed(uid, quick.warnings), outcome: "skip", reason: quick.reason };
     }
     const namespace = await lookups.namespace(namespaceName);
     const pre = precheck(pod, namespace);
-    if (pre.kind === "skip") return { response: allowed(uid), outcome: "skip", reason: pre.reason };
+    if (pre.kind === "skip") {
+      return { response: allowed(uid, pre.warnings), outcome: "skip", reason: pre.reason };
+    }
     const config = objectName.test(pre.configName)
       ? await lookups.config(namespaceName, pre.configName)
       : undefined;
     const plan = planInjection(pod, namespace, config, options);
     switch (plan.kind) {
       case "skip":
-        return { response: allowed(uid), outcome: "skip", reason: plan.reason };
+        return { response: allowed(uid, plan.warnings), outcome: "skip", reason: plan.reason };
       case "refuse":
         return { response: denied(uid, plan.message), outcome: "refuse", reason: "" };
       case "inject":
-        return { response: patched(uid, plan.patch), outcome: "inject", reason: "" };
+        return { response: patched(uid, plan.patch, plan.warnings), outcome: "inject", reason: "" };
     }
   } catch (err) {
     const message = `Veltrix could not decide on this pod (retry): ${(err as Error).message}`;

@@ -102,7 +102,7 @@ export const annotationTable = {
     key: "veltrix.io/app-container",
     scope: "pod",
     default: undefined,
-    defaultDoc: "the first container that is not a mesh proxy",
+    defaultDoc: "the first container that is not a mesh proxy and declares a port",
     doc: "The container the sidecar forwards to; its port is taken over (see above).",
     parse: parseContainerName,
   }),

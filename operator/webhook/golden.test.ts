@@ -1,6 +1,7 @@
 // Golden tests: every operator/webhook/testdata/golden/*.yaml is a pod (plus an optional
 // `kind: TestCase` document for the namespace, config and options); beside it,
-// *.yaml.injected holds the outcome (the patched pod, or the skip/refusal).
+// *.yaml.injected holds the outcome (the patched pod, or the skip/refusal) and the
+// warnings the user would see (on a patched pod, as comments above it).
 // UPDATE_GOLDEN=1 rewrites them and removes stale ones; otherwise a stale or
 // missing golden fails.
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -11,6 +12,7 @@ import { parseAllDocuments, stringify } from "yaml";
 import type { InjectionConfig, InjectionOptions } from "./config-input.ts";
 import { applyPatch, type JsonValue } from "./json-patch.ts";
 import { planInjection } from "./plan.ts";
+import { maxWarningLength, warningPrefix } from "./warnings.ts";
 import { goldenConfig, goldenOptions } from "./testdata/fixtures.ts";
 import type { NamespaceInfo, Pod } from "./pod.ts";
 
@@ -49,7 +51,12 @@ function outcome(file: string): string {
   const plan = planInjection(pod, namespace, config, options);
   switch (plan.kind) {
     case "skip":
-      return stringify({ outcome: "skip", reason: plan.reason, message: plan.message });
+      return stringify({
+        outcome: "skip",
+        reason: plan.reason,
+        message: plan.message,
+        ...(plan.warnings.length > 0 && { warnings: plan.warnings }),
+      });
     case "refuse":
       return stringify({ outcome: "refuse", problems: plan.problems });
     case "inject": {
@@ -62,7 +69,8 @@ function outcome(file: string): string {
       // Injecting the result again is a no-op (reinvocationPolicy: IfNeeded).
       const again = planInjection(patched, namespace, config, options);
       expect(again).toMatchObject({ kind: "skip", reason: "already-injected" });
-      return stringify(patched);
+      const comments = plan.warnings.map((w) => `# warning: ${w}\n`).join("");
+      return comments + stringify(patched);
     }
   }
 }
@@ -85,6 +93,20 @@ describe("golden injection corpus", () => {
       expect(got).toBe(readFileSync(goldenPath, "utf8"));
     });
   }
+
+  it("gives warnings kubectl shows whole: prefixed, at most 256 characters", () => {
+    const plans = inputs.map((file) => {
+      const { pod, testCase } = load(file);
+      const namespace = { name: "shop", labels: {}, annotations: testCase.namespace?.annotations ?? {} };
+      return planInjection(pod, namespace, goldenConfig, { ...goldenOptions, ...testCase.options });
+    });
+    const warnings = plans.flatMap((plan) => (plan.kind === "refuse" ? [] : plan.warnings));
+    expect(warnings.length).toBeGreaterThanOrEqual(8);
+    for (const warning of warnings) {
+      expect(warning.startsWith(warningPrefix), warning).toBe(true);
+      expect(warning.length, warning).toBeLessThanOrEqual(maxWarningLength);
+    }
+  });
 
   it("has no stale goldens", () => {
     const stale = readdirSync(dir).filter(

@@ -26,7 +26,10 @@ describe("planInjection", () => {
     expect(plan).toEqual({
       kind: "skip",
       reason: "system-namespace",
-      message: skipReasons["system-namespace"],
+      message: skipReasons["system-namespace"].message,
+      warnings: [
+        `veltrix: not injected: ${skipReasons["system-namespace"].message}; ${skipReasons["system-namespace"].fix}`,
+      ],
     });
   });
 

@@ -1,5 +1,5 @@
-// planInjection: (pod, namespace, config, options) → skip | refuse | inject.
-// Pure: no I/O, no clock. Clone the pod without managedFields, edit the clone
+// planInjection: (pod, namespace, config, options) → skip | refuse | inject, with the
+// warnings for the user (warnings.ts). Pure: no I/O, no clock. Clone the pod without managedFields, edit the clone
 // with the typed helpers in pod-edits.ts, and diff the two into a JSON patch.
 import { annotationTable, type ConfigDefaults, parseAnnotations } from "./annotations.ts";
 import type { InjectionConfig, InjectionOptions } from "./config-input.ts";
@@ -15,18 +15,21 @@ import { diffJson, type JsonValue, type PatchOperation } from "./json-patch.ts";
 import { buildInjection, completeSettings, findConflicts, resolveAppTarget } from "./pod-edits.ts";
 import type { NamespaceInfo, Pod } from "./pod.ts";
 import { type SkipReason, skipReasons, systemNamespaces } from "./skip-reasons.ts";
+import { choiceWarnings, keyWarnings, settingWarnings, skipWarnings } from "./warnings.ts";
+
+/** A skip, with the warnings for a pod that asked for injection (reason and fix) or mistyped a key. */
+export type Skip = { kind: "skip"; reason: SkipReason; message: string; warnings: string[] };
 
 export type Plan =
-  | { kind: "skip"; reason: SkipReason; message: string }
+  | Skip
   | { kind: "refuse"; message: string; problems: string[] }
-  | { kind: "inject"; patch: PatchOperation[]; pod: Pod };
+  | { kind: "inject"; patch: PatchOperation[]; pod: Pod; warnings: string[] };
 
 /** The decision that needs no config: skip, or go on with the named config. */
-export type Precheck =
-  { kind: "skip"; reason: SkipReason; message: string } | { kind: "proceed"; configName: string };
+export type Precheck = Skip | { kind: "proceed"; configName: string };
 
-function skip(reason: SkipReason): Plan & Precheck {
-  return { kind: "skip", reason, message: skipReasons[reason] };
+function skip(reason: SkipReason, warnings: string[] = []): Skip {
+  return { kind: "skip", reason, message: skipReasons[reason].message, warnings };
 }
 
 /**
@@ -40,14 +43,21 @@ export function isInjected(pod: Pod): boolean {
 
 /** Opt-in, opt-out, already injected, host network; and which config the pod names. */
 export function precheck(pod: Pod, namespace: NamespaceInfo): Precheck {
-  if (systemNamespaces.has(namespace.name)) return skip("system-namespace");
   const annotations = pod.metadata?.annotations ?? {};
   const explicit = annotations[annotationTable.inject.key] ?? pod.metadata?.labels?.[injectLabel];
+  if (systemNamespaces.has(namespace.name)) {
+    return skip("system-namespace", skipWarnings("system-namespace", explicit === "true"));
+  }
   if (explicit === "false") return skip("opted-out");
   const namespaceEnabled = namespace.labels[namespaceInjectionLabel] === "enabled";
   // An unparseable value still shows intent; planInjection refuses it with the reason.
-  if (explicit === undefined && !namespaceEnabled) return skip("not-opted-in");
-  if (pod.spec.hostNetwork === true) return skip("host-network");
+  // A pod that did not opt in may have meant to (a mistyped key): say so.
+  if (explicit === undefined && !namespaceEnabled) {
+    const mistyped = keyWarnings(pod, namespace);
+    const notInjected = mistyped.length > 0 ? skipWarnings("not-opted-in", true) : [];
+    return skip("not-opted-in", [...notInjected, ...mistyped]);
+  }
+  if (pod.spec.hostNetwork === true) return skip("host-network", skipWarnings("host-network", true));
   if (isInjected(pod)) return skip("already-injected");
   const configName =
     annotations[annotationTable.config.key] ?? namespace.annotations[annotationTable.config.key] ?? "default";
@@ -122,7 +132,12 @@ export function planInjection(
   };
   meta.labels = { ...meta.labels, [configLabel]: config.name };
   const patch = diffJson(before as unknown as JsonValue, after as unknown as JsonValue);
-  return { kind: "inject", patch, pod: after };
+  const warnings = [
+    ...keyWarnings(pod, namespace),
+    ...choiceWarnings(pod, target, values),
+    ...settingWarnings(pod, target, values, options),
+  ];
+  return { kind: "inject", patch, pod: after, warnings };
 }
 
 function refuse(problems: string[]): Plan {

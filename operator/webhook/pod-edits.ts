@@ -31,7 +31,7 @@ import type { Container, EnvVar, Pod, Volume } from "./pod.ts";
 const serviceAccountTokenPath = "/var/run/secrets/kubernetes.io/serviceaccount";
 
 /** Mesh proxies are not app containers: they get no config mount, env or preStop. */
-const meshProxies: ReadonlySet<string> = new Set(["istio-proxy", "linkerd-proxy"]);
+export const meshProxies: ReadonlySet<string> = new Set(["istio-proxy", "linkerd-proxy"]);
 
 export interface AppTarget {
   containerName: string;
@@ -72,9 +72,12 @@ const defaultResources: ResourceRequirements = {
 export function resolveAppTarget(pod: Pod, values: AnnotationValues): AppTarget | string {
   const containers = pod.spec.containers;
   const names = containers.map((c) => c.name);
+  // By default the first container that is not a mesh proxy and declares a port (a log
+  // shipper without ports placed first is not the app), else the first that is not a proxy.
+  const apps = containers.filter((c) => !meshProxies.has(c.name));
   const container =
     values.appContainer === undefined
-      ? (containers.find((c) => !meshProxies.has(c.name)) ?? containers[0])
+      ? (apps.find((c) => (c.ports ?? []).length > 0) ?? apps[0] ?? containers[0])
       : containers.find((c) => c.name === values.appContainer);
   if (!container) {
     return `invalid value '${values.appContainer ?? ""}' for annotation 'veltrix.io/app-container': no such container (containers: ${names.join(", ")})`;

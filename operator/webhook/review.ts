@@ -60,18 +60,30 @@ export function review(response: AdmissionResponse): AdmissionReview {
   return { apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", response };
 }
 
-export function allowed(uid: string): AdmissionResponse {
-  return { uid, allowed: true };
+/** Warnings go out only when there are some (kubectl prints each as "Warning: ..."). */
+function withWarnings(response: AdmissionResponse, warnings: readonly string[]): AdmissionResponse {
+  return warnings.length === 0 ? response : { ...response, warnings: [...warnings] };
 }
 
-export function patched(uid: string, patch: PatchOperation[]): AdmissionResponse {
-  if (patch.length === 0) return allowed(uid);
-  return {
-    uid,
-    allowed: true,
-    patchType: "JSONPatch",
-    patch: Buffer.from(JSON.stringify(patch)).toString("base64"),
-  };
+export function allowed(uid: string, warnings: readonly string[] = []): AdmissionResponse {
+  return withWarnings({ uid, allowed: true }, warnings);
+}
+
+export function patched(
+  uid: string,
+  patch: PatchOperation[],
+  warnings: readonly string[] = [],
+): AdmissionResponse {
+  if (patch.length === 0) return allowed(uid, warnings);
+  return withWarnings(
+    {
+      uid,
+      allowed: true,
+      patchType: "JSONPatch",
+      patch: Buffer.from(JSON.stringify(patch)).toString("base64"),
+    },
+    warnings,
+  );
 }
 
 export function denied(uid: string, message: string): AdmissionResponse {

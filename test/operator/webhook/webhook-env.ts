@@ -8,7 +8,7 @@ import { AdmissionregistrationV1Api, type KubeConfig, VersionApi } from "@kubern
 import { Registry } from "prom-client";
 import { installCrd } from "../../../devenv/crd.ts";
 import { SelfManagedCertificates } from "../../../operator/certs/self-managed.ts";
-import { injectionFeaturesFor } from "../../../operator/webhook/config-input.ts";
+import { injectionFeaturesFor, type InjectionOptions } from "../../../operator/webhook/config-input.ts";
 import { createKubeLookups } from "../../../operator/webhook/kube-lookups.ts";
 import { createWebhookMetrics, type WebhookMetrics } from "../../../operator/webhook/metrics.ts";
 import { admissionPath, startWebhookServer, type WebhookServer } from "../../../operator/webhook/server.ts";
@@ -29,7 +29,14 @@ export interface TestWebhook {
   close(): Promise<void>;
 }
 
-export async function startTestWebhook(opts: { servingValidityMs?: number; checkIntervalMs?: number } = {}) {
+export async function startTestWebhook(
+  opts: {
+    servingValidityMs?: number;
+    checkIntervalMs?: number;
+    /** Cluster features as the webhook would detect them on another version (default: this server's). */
+    features?: Partial<Pick<InjectionOptions, "nativeSidecars" | "preStopSleep">>;
+  } = {},
+) {
   const kc = kubeConfig();
   await installCrd(kc);
   const id = randomBytes(4).toString("hex");
@@ -64,6 +71,7 @@ export async function startTestWebhook(opts: { servingValidityMs?: number; check
     lookups: createKubeLookups(kc, { defaults: { image: sidecarImage }, cacheTtlMs: 0 }),
     injection: {
       ...injectionFeaturesFor(version.gitVersion),
+      ...opts.features,
       nats: {
         url: "nats://nats.veltrix-system.svc:4222",
         credentialsSecret: { name: "veltrix-nats", key: "creds" },
