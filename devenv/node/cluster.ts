@@ -79,7 +79,7 @@ async function buildPauseImage(dir: string): Promise<string> {
   copyFileSync(toolPath("pause"), join(rootfs, "pause"));
   chmodSync(join(rootfs, "pause"), 0o755);
   const { archive } = await buildImage(
-    { reference: pauseImage, rootfs, config: { entrypoint: ["/pause"], user: "65535:65535" } },
+    { reference: pauseImage, layers: [rootfs], config: { entrypoint: ["/pause"], user: "65535:65535" } },
     join(dir, "images"),
   );
   return archive;

@@ -73,6 +73,8 @@ function cniConfig(dir: string): string {
           type: "bridge",
           bridge,
           isGateway: true,
+          // Pods' default route through the node, so Service IPs (DNAT by kube-proxy) route.
+          isDefaultGateway: true,
           ipMasq: false,
           hairpinMode: true,
           ipam: {

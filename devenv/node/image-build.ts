@@ -1,5 +1,5 @@
 // Container images without a container engine: a root file system assembled in a directory
-// becomes one OCI layer with umoci (Debian), the image config (entrypoint, cmd, user, env,
+// becomes an OCI layer with umoci (Debian), the image config (entrypoint, cmd, user, env,
 // working dir, ports) is set with umoci config, and skopeo (Debian) writes the docker-archive
 // that `ctr images import` reads. Both are the real OCI tools; no tarball is made by hand.
 import { execFile } from "node:child_process";
@@ -10,21 +10,21 @@ import { promisify } from "node:util";
 const exec = promisify(execFile);
 
 export interface ImageConfig {
-  entrypoint?: string[];
-  cmd?: string[];
+  entrypoint?: readonly string[];
+  cmd?: readonly string[];
   /** "uid:gid", numeric so runAsNonRoot can verify it. */
   user?: string;
   env?: Record<string, string>;
   workingDir?: string;
-  exposedPorts?: number[];
+  exposedPorts?: readonly number[];
   labels?: Record<string, string>;
 }
 
 export interface ImageSpec {
   /** Full reference, e.g. "veltrix.dev/operator:dev". */
   reference: string;
-  /** A directory holding the image's root file system (ownership and modes as they are). */
-  rootfs: string;
+  /** Root file system trees (ownership and modes as they are): one layer each, in order. */
+  layers: string[];
   config: ImageConfig;
 }
 
@@ -74,15 +74,17 @@ export async function buildImage(
   const image = `${layout}:image`;
   await run("umoci", ["init", "--layout", layout]);
   await run("umoci", ["new", "--image", image]);
-  await run("umoci", [
-    "insert",
-    "--image",
-    image,
-    "--history.created_by",
-    "veltrix devenv",
-    spec.rootfs,
-    "/",
-  ]);
+  for (const layer of spec.layers) {
+    await run("umoci", [
+      "insert",
+      "--image",
+      image,
+      "--history.created_by",
+      `veltrix devenv: ${layer}`,
+      layer,
+      "/",
+    ]);
+  }
   await run("umoci", ["config", "--image", image, ...umociConfigArgs(spec.config)]);
   await run("skopeo", ["copy", "--quiet", `oci:${image}`, `docker-archive:${archive}:${spec.reference}`]);
   return { archive, layout };

@@ -68,6 +68,9 @@ export async function createNodeNamespace(opts: { dir: string; id?: string }): P
     await ip(["-n", name, "link", "add", bridge, "type", "bridge"]);
     await ip(["-n", name, "addr", "add", `${nodeIp}/${prefix}`, "dev", bridge]);
     await ip(["-n", name, "link", "set", bridge, "up"]);
+    // Connections the node itself opens to a ClusterIP need a route before kube-proxy's
+    // OUTPUT rules rewrite them to an endpoint.
+    await ip(["-n", name, "route", "add", nodeNetwork.serviceCidr, "dev", bridge, "src", nodeIp]);
   } catch (err) {
     await ip(["netns", "delete", name]).catch(() => undefined);
     throw err;
