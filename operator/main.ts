@@ -16,6 +16,7 @@ import {
 } from "../lib/flags.ts";
 import { natsClientSettings, natsFlags } from "../lib/nats-flags.ts";
 import { Operator } from "./operator.ts";
+import { deploymentOwner } from "./runtime/owner.ts";
 import { startWebhook, webhookFlags } from "./webhook/start.ts";
 
 const operatorFlags = [
@@ -105,6 +106,12 @@ const operatorFlags = [
     default: "",
     doc: "reconcile only this namespace; all when empty",
   },
+  {
+    flag: "owner-deployment",
+    env: "VELTRIX_OWNER_DEPLOYMENT",
+    default: "",
+    doc: "Deployment in --namespace that owns the Lease and webhook Secret (deleted with it); none when empty",
+  },
   { flag: "log-level", env: "VELTRIX_LOG_LEVEL", default: "info", doc: "debug, info, warn or error" },
 ] as const satisfies readonly FlagSpec[];
 
@@ -135,6 +142,10 @@ async function main(): Promise<void> {
     fields: { component: "operator", identity: f.identity },
   });
   const kc = loadKubeConfig(f.kubeconfig || undefined);
+  // The Lease and the webhook Secret go with the operator's Deployment (helm uninstall).
+  const ownerReferences = await deploymentOwner(kc, f.namespace, f["owner-deployment"], (message, fields) =>
+    log.warn(message, fields),
+  );
   const op = new Operator({
     kc,
     natsUrl: f["nats-url"],
@@ -154,6 +165,7 @@ async function main(): Promise<void> {
     httpPort: flagInteger("http-port", f["http-port"]),
     httpHost: f["http-host"],
     watchNamespace: f["watch-namespace"] || undefined,
+    ownerReferences,
   });
   let stopping = false;
   const shutdown = (signal: string): void => {
@@ -178,6 +190,7 @@ async function main(): Promise<void> {
       string
     >,
     natsUrl: f["nats-url"],
+    ownerReferences,
     log: (message, fields) => log.info(message, { ...fields, component: "webhook" }),
   });
   process.on("SIGTERM", () => shutdown("SIGTERM"));

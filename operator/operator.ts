@@ -10,6 +10,7 @@ import {
   CustomObjectsApi,
   type KubernetesListObject,
   type V1ConfigMap,
+  type V1OwnerReference,
   type V1Pod,
 } from "@kubernetes/client-node";
 import { group, labels, managedByValue, plural, version } from "../api/contract.ts";
@@ -51,6 +52,8 @@ export interface OperatorOptions {
   httpHost: string;
   /** Watch only this namespace (default: all namespaces). */
   watchNamespace?: string | undefined;
+  /** Owner of the leader Lease (the operator's Deployment; runtime/owner.ts). */
+  ownerReferences?: V1OwnerReference[] | undefined;
 }
 
 export class Operator {
@@ -224,6 +227,7 @@ export class Operator {
         leaseDurationMs: o.leaseDurationMs,
         renewDeadlineMs: o.renewDeadlineMs,
         retryPeriodMs: o.retryPeriodMs,
+        ownerReferences: o.ownerReferences ?? [],
         log,
         onStartedLeading: () => this.lead(),
         onStoppedLeading: () => this.follow(),

@@ -8,8 +8,10 @@ import {
   ApiException,
   CoreV1Api,
   type KubeConfig,
+  type V1OwnerReference,
   type V1Secret,
 } from "@kubernetes/client-node";
+import { hasOwners } from "../runtime/owner.ts";
 import type { ServingCertificate } from "./issue.ts";
 import { describeCertificate } from "./issue.ts";
 import { type CertificateData, rotateCertificates, secretKeys } from "./rotation.ts";
@@ -28,6 +30,8 @@ export interface SelfManagedOptions {
   /** How often the Secret is checked (default: a sixtieth of the validity, at most a minute). */
   checkIntervalMs?: number;
   onCertificate: (certificate: ServingCertificate) => void;
+  /** Set on the Secret (the operator's Deployment, so it goes with it; runtime/owner.ts). */
+  ownerReferences?: V1OwnerReference[];
   log?: (message: string, fields: Record<string, unknown>) => void;
   now?: () => Date;
 }
@@ -123,6 +127,9 @@ export class SelfManagedCertificates {
         policy,
         (this.options.now ?? (() => new Date()))(),
       );
+      const owners = this.options.ownerReferences ?? [];
+      // A Secret written before it had an owner (an older operator) gets one now.
+      if (existing && !hasOwners(existing.metadata?.ownerReferences, owners)) reasons.push("owner reference");
       if (reasons.length === 0) return data;
       const body: V1Secret = {
         metadata: {
@@ -132,6 +139,7 @@ export class SelfManagedCertificates {
             "app.kubernetes.io/managed-by": "veltrix-operator",
             "app.kubernetes.io/component": "webhook",
           },
+          ...(owners.length > 0 && { ownerReferences: owners }),
           ...(existing?.metadata?.resourceVersion && { resourceVersion: existing.metadata.resourceVersion }),
         },
         type: "kubernetes.io/tls",

@@ -4,7 +4,12 @@
 // between replicas does not matter), renew every retryPeriod, and give up leadership
 // at once when a renewal is refused (someone else holds it) or renewals keep failing
 // for renewDeadline. Updates carry resourceVersion, so two candidates cannot both win.
-import { type CoordinationV1Api, V1MicroTime, type V1Lease } from "@kubernetes/client-node";
+import {
+  type CoordinationV1Api,
+  V1MicroTime,
+  type V1Lease,
+  type V1OwnerReference,
+} from "@kubernetes/client-node";
 import type { Logger } from "../../lib/log.ts";
 
 export interface LeaderElectionOptions {
@@ -15,6 +20,8 @@ export interface LeaderElectionOptions {
   leaseDurationMs?: number;
   renewDeadlineMs?: number;
   retryPeriodMs?: number;
+  /** Set on the Lease (the operator's Deployment, so it goes with it; runtime/owner.ts). */
+  ownerReferences?: V1OwnerReference[];
   log: Logger;
   onStartedLeading: () => void;
   onStoppedLeading: () => void;
@@ -35,7 +42,13 @@ export class LeaderElector {
   private loopDone: Promise<void> = Promise.resolve();
 
   constructor(opts: LeaderElectionOptions) {
-    this.o = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000, ...opts };
+    this.o = {
+      leaseDurationMs: 15_000,
+      renewDeadlineMs: 10_000,
+      retryPeriodMs: 2_000,
+      ownerReferences: [],
+      ...opts,
+    };
   }
 
   get isLeader(): boolean {
@@ -118,6 +131,7 @@ export class LeaderElector {
       metadata: {
         name: this.o.name,
         namespace: this.o.namespace,
+        ...(this.o.ownerReferences.length > 0 ? { ownerReferences: this.o.ownerReferences } : {}),
         ...(old?.metadata?.resourceVersion ? { resourceVersion: old.metadata.resourceVersion } : {}),
       },
       spec: {

@@ -2,7 +2,7 @@
 // cluster defaults, API lookups and the HTTPS server, with the flags that drive
 // them. Env names are the chart's (charts/veltrix/templates/_env.tpl).
 import { readFileSync } from "node:fs";
-import { type KubeConfig, VersionApi } from "@kubernetes/client-node";
+import { type KubeConfig, type V1OwnerReference, VersionApi } from "@kubernetes/client-node";
 import type { Registry } from "prom-client";
 import { MountedCertificates } from "../certs/mounted.ts";
 import { SelfManagedCertificates, serviceDnsNames } from "../certs/self-managed.ts";
@@ -121,6 +121,8 @@ export interface StartWebhookOptions {
   flags: Record<(typeof webhookFlags)[number]["flag"], string>;
   /** NATS URL for sidecars when the defaults file has none (the operator's --nats-url). */
   natsUrl: string;
+  /** Owner of the self-managed Secret (the operator's Deployment; runtime/owner.ts). */
+  ownerReferences?: V1OwnerReference[];
   log: (message: string, fields: Record<string, unknown>) => void;
 }
 
@@ -176,6 +178,7 @@ export async function startWebhook(o: StartWebhookOptions): Promise<RunningWebho
           dnsNames: serviceDnsNames(f["webhook-service"], o.namespace),
           servingValidityMs: validityDays * 86_400_000,
           onCertificate,
+          ownerReferences: o.ownerReferences ?? [],
           log: o.log,
         })
       : new MountedCertificates({ dir: f["webhook-cert-dir"], onCertificate, log: o.log });

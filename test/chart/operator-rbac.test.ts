@@ -108,6 +108,9 @@ describe("chart on its own control plane: the operator with exactly the chart's 
         "--namespace",
         namespace,
         "--create-namespace",
+        // The CRD is shared by every release on this control plane; whichever installs
+        // first owns it (the describe blocks run in any order).
+        "--take-ownership",
         "--timeout",
         "60s",
       ]
@@ -269,6 +272,11 @@ describe("chart on its own control plane: the operator with exactly the chart's 
         return l.spec?.holderIdentity ? l : undefined;
       });
       expect(lease.spec?.holderIdentity).toBe(op.podName);
+      // Owned by the chart's Deployment (read with the chart's Role), so uninstall deletes it.
+      expect(lease.metadata?.ownerReferences).toEqual([
+        expect.objectContaining({ apiVersion: "apps/v1", kind: "Deployment", name: "vx-veltrix" }),
+      ]);
+      expect(op.forbiddenLines()).toEqual([]);
     });
 
     it("reconciles a sample VeltrixConfig to Ready and cleans up on delete, with no Forbidden", async () => {
@@ -317,6 +325,9 @@ describe("chart on its own control plane: the operator with exactly the chart's 
         .makeApiClient(CoreV1Api)
         .readNamespacedSecret({ name: "vx-veltrix-webhook-tls", namespace });
       expect(Object.keys(secret.data ?? {})).toEqual(expect.arrayContaining(["tls.crt", "tls.key"]));
+      expect(secret.metadata?.ownerReferences).toEqual([
+        expect.objectContaining({ apiVersion: "apps/v1", kind: "Deployment", name: "vx-veltrix" }),
+      ]);
       // The webhook reads the pod's namespace and its VeltrixConfig with the chart's RBAC.
       await createReady(op, "minimal.yaml", "web");
       const ca = Buffer.from(caBundle ?? "", "base64").toString("utf8");
@@ -350,6 +361,7 @@ describe("chart on its own control plane: the operator with exactly the chart's 
         ),
       );
       expect(readFileSync(join(repoRoot, "crds/veltrixconfig.yaml"), "utf8")).toBe(crdText);
+      await createReady(op, "minimal.yaml", "kept");
       await install("vx", namespace, [], next);
       const crd = await cp
         .kubeConfig()
@@ -359,20 +371,25 @@ describe("chart on its own control plane: the operator with exactly the chart's 
       await cp
         .kubeConfig()
         .makeApiClient(CustomObjectsApi)
-        .getNamespacedCustomObject({ ...target, name: "web" });
+        .getNamespacedCustomObject({ ...target, name: "kept" });
     });
+  });
 
-    it("helm uninstall removes the webhook configuration and keeps the CRD", async () => {
-      await op.process.stop();
-      await helm(["uninstall", "vx", "--namespace", namespace, "--wait", "--timeout", "60s"], {
+  describe("helm uninstall (a release of its own)", () => {
+    const namespace = "veltrix-uninstall";
+
+    it("removes the webhook configuration and keeps the CRD", async () => {
+      await install("vy", namespace, []);
+      const admission = cp.kubeConfig().makeApiClient(AdmissionregistrationV1Api);
+      const webhookName = `vy-veltrix-${namespace}`;
+      const names = async () =>
+        (await admission.listMutatingWebhookConfiguration()).items.map((w) => w.metadata?.name);
+      expect(await names()).toContain(webhookName);
+      await helm(["uninstall", "vy", "--namespace", namespace, "--wait", "--timeout", "60s"], {
         home: helmHome(),
         kubeconfig: cp.kubeconfigPath,
       });
-      const left = await cp
-        .kubeConfig()
-        .makeApiClient(AdmissionregistrationV1Api)
-        .listMutatingWebhookConfiguration();
-      expect(left.items).toEqual([]);
+      expect(await names()).not.toContain(webhookName);
       await cp
         .kubeConfig()
         .makeApiClient(ApiextensionsV1Api)

@@ -24,6 +24,8 @@
   value: {{ .Values.operator.leaderElection.enabled | quote }}
 - name: VELTRIX_LEASE_NAME
   value: {{ include "veltrix.leaseName" . | quote }}
+- name: VELTRIX_OWNER_DEPLOYMENT
+  value: {{ include "veltrix.fullname" . | quote }}
 - name: VELTRIX_LEASE_DURATION
   value: {{ printf "%ds" (int .Values.operator.leaderElection.leaseDurationSeconds) | quote }}
 - name: VELTRIX_HTTP_PORT
