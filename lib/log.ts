@@ -4,6 +4,12 @@
 export type Level = "debug" | "info" | "warn" | "error";
 const order: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
+/** A --log-level value, or an error naming the flag and the choices. */
+export function parseLevel(flag: string, text: string): Level {
+  if (Object.hasOwn(order, text)) return text as Level;
+  throw new Error(`--${flag}: want debug, info, warn or error, got '${text}'`);
+}
+
 export type Fields = Record<string, unknown>;
 
 export interface Logger {

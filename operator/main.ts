@@ -5,7 +5,7 @@ import { hostname } from "node:os";
 import { pathToFileURL } from "node:url";
 import { parseDuration } from "../api/resolve.ts";
 import { loadKubeConfig } from "./runtime/kube-config.ts";
-import { createLogger, type Level } from "../lib/log.ts";
+import { createLogger, parseLevel } from "../lib/log.ts";
 import {
   flagBoolean,
   flagInteger,
@@ -138,7 +138,7 @@ export function readFlags(
 async function main(): Promise<void> {
   const f = readFlags(process.argv.slice(2), process.env);
   const log = createLogger({
-    level: f["log-level"] as Level,
+    level: parseLevel("log-level", f["log-level"]),
     fields: { component: "operator", identity: f.identity },
   });
   const kc = loadKubeConfig(f.kubeconfig || undefined);
@@ -166,6 +166,7 @@ async function main(): Promise<void> {
     httpHost: f["http-host"],
     watchNamespace: f["watch-namespace"] || undefined,
     ownerReferences,
+    notReadyReason: () => webhook?.notReadyReason(),
   });
   let stopping = false;
   const shutdown = (signal: string): void => {
@@ -192,6 +193,7 @@ async function main(): Promise<void> {
     natsUrl: f["nats-url"],
     ownerReferences,
     log: (message, fields) => log.info(message, { ...fields, component: "webhook" }),
+    warn: (message, fields) => log.warn(message, { ...fields, component: "webhook" }),
   });
   process.on("SIGTERM", () => shutdown("SIGTERM"));
   process.on("SIGINT", () => shutdown("SIGINT"));

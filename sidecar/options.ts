@@ -4,6 +4,7 @@
 import { hostname } from "node:os";
 import { sidecarDefaults, sidecarEnv } from "../api/injected-pod.ts";
 import { flagBoolean, flagInteger, flagUsage, readFlags, type FlagSpec } from "../lib/flags.ts";
+import { type Level, parseLevel } from "../lib/log.ts";
 import { type NatsClientSettings, natsTls } from "../lib/nats-auth.ts";
 import { natsClientSettings, natsFlags } from "../lib/nats-flags.ts";
 
@@ -27,6 +28,7 @@ export interface SidecarOptions {
   maxHeaderBytes: number;
   /** Create the stream and consumer when missing (local mode; the operator does it in a cluster). */
   ensureStream: boolean;
+  logLevel: Level;
 }
 
 export const sidecarFlags = [
@@ -109,6 +111,13 @@ export const sidecarFlags = [
     default: "false",
     doc: "create the stream and consumer if missing (local mode; in a cluster the operator owns them)",
   },
+  {
+    flag: "log-level",
+    env: "VELTRIX_LOG_LEVEL",
+    value: "LEVEL",
+    default: "info",
+    doc: "debug, info, warn or error",
+  },
 ] as const satisfies readonly FlagSpec[];
 
 export const usage = flagUsage(
@@ -149,5 +158,6 @@ export function parseOptions(
     renderFile: f["render-file"] || undefined,
     maxHeaderBytes: flagInteger("max-header-bytes", f["max-header-bytes"]),
     ensureStream: flagBoolean("ensure-stream", f["ensure-stream"]),
+    logLevel: parseLevel("log-level", f["log-level"]),
   };
 }

@@ -19,6 +19,10 @@ import { ConfigSnapshots } from "./state/config-snapshots.ts";
 import { SqliteRequestStore } from "./state/sqlite-store.ts";
 import type { RequestStore } from "./state/store.ts";
 import { podReasonsFromPrimary } from "./workers/readiness.ts";
+import { logger } from "./log.ts";
+
+const log = logger("sidecar");
+const storeLog = logger("store");
 
 export interface SidecarHandle {
   proxyPort: number;
@@ -44,7 +48,7 @@ export async function createSidecar(opts: SidecarOptions, worker = 0): Promise<S
   const metrics = createMetrics();
   const snapshots = new ConfigSnapshots(join(opts.dataDir, "config.db"));
   const { doc, source } = await bootConfig(opts, snapshots);
-  console.log(`veltrix sidecar: config ${doc.namespace}/${doc.name} revision ${doc.revision} from ${source}`);
+  log.info("config loaded", { config: `${doc.namespace}/${doc.name}`, revision: doc.revision, source });
   await snapshots.save({ revision: doc.revision, spec: doc, appliedAt: Date.now() });
   // Worker 0 is a single-process sidecar; workers 1..N split the pod's limits.
   const config = new CurrentConfig(doc, worker > 0 ? { index: worker, of: opts.workers } : undefined);
@@ -60,7 +64,7 @@ export async function createSidecar(opts: SidecarOptions, worker = 0): Promise<S
     gatedFlushDelayMs: 10,
     onError: (err) => {
       metrics.storeErrors.inc();
-      console.error("veltrix store: commit failed", err);
+      storeLog.error("commit failed", { err });
     },
   });
   const upstream = new Upstream({ host: opts.appHost, port: opts.appPort });
@@ -125,7 +129,7 @@ export function startSweeper(sc: Sidecar): NodeJS.Timeout {
   const t = setInterval(() => {
     sc.store.sweep(Date.now() - sc.config.current.settings.retentionMs).catch((err: unknown) => {
       sc.metrics.storeErrors.inc();
-      console.error("veltrix store: sweep failed", err);
+      storeLog.error("sweep failed", { err });
     });
   }, every);
   t.unref();
@@ -141,7 +145,7 @@ export async function startListeners(sc: Sidecar, admin: boolean): Promise<Sidec
   let shuttingDown: Promise<void> | undefined;
   const shutdown = (reason: string): Promise<void> => {
     shuttingDown ??= (async () => {
-      console.log(`veltrix sidecar: draining (${reason})`);
+      log.info("draining", { reason });
       const grace = sc.opts.graceMs;
       await Promise.all([sc.proxy.drain(grace), ...sc.attachments.map((a) => a.drain(grace))]);
       await sc.broker?.close();
@@ -149,7 +153,7 @@ export async function startListeners(sc: Sidecar, admin: boolean): Promise<Sidec
       await sc.upstream.close().catch(() => undefined);
       await sc.snapshots.close().catch(() => undefined);
       adminServer?.close();
-      console.log("veltrix sidecar: drained");
+      log.info("drained");
     })();
     return shuttingDown;
   };

@@ -6,6 +6,9 @@ import { listenerRoles, listenOn } from "../listen.ts";
 import type { Metrics } from "../metrics.ts";
 import type { Readiness } from "../readiness.ts";
 import type { RecordLookup } from "../state/store.ts";
+import { logger } from "../log.ts";
+
+const log = logger("admin");
 
 export interface AdminDeps {
   config: CurrentConfig;
@@ -30,7 +33,7 @@ export class AdminServer {
     this.deps = deps;
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
-        console.error("veltrix admin:", err);
+        log.error("request failed", { err });
         if (!res.headersSent) json(res, 500, { code: "VX_ERR_INTERNAL" });
       });
     });

@@ -13,6 +13,9 @@ import type { Attachment } from "../attachment.ts";
 import type { ConfigSnapshots } from "../state/config-snapshots.ts";
 import type { CurrentConfig } from "./current-config.ts";
 import { contract, toConfigDocument, type ConfigDocument } from "./settings.ts";
+import { logger } from "../log.ts";
+
+const log = logger("config");
 
 export interface DeliveryDeps {
   broker: Broker;
@@ -85,8 +88,7 @@ export class ConfigDelivery implements Attachment {
           await this.apply(e.json<unknown>());
         }
       } catch (err) {
-        if (!this.stopped)
-          console.error("veltrix config: watch failed:", err instanceof Error ? err.message : err);
+        if (!this.stopped) log.error("watch failed", { err });
       }
       this.watching = false;
       if (!this.stopped) await new Promise((r) => setTimeout(r, 1_000));
@@ -98,14 +100,14 @@ export class ConfigDelivery implements Attachment {
     try {
       doc = toConfigDocument(value, this.ref.namespace, "nats kv");
     } catch (err) {
-      console.error("veltrix config: ignoring invalid revision:", err instanceof Error ? err.message : err);
+      log.error("ignoring an invalid revision", { err });
       return;
     }
     if (doc.revision === this.d.config.current.doc.revision) return;
     // Disk first: a crash right after the switch boots with this revision.
     await this.d.snapshots.save({ revision: doc.revision, spec: doc, appliedAt: Date.now() });
     this.d.config.apply(doc);
-    console.log(`veltrix config: applied revision ${doc.revision}`);
+    log.info("applied revision", { revision: doc.revision });
   }
 
   private async report(): Promise<void> {
@@ -117,7 +119,7 @@ export class ConfigDelivery implements Attachment {
     };
     await this.statusKv
       .put(contract.sidecarStatusKey(this.ref, this.d.pod), JSON.stringify(status))
-      .catch((err: unknown) => console.error("veltrix config: status report failed:", err));
+      .catch((err: unknown) => log.error("status report failed", { err }));
   }
 
   drain(): Promise<void> {
@@ -156,9 +158,9 @@ export async function firstRevisionFromKv(
         const kv = await openOrCreate(nc, contract.configBucket, { history: 5 });
         const e = await kv.get(contract.configKey(ref));
         if (e?.operation === "PUT") return toConfigDocument(e.json<unknown>(), ref.namespace, "nats kv");
-        console.log(`veltrix config: waiting for ${contract.configBucket}/${contract.configKey(ref)}`);
+        log.info("waiting for the config", { bucket: contract.configBucket, key: contract.configKey(ref) });
       } catch (err) {
-        console.error("veltrix config: boot fetch failed:", err instanceof Error ? err.message : err);
+        log.error("boot fetch failed", { err });
       }
       await new Promise((r) => setTimeout(r, 2_000));
     }

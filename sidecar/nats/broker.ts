@@ -11,6 +11,9 @@ import {
   natsConnectionOptions,
   natsFailureKind,
 } from "../../lib/nats-auth.ts";
+import { logger } from "../log.ts";
+
+const log = logger("broker");
 
 export class Broker {
   private conn: NatsConnection | undefined;
@@ -37,7 +40,7 @@ export class Broker {
       return nc;
     });
     this.connected.catch((err: unknown) => {
-      if (!this.closed) console.error("veltrix broker: connect failed", err);
+      if (!this.closed) log.error("connect failed", { err });
     });
   }
 
@@ -91,7 +94,7 @@ export class Broker {
     else if (this.up) this.lastUpAt = Date.now();
     if (up === this.up) return;
     this.up = up;
-    console.log(`veltrix broker: ${up ? "connected" : "disconnected"}`);
+    log.info(up ? "connected" : "disconnected");
     for (const l of this.listeners) l(up);
   }
 
@@ -103,12 +106,11 @@ export class Broker {
         this.set(true);
       } else if (s.type === "error") this.noteError(describeFailure(this.url, this.client, s.error));
     }
-    if (!this.closed)
-      console.error("veltrix broker: the NATS connection closed for good; restart the sidecar");
+    if (!this.closed) log.error("the NATS connection closed for good; restart the sidecar");
   }
 
   private noteError(why: string): void {
-    if (why !== this.lastError) console.error(`veltrix broker: ${why}`);
+    if (why !== this.lastError) log.error(why);
     this.lastError = why;
   }
 

@@ -21,6 +21,9 @@ import type { RequestStore } from "../state/store.ts";
 import { endToEnd, requestIdFrom, veltrixHeaders, type HeaderMap } from "../app/headers.ts";
 import { Limiter, type Acquire } from "./limiter.ts";
 import type { Upstream } from "../app/upstream.ts";
+import { logger } from "../log.ts";
+
+const log = logger("proxy");
 
 export interface ProxyDeps {
   config: CurrentConfig;
@@ -66,7 +69,7 @@ export class ProxyServer {
       (req, res) => {
         this.inProgress++;
         this.handle(req, res).then(this.finished, (err: unknown) => {
-          console.error("veltrix proxy: unhandled", err);
+          log.error("unhandled", { err });
           sendError(res, "VX_ERR_INTERNAL", undefined, this.overflow());
           this.finished();
         });
@@ -335,7 +338,7 @@ function hotMetrics(m: Metrics) {
 function errorCode(err: unknown, res: ServerResponse): ErrorCode | "client_closed" {
   if (err instanceof VeltrixError) return err.code;
   if (res.destroyed || (err instanceof Error && err.name === "AbortError")) return "client_closed";
-  console.error("veltrix proxy:", err);
+  log.error("request failed", { err });
   return "VX_ERR_INTERNAL";
 }
 

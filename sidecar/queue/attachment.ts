@@ -12,6 +12,9 @@ import { JetStreamQueueClient } from "./client.ts";
 import { Executor } from "./executor.ts";
 import { queueNames, type QueueNames } from "./names.ts";
 import { ensureQueue, openOutcomes } from "./setup.ts";
+import { logger } from "../log.ts";
+
+const log = logger("queue");
 
 export interface QueueAttachmentDeps {
   broker: Broker;
@@ -79,12 +82,12 @@ export class QueueAttachment implements Attachment {
         });
         await this.executor.start();
         this.lastError = "";
-        console.log(`veltrix queue: attached to ${this.names.stream}/${this.names.consumer}`);
+        log.info("attached", { stream: this.names.stream, consumer: this.names.consumer });
         this.sampleDepth();
         return;
       } catch (err) {
         this.lastError = err instanceof Error ? err.message : String(err);
-        console.error(`veltrix queue: not attached yet: ${this.lastError}`);
+        log.error("not attached yet", { reason: this.lastError });
         await new Promise((r) => setTimeout(r, 2_000));
       }
     }

@@ -11,6 +11,9 @@ import type { Broker } from "../nats/broker.ts";
 import { jobHeaders, readResult, type JobResult } from "./envelope.ts";
 import { outcomeKey, type QueueNames } from "./names.ts";
 import { PublishError, StreamPublisher } from "../nats/stream-publisher.ts";
+import { logger } from "../log.ts";
+
+const log = logger("queue");
 
 const empty = Buffer.alloc(0);
 /** How long a publish waits for the stream's ack before the client gets a 503. */
@@ -179,8 +182,7 @@ export class JetStreamQueueClient implements QueueClient {
         throw new VeltrixError("VX_ERR_QUEUE_FULL", undefined, { cause: err });
       if (err instanceof PublishError && err.kind === "refused") {
         // A misconfigured NATS user, not an outage: say so once, not per request.
-        if (text !== this.lastRefusal)
-          console.error(`veltrix queue: NATS refused the publish to ${subject}: ${text}`);
+        if (text !== this.lastRefusal) log.error("NATS refused the publish", { subject, reason: text });
         this.lastRefusal = text;
         throw new VeltrixError("VX_ERR_BROKER_REFUSED", text, { cause: err });
       }

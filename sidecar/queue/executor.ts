@@ -15,6 +15,9 @@ import type { RequestStore } from "../state/store.ts";
 import { readJob, resultHeaders, wireHeaders, type JobResult } from "./envelope.ts";
 import { outcomeKey, type QueueNames } from "./names.ts";
 import { Puller, type PulledMsg } from "../nats/pull.ts";
+import { logger } from "../log.ts";
+
+const log = logger("executor");
 
 /** Largest async outcome body kept (bytes). */
 export const maxOutcomeBody = 256 * 1024;
@@ -75,7 +78,7 @@ export class Executor {
       onMessage: (m) => this.onPulled(m),
       onRelease: () => this.wake?.(),
       onRefused: (why) => {
-        console.error(`veltrix executor: ${why}`);
+        log.error(why);
         this.pausedUntil = Date.now() + refusedPauseMs;
       },
     });
@@ -234,7 +237,7 @@ export class Executor {
 
   /** Not a request a sidecar published (or of another wire version): never run it. */
   private refuseMalformed(m: PulledMsg, kind: string, why: string): void {
-    console.error(`veltrix executor: dead-lettering a malformed message on ${m.subject}: ${why}`);
+    log.error("dead-lettering a malformed message", { subject: m.subject, reason: why });
     this.announceDeadLetter(m, undefined, `malformed message: ${why}`);
     this.d.metrics.requests.inc({ mode: kind, outcome: "malformed" });
     m.term(why);

@@ -8,6 +8,9 @@ import { RecordReader } from "./record-reader.ts";
 import { OpCode, type FromWriter, type ToWriter, type WriteOp, type WriterData } from "./record-schema.ts";
 import { RowColumns } from "./row-columns.ts";
 import type { NewRequest, Outcome, RequestRecord, RequestStore, RequestUpdate } from "./store.ts";
+import { logger } from "../log.ts";
+
+const log = logger("store");
 
 export interface SqliteStoreOptions {
   /** Post the batch when this many writes are pending, without waiting for the timer. */
@@ -63,7 +66,7 @@ export class SqliteRequestStore implements RequestStore {
     this.rows = new RowColumns(this.maxBatch);
     this.flushDelayMs = opts.flushDelayMs ?? 0;
     this.gatedFlushDelayMs = Math.min(this.flushDelayMs, opts.gatedFlushDelayMs ?? this.flushDelayMs);
-    this.onError = opts.onError ?? ((err) => console.error("veltrix store: commit failed", err));
+    this.onError = opts.onError ?? ((err) => log.error("commit failed", { err }));
     // Creates the file and tables before the writer starts, so reads work at once.
     this.reader = new RecordReader(path);
     this.worker = this.startWriter();

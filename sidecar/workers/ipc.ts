@@ -2,6 +2,9 @@
 // their answers: one message type each way, told apart by `kind` and matched by id, so
 // one listener per process serves every kind (readiness, record flushes).
 import cluster, { type Worker } from "node:cluster";
+import { logger } from "../log.ts";
+
+const log = logger("workers");
 
 const question = "veltrix:question";
 const reply = "veltrix:answer";
@@ -38,7 +41,7 @@ export function answerQuestions(kind: string, read: () => unknown): void {
           // The channel may close while the worker drains; the primary then times out.
           process.send?.(answer, () => undefined);
         },
-        (err: unknown) => console.error(`veltrix sidecar: cannot answer the primary's ${kind} question`, err),
+        (err: unknown) => log.error("cannot answer the primary's question", { question: kind, err }),
       );
   });
 }

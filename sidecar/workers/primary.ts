@@ -21,6 +21,9 @@ import { ConfigSnapshots } from "../state/config-snapshots.ts";
 import { ShardedReader } from "../state/sharded-store.ts";
 import { podReadinessEveryMs, tellWorkers, workersReadiness } from "./readiness.ts";
 import { flushWorkerRecords } from "./records.ts";
+import { logger } from "../log.ts";
+
+const log = logger("workers");
 
 export const workerEnv = "VELTRIX_WORKER_INDEX";
 
@@ -32,8 +35,8 @@ export async function runPrimary(opts: SidecarOptions): Promise<void> {
   await snapshots.save({ revision: doc.revision, spec: doc, appliedAt: Date.now() });
   const config = new CurrentConfig(doc);
   if (opts.workers > config.current.settings.maxConcurrency) {
-    console.warn(
-      `veltrix sidecar: --workers ${opts.workers} exceeds queue.maxConcurrency ${config.current.settings.maxConcurrency}; ` +
+    log.warn(
+      `--workers ${opts.workers} exceeds queue.maxConcurrency ${config.current.settings.maxConcurrency}; ` +
         "each worker keeps 1 slot, so the app can see up to one request per worker",
     );
   }
@@ -58,7 +61,7 @@ export async function runPrimary(opts: SidecarOptions): Promise<void> {
       listening.delete(i);
       exited++;
       if (!draining) {
-        console.error(`veltrix sidecar: worker ${i} exited (code ${code}); stopping the pod`);
+        log.error("a worker exited; stopping the pod", { worker: i, code });
         void drain("worker exit");
       }
       if (exited === opts.workers) process.exit(draining ? 0 : 1);
@@ -73,7 +76,7 @@ export async function runPrimary(opts: SidecarOptions): Promise<void> {
   const drain = async (reason: string): Promise<void> => {
     if (draining) return;
     draining = true;
-    console.log(`veltrix sidecar: draining ${opts.workers} workers (${reason})`);
+    log.info("draining the workers", { workers: opts.workers, reason });
     for (const w of Object.values(cluster.workers ?? {})) w?.process.kill("SIGTERM");
     await delivery?.drain();
     await broker?.close();
@@ -119,7 +122,7 @@ export async function runPrimary(opts: SidecarOptions): Promise<void> {
     }),
   });
   const port = await admin.listen(opts.adminPort);
-  console.log(`veltrix sidecar: primary admin 127.0.0.1:${port}, ${opts.workers} workers`);
+  log.info("primary ready", { admin: `127.0.0.1:${port}`, workers: opts.workers });
   process.once("SIGTERM", () => void drain("SIGTERM"));
   process.once("SIGINT", () => void drain("SIGINT"));
 }

@@ -138,9 +138,13 @@ describe("sidecar with the least NATS permissions (own nats-server)", () => {
     expect(refused.headers.get("x-veltrix-error")).toBe("VX_ERR_BROKER_REFUSED");
     await eventually("the sidecar logged the refusal", () =>
       Promise.resolve(
-        readFileSync(join(dir, "sc-short.log"), "utf8").includes(
-          `NATS refused the publish to veltrix.q.${namespace}.short.sync`,
-        )
+        readFileSync(join(dir, "sc-short.log"), "utf8")
+          .split("\n")
+          .some(
+            (line) =>
+              line.includes('"msg":"NATS refused the publish"') &&
+              line.includes(`"subject":"veltrix.q.${namespace}.short.sync"`),
+          )
           ? true
           : undefined,
       ),

@@ -24,17 +24,18 @@ async function takePort(): Promise<number> {
   return port;
 }
 
-async function startFails(args: string[]): Promise<{ code: unknown; stderr: string }> {
+/** Exit code and everything the process wrote (its log is JSON lines on stdout). */
+async function startFails(args: string[]): Promise<{ code: unknown; output: string }> {
   const dir = tempDir("sidecar-startup");
   const configFile = writeVeltrixConfig(dir, { name: "startup", queue: { mode: "direct" } });
   const base = [...sidecarNodeFlags, join(repoRoot, "sidecar/main.ts"), "--config", configFile];
   const common = ["--app-port", String(await freePort()), "--data-dir", join(dir, "data")];
   try {
     await run(process.execPath, [...base, ...common, ...args], { timeout: 20_000 });
-    return { code: 0, stderr: "" };
+    return { code: 0, output: "" };
   } catch (err) {
-    const e = err as { code?: unknown; stderr?: string };
-    return { code: e.code, stderr: e.stderr ?? "" };
+    const e = err as { code?: unknown; stdout?: string; stderr?: string };
+    return { code: e.code, output: `${e.stdout ?? ""}${e.stderr ?? ""}` };
   }
 }
 
@@ -43,7 +44,7 @@ describe("sidecar start-up errors (real sidecar process)", () => {
     const taken = await takePort();
     const r = await startFails(["--port", String(await freePort()), "--admin-port", String(taken)]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(
+    expect(r.output).toContain(
       `cannot listen on 127.0.0.1:${taken} for the admin API: another process in the pod uses it; set --admin-port, VELTRIX_ADMIN_PORT or the pod annotation veltrix.io/admin-port`,
     );
   });
@@ -59,7 +60,7 @@ describe("sidecar start-up errors (real sidecar process)", () => {
       String(await freePort()),
     ]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(
+    expect(r.output).toContain(
       `cannot listen on 127.0.0.1:${taken} for the proxy: another process in the pod uses it`,
     );
   });
