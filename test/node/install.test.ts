@@ -1,0 +1,169 @@
+// The short form of the node suite (in the default run): helm install on a real node, the
+// operator in pods holding the Lease, an injected demo Deployment Ready with the native
+// sidecar, and requests through its ClusterIP Service and its DNS name reaching the app in
+// sync mode with the operator's revision.
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
+import { nodeFailedMarker } from "./setup.ts";
+import {
+  demoDeployment,
+  demoService,
+  podReady,
+  releaseName,
+  releaseNamespace,
+  startVeltrixOnNode,
+  type VeltrixOnNode,
+} from "./veltrix-on-node.ts";
+
+async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (err) {
+      last = err;
+    }
+    await sleep(250);
+  }
+  throw new Error(
+    `${what}: not within ${timeoutMs} ms${last ? ` (last error: ${last instanceof Error ? last.message : JSON.stringify(last)})` : ""}`,
+  );
+}
+
+interface DemoAnswer {
+  path: string;
+  requestId: string | null;
+  configRevision: string | null;
+  attempt: string | null;
+}
+
+describe("Veltrix on a real node (helm install, pods, native sidecar)", () => {
+  let env: VeltrixOnNode;
+  const appNamespace = "shop";
+  const runDir = inject("runDir");
+
+  beforeAll(async () => {
+    env = await startVeltrixOnNode(join(runDir, "install"));
+    console.log(`node suite: ${JSON.stringify(env.timings)}; node: ${JSON.stringify(env.cluster.timings)}`);
+  }, 420_000);
+
+  afterAll(async () => {
+    await env?.stop();
+  }, 60_000);
+
+  afterEach((ctx) => {
+    if (ctx.task.result?.state === "fail") writeFileSync(join(runDir, nodeFailedMarker), ctx.task.name);
+  });
+
+  it("runs the operator's replicas in pods; one holds the Lease", async () => {
+    const pods = await env.core.listNamespacedPod({
+      namespace: releaseNamespace,
+      labelSelector: "app.kubernetes.io/component=operator",
+    });
+    expect(pods.items.filter(podReady).map((p) => p.metadata?.name)).toHaveLength(2);
+    const names = pods.items.map((p) => p.metadata?.name ?? "");
+    const holder = await until("a leader", async () => {
+      const lease = await env.coordination.readNamespacedLease({
+        name: `${releaseName}-leader`,
+        namespace: releaseNamespace,
+      });
+      return lease.spec?.holderIdentity ?? undefined;
+    });
+    expect(names.some((name) => holder.includes(name))).toBe(true);
+  });
+
+  it("injects the native sidecar into an annotated Deployment that becomes Ready", async () => {
+    await env.core.createNamespace({
+      body: { metadata: { name: appNamespace, labels: { "veltrix.io/injection": "enabled" } } },
+    });
+    await until("the default ServiceAccount", () =>
+      env.core.readNamespacedServiceAccount({ name: "default", namespace: appNamespace }),
+    );
+    await env.custom.createNamespacedCustomObject({
+      group: "veltrix.io",
+      version: "v1alpha1",
+      namespace: appNamespace,
+      plural: "veltrixconfigs",
+      body: {
+        apiVersion: "veltrix.io/v1alpha1",
+        kind: "VeltrixConfig",
+        metadata: { name: "demo" },
+        spec: { config: { greeting: "hello from the node" }, queue: { mode: "sync", maxConcurrency: 4 } },
+      },
+    });
+    await until("VeltrixConfig Ready", async () => {
+      const vxc = (await env.custom.getNamespacedCustomObject({
+        group: "veltrix.io",
+        version: "v1alpha1",
+        namespace: appNamespace,
+        plural: "veltrixconfigs",
+        name: "demo",
+      })) as { status?: { conditions?: { type: string; status: string }[] } };
+      return vxc.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True")
+        ? true
+        : undefined;
+    });
+    const created = Date.now();
+    await env.apps.createNamespacedDeployment({
+      namespace: appNamespace,
+      body: demoDeployment("demo", "demo"),
+    });
+    await env.core.createNamespacedService({ namespace: appNamespace, body: demoService("demo") });
+    const pod = await until(
+      "a Ready demo pod",
+      async () => {
+        const pods = await env.core.listNamespacedPod({ namespace: appNamespace, labelSelector: "app=demo" });
+        return pods.items.find(podReady);
+      },
+      120_000,
+    );
+    console.log(
+      `node suite: demo pod Ready ${(Date.now() - created) / 1000} s after the Deployment was created`,
+    );
+    const sidecar = pod.spec?.initContainers?.find((c) => c.name === "veltrix-sidecar");
+    expect(sidecar?.restartPolicy).toBe("Always");
+    expect(pod.metadata?.annotations?.["veltrix.io/status"]).toBe("injected");
+    const statuses = pod.status?.initContainerStatuses?.find((s) => s.name === "veltrix-sidecar");
+    expect(statuses?.started).toBe(true);
+    expect(statuses?.ready).toBe(true);
+  });
+
+  it("answers through the ClusterIP Service and its DNS name, in sync mode, with the operator's revision", async () => {
+    const vxc = (await env.custom.getNamespacedCustomObject({
+      group: "veltrix.io",
+      version: "v1alpha1",
+      namespace: appNamespace,
+      plural: "veltrixconfigs",
+      name: "demo",
+    })) as { status?: { revision?: string } };
+    const revision = vxc.status?.revision;
+    expect(revision).toBeTruthy();
+    const service = await env.core.readNamespacedService({ name: "demo", namespace: appNamespace });
+    const clusterIp = service.spec?.clusterIP ?? "";
+    const viaIp = await env.cluster.expose(clusterIp, 80);
+    const viaDns = await env.cluster.expose(`demo.${appNamespace}.svc.cluster.local`, 80);
+    for (const [how, port] of [
+      ["ClusterIP", viaIp],
+      ["DNS name", viaDns],
+    ] as const) {
+      const answers = await until(`answers via the ${how}`, async () => {
+        const all = await Promise.all(
+          Array.from({ length: 8 }, async (_, i) => {
+            const res = await fetch(`http://127.0.0.1:${port}/${how === "DNS name" ? "dns" : "ip"}/${i}`);
+            return { status: res.status, body: (await res.json()) as DemoAnswer, headers: res.headers };
+          }),
+        );
+        return all.every((a) => a.status === 200) ? all : undefined;
+      });
+      for (const a of answers) {
+        expect(a.body.requestId).toMatch(/.+/);
+        expect(a.body.configRevision).toBe(revision);
+        expect(a.body.attempt).toBe("1");
+      }
+    }
+  });
+});
