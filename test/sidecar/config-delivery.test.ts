@@ -53,7 +53,7 @@ describe("config delivery over NATS KV (real nats-server)", () => {
     expect(await revisionOf(a)).toBe(doc1.revision);
 
     // A request admitted under revision 1, still running when revision 2 arrives.
-    const inflight = fetch(`${a.url}/slow?delay=1500`, {
+    const inflight = fetch(`${a.url}/slow?hold=1`, {
       headers: { "x-veltrix-request-id": "inflight-0001" },
     });
     await eventually("request at the app", async () =>
@@ -68,6 +68,8 @@ describe("config delivery over NATS KV (real nats-server)", () => {
     expect(changed.headers.get("etag")).toBe(`"${doc2.revision}"`);
     expect(((await changed.json()) as { config: Record<string, string> }).config).toEqual({ color: "green" });
     await eventually("b switched", async () => ((await revisionOf(b)) === doc2.revision ? true : undefined));
+    // Held at the app until now: it finishes after revision 2 is in place.
+    expect(await app.release()).toBe(1);
 
     const old = await inflight;
     expect(((await old.json()) as { revision: string }).revision).toBe(doc1.revision);

@@ -266,7 +266,8 @@ describe("async mode over real JetStream", () => {
       queue: { mode: "async", maxConcurrency: 1, requestTimeout: "2s", maxDeliver: 3 },
     });
     const sc = await sidecar({ dir, configFile, appPort: a0.port, natsUrl: natsUrl() });
-    const res = await fetch(`${sc.url}/job?delay=1500`, { method: "POST" });
+    // Held at the app: the first attempt cannot finish before the kill.
+    const res = await fetch(`${sc.url}/job?hold=1`, { method: "POST" });
     const { id } = (await res.json()) as { id: string };
     await eventually("executing", async () => ((await a0.stats()).seen[id] === 1 ? true : undefined));
     await sc.process.kill();
@@ -274,6 +275,7 @@ describe("async mode over real JetStream", () => {
     const done = await eventually(
       "completed after restart",
       async () => {
+        await a0.release(); // the redelivered attempt
         const o = await outcome(sc, id);
         return o?.state === "done" ? o : undefined;
       },
