@@ -54,6 +54,8 @@ export interface OperatorOptions {
   watchNamespace?: string | undefined;
   /** Owner of the leader Lease (the operator's Deployment; runtime/owner.ts). */
   ownerReferences?: V1OwnerReference[] | undefined;
+  /** Why /readyz answers 503 besides the caches (the webhook's configuration); undefined: ready. */
+  notReadyReason?: (() => string | undefined) | undefined;
 }
 
 export class Operator {
@@ -287,10 +289,10 @@ export class Operator {
       if (path === "/healthz") {
         res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
       } else if (path === "/readyz") {
-        // Ready once the caches are synced; leadership does not matter (every replica serves the webhook).
-        res
-          .writeHead(this.synced ? 200 : 503, { "content-type": "text/plain" })
-          .end(this.synced ? "ok\n" : "caches not synced\n");
+        // Ready once the caches are synced and the webhook can be called; leadership does not
+        // matter (every replica serves the webhook).
+        const reason = this.synced ? this.o.notReadyReason?.() : "caches not synced";
+        res.writeHead(reason ? 503 : 200, { "content-type": "text/plain" }).end(`${reason ?? "ok"}\n`);
       } else if (path === "/metrics") {
         this.metrics.registry.metrics().then(
           (text) => res.writeHead(200, { "content-type": this.metrics.registry.contentType }).end(text),

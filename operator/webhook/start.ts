@@ -7,6 +7,7 @@ import type { Registry } from "prom-client";
 import { MountedCertificates } from "../certs/mounted.ts";
 import { SelfManagedCertificates, serviceDnsNames } from "../certs/self-managed.ts";
 import { type ClusterDefaults, type InjectionOptions, injectionFeaturesFor } from "./config-input.ts";
+import { WebhookConfigReadiness } from "./config-readiness.ts";
 import { createKubeLookups } from "./kube-lookups.ts";
 import { createWebhookMetrics } from "./metrics.ts";
 import { startWebhookServer, type WebhookServer } from "./server.ts";
@@ -45,8 +46,8 @@ export const webhookFlags = [
   {
     flag: "webhook-config-name",
     env: "VELTRIX_WEBHOOK_CONFIG_NAME",
-    default: "veltrix",
-    doc: "MutatingWebhookConfiguration whose caBundle is patched",
+    default: "",
+    doc: "MutatingWebhookConfiguration served (caBundle, readiness); empty: `veltrix-<namespace>`",
   },
   {
     flag: "webhook-cert-validity-days",
@@ -67,6 +68,15 @@ export const webhookFlags = [
     doc: "JSON with the cluster-wide sidecar defaults (chart ConfigMap)",
   },
 ] as const;
+
+/**
+ * The MutatingWebhookConfiguration's name when --webhook-config-name is empty: what the
+ * chart renders (`<fullname>-<namespace>`) for release `veltrix`, whose fullname is
+ * `veltrix` (test/chart/render.test.ts keeps the two equal).
+ */
+export function webhookConfigName(flag: string, namespace: string): string {
+  return flag || `veltrix-${namespace}`;
+}
 
 /** The chart's defaults.json (charts/veltrix/templates/sidecar-defaults.yaml). */
 export interface SidecarDefaultsFile {
@@ -124,10 +134,16 @@ export interface StartWebhookOptions {
   /** Owner of the self-managed Secret (the operator's Deployment; runtime/owner.ts). */
   ownerReferences?: V1OwnerReference[];
   log: (message: string, fields: Record<string, unknown>) => void;
+  /** Warning-level log (default: `log`): the webhook configuration is missing or does not trust us. */
+  warn?: (message: string, fields: Record<string, unknown>) => void;
+  /** Between checks of the webhook configuration (default 10 s). */
+  readinessIntervalMs?: number;
 }
 
 export interface RunningWebhook {
   server: WebhookServer;
+  /** Why the API server cannot call this webhook (for /readyz), or undefined when it can. */
+  notReadyReason(): string | undefined;
   stop(): Promise<void>;
 }
 
@@ -161,20 +177,22 @@ export async function startWebhook(o: StartWebhookOptions): Promise<RunningWebho
     ...(file.stateVolumeSizeLimit !== undefined && { storeSize: file.stateVolumeSizeLimit }),
   };
 
-  const holder: { server?: WebhookServer } = {};
+  const holder: { server?: WebhookServer; certPem?: string } = {};
   const onCertificate = (c: Parameters<WebhookServer["setCertificate"]>[0]): void => {
     holder.server?.setCertificate(c);
+    holder.certPem = c.certPem;
     o.log("webhook certificate loaded", { notAfter: c.notAfter?.toISOString() });
   };
   const validityDays = Number(f["webhook-cert-validity-days"]);
   if (!(validityDays > 0)) throw new Error(`--webhook-cert-validity-days: want a positive number`);
+  const configName = webhookConfigName(f["webhook-config-name"], o.namespace);
   const certs =
     mode === "selfManaged"
       ? new SelfManagedCertificates({
           kubeConfig: o.kubeConfig,
           namespace: o.namespace,
           secretName: f["webhook-secret"],
-          webhookConfigName: f["webhook-config-name"],
+          webhookConfigName: configName,
           dnsNames: serviceDnsNames(f["webhook-service"], o.namespace),
           servingValidityMs: validityDays * 86_400_000,
           onCertificate,
@@ -193,14 +211,29 @@ export async function startWebhook(o: StartWebhookOptions): Promise<RunningWebho
     log: o.log,
   });
   holder.server = server;
+  holder.certPem = certificate.certPem;
   o.log("webhook serving", {
     port: server.port,
     certificates: mode,
     nativeSidecars: injection.nativeSidecars,
+    webhookConfiguration: configName,
   });
+  const readiness = new WebhookConfigReadiness({
+    kubeConfig: o.kubeConfig,
+    name: configName,
+    servingCertPem: () => holder.certPem ?? certificate.certPem,
+    ...(certs instanceof SelfManagedCertificates && { repair: () => certs.sync() }),
+    ...(o.readinessIntervalMs !== undefined && { intervalMs: o.readinessIntervalMs }),
+    warn: o.warn ?? o.log,
+    info: o.log,
+  });
+  await readiness.check();
+  readiness.start();
   return {
     server,
+    notReadyReason: () => readiness.notReadyReason(),
     async stop() {
+      await readiness.stop();
       await certs.stop();
       await server.close();
     },

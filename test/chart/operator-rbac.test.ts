@@ -397,7 +397,7 @@ describe("chart on its own control plane: the operator with exactly the chart's 
     });
   });
 
-  describe("cert-manager mode (no access to Secrets or the webhook configuration)", () => {
+  describe("cert-manager mode (no access to Secrets; only reads the webhook configuration)", () => {
     const namespace = "veltrix-cm";
     let op: RunningOperator;
     let caPem = "";
@@ -426,6 +426,13 @@ describe("chart on its own control plane: the operator with exactly the chart's 
       const ca = await createCertificateAuthority("test-cert-manager-ca", 1);
       const serving = await issueServingCertificate(ca, { dnsNames: [`vc-veltrix.${namespace}.svc`] }, 1);
       caPem = ca.certPem;
+      // What cert-manager's CA injector would write: without it the operator is not ready
+      // (the API server could not verify the webhook).
+      const admission = cp.kubeConfig().makeApiClient(AdmissionregistrationV1Api);
+      const webhookName = `vc-veltrix-${namespace}`;
+      const config = await admission.readMutatingWebhookConfiguration({ name: webhookName });
+      for (const w of config.webhooks ?? []) w.clientConfig.caBundle = Buffer.from(caPem).toString("base64");
+      await admission.replaceMutatingWebhookConfiguration({ name: webhookName, body: config });
       op = await startOperatorAsChart("vc", namespace, async (env, own) => {
         expect(env["VELTRIX_WEBHOOK_CERT_MODE"]).toBe("certManager");
         expect(env["VELTRIX_WEBHOOK_CERT_DIR"]).toBe("/etc/veltrix/webhook-tls");

@@ -115,6 +115,10 @@ export function startMountedCertWebhook(opts: {
   certDir: string;
   defaultsFile: string;
   registry?: Registry;
+  /** The MutatingWebhookConfiguration it serves (checked for readiness). */
+  webhookConfigName?: string;
+  readinessIntervalMs?: number;
+  warn?: (message: string, fields: Record<string, unknown>) => void;
 }): Promise<RunningWebhook | undefined> {
   return startWebhook({
     kubeConfig: opts.kubeConfig,
@@ -122,13 +126,15 @@ export function startMountedCertWebhook(opts: {
     namespace: "veltrix-system",
     natsUrl: "nats://unused:4222",
     log: () => {},
+    ...(opts.warn && { warn: opts.warn }),
+    ...(opts.readinessIntervalMs !== undefined && { readinessIntervalMs: opts.readinessIntervalMs }),
     flags: {
       "webhook-cert-mode": "certManager",
       "webhook-port": "0",
       "webhook-host": "127.0.0.1",
       "webhook-service": "veltrix",
       "webhook-secret": "unused",
-      "webhook-config-name": "unused",
+      "webhook-config-name": opts.webhookConfigName ?? "unused",
       "webhook-cert-validity-days": "365",
       "webhook-cert-dir": opts.certDir,
       "sidecar-defaults-file": opts.defaultsFile,
