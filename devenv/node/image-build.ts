@@ -1,9 +1,9 @@
 // Container images without a container engine: a root file system assembled in a directory
-// becomes an OCI layer with umoci (Debian), the image config (entrypoint, cmd, user, env,
+// becomes an OCI layer with umoci (unpack, copy, repack) (Debian), the image config (entrypoint, cmd, user, env,
 // working dir, ports) is set with umoci config, and skopeo (Debian) writes the docker-archive
 // that `ctr images import` reads. Both are the real OCI tools; no tarball is made by hand.
 import { execFile } from "node:child_process";
-import { mkdirSync, rmSync } from "node:fs";
+import { cpSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 
@@ -25,6 +25,8 @@ export interface ImageSpec {
   reference: string;
   /** Root file system trees (ownership and modes as they are): one layer each, in order. */
   layers: string[];
+  /** An OCI layout (from an earlier build) whose image this one starts from: its layers are shared. */
+  from?: string;
   config: ImageConfig;
 }
 
@@ -48,6 +50,7 @@ export function umociConfigArgs(config: ImageConfig): string[] {
     args.push("--clear=config.cmd");
     for (const part of config.cmd) args.push("--config.cmd", part);
   }
+  if (config.exposedPorts) args.push("--clear=config.exposedports");
   if (config.user) args.push("--config.user", config.user);
   for (const [key, value] of Object.entries(config.env ?? {})) args.push("--config.env", `${key}=${value}`);
   if (config.workingDir) args.push("--config.workingdir", config.workingDir);
@@ -72,18 +75,31 @@ export async function buildImage(
   rmSync(layout, { recursive: true, force: true });
   rmSync(archive, { force: true });
   const image = `${layout}:image`;
-  await run("umoci", ["init", "--layout", layout]);
-  await run("umoci", ["new", "--image", image]);
-  for (const layer of spec.layers) {
-    await run("umoci", [
-      "insert",
-      "--image",
-      image,
-      "--history.created_by",
-      `veltrix devenv: ${layer}`,
-      layer,
-      "/",
-    ]);
+  if (spec.from) {
+    cpSync(spec.from, layout, { recursive: true });
+  } else {
+    await run("umoci", ["init", "--layout", layout]);
+    await run("umoci", ["new", "--image", image]);
+  }
+  if (spec.layers.length > 0) {
+    // unpack + repack, not `umoci insert`: Debian's umoci 0.4.7 writes insert layers without the
+    // tar end-of-archive blocks (umoci issue 436, fixed in 0.4.8), which GNU tar and scanners reject.
+    const bundle = join(outDir, `${name}.bundle`);
+    rmSync(bundle, { recursive: true, force: true });
+    await run("umoci", ["unpack", "--image", image, bundle]);
+    for (const layer of spec.layers) {
+      await run("cp", ["-a", `${layer}/.`, join(bundle, "rootfs")]);
+      await run("umoci", [
+        "repack",
+        "--refresh-bundle",
+        "--image",
+        image,
+        "--history.created_by",
+        `veltrix devenv: ${layer}`,
+        bundle,
+      ]);
+    }
+    rmSync(bundle, { recursive: true, force: true });
   }
   await run("umoci", ["config", "--image", image, ...umociConfigArgs(spec.config)]);
   await run("skopeo", ["copy", "--quiet", `oci:${image}`, `docker-archive:${archive}:${spec.reference}`]);

@@ -179,14 +179,21 @@ function appLayer(dir: string, fill: (app: string) => void): string {
   return root;
 }
 
+export interface BuiltImage {
+  /** docker-archive for `ctr images import`. */
+  archive: string;
+  /** The OCI layout it was written from (tag "image"). */
+  layout: string;
+}
+
 /**
- * Builds the four images into `outDir` and returns their docker-archive files. `bundle` is
- * dist/bundle (npm run build:bundle).
+ * Builds the four images into `outDir`. `bundle` is dist/bundle (npm run build:bundle). The
+ * sidecar image starts from the operator's (same layers, own config), as in the Dockerfile.
  */
 export async function buildNodeImages(opts: {
   outDir: string;
   bundle: string;
-}): Promise<Record<ImageName, string>> {
+}): Promise<Record<ImageName, BuiltImage>> {
   if (!existsSync(join(opts.bundle, "operator/main.js"))) {
     throw new Error(`${opts.bundle} has no operator/main.js: run npm run build:bundle first`);
   }
@@ -201,19 +208,17 @@ export async function buildNodeImages(opts: {
   mkdirSync(natsLayer, { recursive: true });
   copyFileSync(toolPath("nats-server"), join(natsLayer, "nats-server"));
   chmodSync(join(natsLayer, "nats-server"), 0o755);
-  const layers: Record<ImageName, string[]> = {
-    operator: [base, node, bundleLayer],
-    sidecar: [base, node, bundleLayer],
-    nats: [base, natsLayer],
-    "demo-app": [base, node, demoLayer],
-  };
-  const out = {} as Record<ImageName, string>;
-  for (const name of Object.keys(imageSpecs) as ImageName[]) {
-    const { archive } = await buildImage(
-      { reference: imageReference(name), layers: layers[name], config: imageSpecs[name] },
-      join(opts.outDir, "images"),
+  const out = join(opts.outDir, "images");
+  const build = (name: ImageName, layers: string[], from?: string): Promise<BuiltImage> =>
+    buildImage(
+      { reference: imageReference(name), layers, config: imageSpecs[name], ...(from ? { from } : {}) },
+      out,
     );
-    out[name] = archive;
-  }
-  return out;
+  const operator = await build("operator", [base, node, bundleLayer]);
+  return {
+    operator,
+    sidecar: await build("sidecar", [], operator.layout),
+    nats: await build("nats", [base, natsLayer]),
+    "demo-app": await build("demo-app", [base, node, demoLayer]),
+  };
 }

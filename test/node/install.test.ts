@@ -3,9 +3,12 @@
 // sidecar, and requests through its ClusterIP Service and its DNS name reaching the app in
 // sync mode with the operator's revision.
 import { writeFileSync } from "node:fs";
+import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
+import { repoRoot } from "../../devenv/tools.ts";
+import { dockerfileTarget, readLayerFile, readOciImage } from "./image-contract.ts";
 import { nodeFailedMarker } from "./setup.ts";
 import {
   demoDeployment,
@@ -34,6 +37,11 @@ async function until<T>(what: string, check: () => Promise<T | undefined>, timeo
   );
 }
 
+/** Every file and directory under `dir`, relative to it. */
+async function readdirRecursive(dir: string): Promise<string[]> {
+  return (await readdir(dir, { recursive: true })).map(String);
+}
+
 interface DemoAnswer {
   path: string;
   requestId: string | null;
@@ -57,6 +65,36 @@ describe("Veltrix on a real node (helm install, pods, native sidecar)", () => {
 
   afterEach((ctx) => {
     if (ctx.task.result?.state === "fail") writeFileSync(join(runDir, nodeFailedMarker), ctx.task.name);
+  });
+
+  it("builds images with the release Dockerfile's app tree, entrypoint, user and flags", async () => {
+    const bundleFiles = (await readdirRecursive(env.bundle)).map((p) => `app/${p}`).sort();
+    for (const target of ["operator", "sidecar"] as const) {
+      const intent = dockerfileTarget(join(repoRoot, "images/Dockerfile"), target);
+      const image = await readOciImage(env.images[target].layout);
+      expect(image.config.Entrypoint, target).toEqual(intent.entrypoint);
+      expect(image.config.Cmd, target).toEqual(intent.cmd);
+      expect(image.config.User, target).toBe(intent.user);
+      expect(image.config.WorkingDir, target).toBe(intent.appDir);
+      expect(image.config.WorkingDir, target).toBe(intent.workingDir);
+      for (const [key, value] of Object.entries(intent.env))
+        expect(image.config.Env, target).toContain(`${key}=${value}`);
+      expect(Object.keys(image.config.ExposedPorts ?? {}).sort(), target).toEqual(
+        intent.exposedPorts.map((p) => `${p}/tcp`).sort(),
+      );
+      // The application tree is the bundle, file for file.
+      const app = (image.layers.at(-1) ?? []).filter((p) => p.startsWith("app/")).sort();
+      expect(app, target).toEqual(bundleFiles);
+      // The runtime base: glibc, CA certificates, nonroot 65532, Node, and no shell.
+      const base = image.layers[0] ?? [];
+      expect(base).toContain("etc/ssl/certs/ca-certificates.crt");
+      expect(base.some((p) => /lib\/x86_64-linux-gnu\/libc\.so\.6$/.test(p))).toBe(true);
+      expect(base.some((p) => /(^|\/)bin\/(sh|bash|dash)$/.test(p))).toBe(false);
+      expect(image.layers[1]).toContain("nodejs/bin/node");
+      expect(await readLayerFile(env.images[target].layout, 0, "etc/passwd")).toMatch(
+        /^nonroot:x:65532:65532:/m,
+      );
+    }
   });
 
   it("runs the operator's replicas in pods; one holds the Lease", async () => {

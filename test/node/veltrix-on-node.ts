@@ -20,7 +20,12 @@ import {
   NodeUnavailableError,
   startNodeCluster,
 } from "../../devenv/node/cluster.ts";
-import { buildNodeImages, imageReference } from "../../devenv/node/images.ts";
+import {
+  type BuiltImage,
+  buildNodeImages,
+  imageReference,
+  type ImageName,
+} from "../../devenv/node/images.ts";
 import { repoRoot, toolPath } from "../../devenv/tools.ts";
 
 const run = promisify(execFile);
@@ -37,6 +42,8 @@ export interface VeltrixOnNode {
   custom: CustomObjectsApi;
   helmHome: string;
   timings: Record<string, number>;
+  images: Record<ImageName, BuiltImage>;
+  bundle: string;
   kubectl(args: string[]): Promise<string>;
   helm(args: string[]): Promise<string>;
   stop(): Promise<void>;
@@ -80,7 +87,7 @@ export async function startVeltrixOnNode(dir: string): Promise<VeltrixOnNode> {
   mark("bundle");
   const images = await buildNodeImages({ outDir: join(dir, "images"), bundle });
   mark("images");
-  const cluster = await startNodeCluster({ dir, images: Object.values(images) });
+  const cluster = await startNodeCluster({ dir, images: Object.values(images).map((i) => i.archive) });
   mark("node ready");
   const kc = cluster.controlPlane.kubeConfig();
   const helmHome = join(dir, "helm");
@@ -93,6 +100,8 @@ export async function startVeltrixOnNode(dir: string): Promise<VeltrixOnNode> {
     custom: kc.makeApiClient(CustomObjectsApi),
     helmHome,
     timings,
+    images,
+    bundle,
     async kubectl(args) {
       const { stdout } = await run(toolPath("kubectl"), [
         "--kubeconfig",
