@@ -1,18 +1,15 @@
-// The operator's NATS connection. Connects in the background and keeps trying while
-// the server is unreachable; reports whether it is usable right now so a reconcile
-// fails fast (Ready=False, reason NatsUnavailable) instead of waiting on timeouts.
-// onUp fires on every (re)connect so the controller can resync at once.
+// The operator's NATS connection: the process-wide supervisor (lib/nats-supervisor.ts)
+// with the JetStream handles and buckets a reconcile uses. It reports whether NATS is
+// usable right now so a reconcile fails fast (Ready=False, reason NatsUnavailable)
+// instead of waiting on timeouts; onUp fires on every (re)connect so the controller
+// can resync at once.
 import { jetstream, type JetStreamClient, type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { configBucket, sidecarStatusBucket, sidecarStatusTtlMs } from "../../api/contract.ts";
 import { type ErrorCode, VeltrixError } from "../../api/errors.ts";
-import {
-  credentialsFileProblem,
-  type NatsClientSettings,
-  natsConnectionOptions,
-  natsFailureKind,
-} from "../../lib/nats-auth.ts";
+import { credentialsFileProblem, type NatsClientSettings, natsFailureKind } from "../../lib/nats-auth.ts";
+import { NatsSupervisor } from "../../lib/nats-supervisor.ts";
 import type { Logger } from "../../lib/log.ts";
 
 export interface NatsHandles {
@@ -42,24 +39,46 @@ const natsConnectCodes: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   "VX_ERR_NATS_TLS",
 ]);
 
+/** The operator's NATS connection (lib/nats-supervisor.ts) with its JetStream handles and buckets. */
 export class NatsLink {
   private readonly opts: NatsLinkOptions;
-  private handles: NatsHandles | undefined;
-  private connected = false;
-  private lastError: unknown;
-  private closed = false;
-  private loop: Promise<void> | undefined;
+  private readonly supervisor: NatsSupervisor<NatsHandles>;
 
   constructor(opts: NatsLinkOptions) {
     this.opts = opts;
-  }
-
-  get isConnected(): boolean {
-    return this.connected && this.handles !== undefined;
+    const timeout = opts.timeoutMs ?? 3_000;
+    const replicas = opts.bucketReplicas ?? 1;
+    this.supervisor = new NatsSupervisor<NatsHandles>({
+      servers: opts.servers,
+      name: opts.name ?? "veltrix-operator",
+      log: opts.log,
+      ...(opts.client ? { client: opts.client } : {}),
+      setup: async (nc) => {
+        const jsm = await jetstreamManager(nc, { timeout });
+        const js = jetstream(nc, { timeout });
+        const kvm = new Kvm(js);
+        const configKv = await kvm.create(configBucket, { history: 5, replicas });
+        const sidecarKv = await kvm.create(sidecarStatusBucket, {
+          history: 1,
+          ttl: sidecarStatusTtlMs,
+          replicas,
+        });
+        return { nc, jsm, js, configKv, sidecarKv };
+      },
+    });
+    // Every (re)connect: the controller resyncs at once.
+    this.supervisor.onChange((up) => {
+      const handles = this.supervisor.handles;
+      if (up && handles) opts.onUp?.(handles);
+    });
   }
 
   start(): void {
-    this.loop ??= this.connectLoop();
+    this.supervisor.start();
+  }
+
+  get isConnected(): boolean {
+    return this.supervisor.available;
   }
 
   /**
@@ -67,112 +86,34 @@ export class NatsLink {
    * (VX_ERR_NATS_AUTH / VX_ERR_NATS_TLS when the last connect failed on credentials or TLS).
    */
   get(): NatsHandles {
-    if (!this.handles || !this.connected) {
-      const why = this.lastError instanceof Error ? `: ${this.lastError.message}` : "";
-      const kind = this.handles ? "other" : natsFailureKind(this.lastError);
-      if (kind === "auth") {
-        const fileProblem = credentialsFileProblem(this.lastError);
-        throw new VeltrixError(
-          "VX_ERR_NATS_AUTH",
-          fileProblem
-            ? `cannot use the operator's NATS credentials for ${this.opts.servers}: ${fileProblem.message}`
-            : `NATS at ${this.opts.servers} refused the operator's credentials${why}`,
-          { cause: this.lastError },
-        );
-      }
-      if (kind === "tls") {
-        throw new VeltrixError("VX_ERR_NATS_TLS", `${this.opts.servers}${why}`, {
-          cause: this.lastError,
-        });
-      }
-      throw new VeltrixError("VX_ERR_NATS_UNAVAILABLE", `${this.opts.servers}${why}`, {
-        cause: this.lastError,
-      });
+    const handles = this.supervisor.handles;
+    if (handles) return handles;
+    const cause = this.supervisor.lastFailure;
+    const why = cause instanceof Error ? `: ${cause.message}` : "";
+    const servers = this.opts.servers;
+    const kind = natsFailureKind(cause);
+    if (kind === "auth") {
+      const fileProblem = credentialsFileProblem(cause);
+      throw new VeltrixError(
+        "VX_ERR_NATS_AUTH",
+        fileProblem
+          ? `cannot use the operator's NATS credentials for ${servers}: ${fileProblem.message}`
+          : `NATS at ${servers} refused the operator's credentials${why}`,
+        { cause },
+      );
     }
-    return this.handles;
+    if (kind === "tls") throw new VeltrixError("VX_ERR_NATS_TLS", `${servers}${why}`, { cause });
+    throw new VeltrixError("VX_ERR_NATS_UNAVAILABLE", `${servers}${why}`, { cause });
   }
 
   /** Remembers why a request failed (shown in the next unavailable error). */
   noteFailure(err: unknown): void {
-    // Our own "unavailable" error wraps lastError already; keeping it would nest messages.
+    // Our own "unavailable" error wraps the failure already; keeping it would nest messages.
     if (err instanceof VeltrixError && natsConnectCodes.has(err.code)) return;
-    this.lastError = err;
+    this.supervisor.noteFailure(err);
   }
 
-  async close(): Promise<void> {
-    this.closed = true;
-    await this.handles?.nc.close().catch(() => undefined);
-    await this.loop;
-  }
-
-  private async connectLoop(): Promise<void> {
-    let delay = 250;
-    while (!this.closed && !this.handles) {
-      try {
-        const nc = await connect({
-          // connect() takes one URL per entry; --nats-url is comma-separated.
-          servers: this.opts.servers
-            .split(",")
-            .map((u) => u.trim())
-            .filter((u) => u !== ""),
-          name: this.opts.name ?? "veltrix-operator",
-          maxReconnectAttempts: -1,
-          reconnectTimeWait: 500,
-          timeout: 3_000,
-          ...natsConnectionOptions(this.opts.client ?? {}),
-        });
-        const timeout = this.opts.timeoutMs ?? 3_000;
-        const jsm = await jetstreamManager(nc, { timeout });
-        const js = jetstream(nc, { timeout });
-        const kvm = new Kvm(js);
-        const replicas = this.opts.bucketReplicas ?? 1;
-        const configKv = await kvm.create(configBucket, { history: 5, replicas });
-        const sidecarKv = await kvm.create(sidecarStatusBucket, {
-          history: 1,
-          ttl: sidecarStatusTtlMs,
-          replicas,
-        });
-        this.handles = { nc, jsm, js, configKv, sidecarKv };
-        this.connected = true;
-        this.lastError = undefined;
-        this.opts.log.info("connected to NATS", { servers: this.opts.servers });
-        void this.watchStatus(nc);
-        this.opts.onUp?.(this.handles);
-      } catch (err) {
-        this.lastError = err;
-        this.opts.log.warn("NATS connect failed, retrying", {
-          servers: this.opts.servers,
-          err,
-          retryInMs: delay,
-        });
-        await new Promise((r) => setTimeout(r, delay));
-        delay = Math.min(delay * 2, 5_000);
-      }
-    }
-  }
-
-  private async watchStatus(nc: NatsConnection): Promise<void> {
-    for await (const s of nc.status()) {
-      if (s.type === "disconnect") {
-        this.connected = false;
-        this.lastError = new Error("disconnected");
-        this.opts.log.warn("NATS disconnected");
-      } else if (s.type === "reconnect") {
-        this.connected = true;
-        this.lastError = undefined;
-        this.opts.log.info("NATS reconnected");
-        if (this.handles) this.opts.onUp?.(this.handles);
-      }
-    }
-    this.connected = false;
-    if (this.closed) return;
-    // The client gave up on this connection (it retries forever, except after repeated
-    // authorization errors, e.g. rotated or revoked credentials): connect anew, which reads
-    // the credential files again.
-    const why = await nc.closed();
-    this.lastError = why ?? new Error("NATS connection closed");
-    this.handles = undefined;
-    this.opts.log.warn("NATS connection closed, connecting again", { err: this.lastError });
-    this.loop = this.connectLoop();
+  close(): Promise<void> {
+    return this.supervisor.close();
   }
 }
