@@ -32,9 +32,9 @@ import {
 import { ensureOutcomeBucket } from "../../api/outcome-bucket.ts";
 import { applyDefaults, type ConfigDocument, configDocument, parseDuration } from "../../api/resolve.ts";
 import type { VeltrixConfig, VeltrixConfigStatus } from "../../api/types.generated.ts";
-import { type ConditionInput, findCondition, setCondition, statusEqual } from "./conditions.ts";
+import { findCondition, statusEqual } from "./conditions.ts";
+import { desiredStatus, type NatsFailure, natsFailure } from "./status.ts";
 import type { ReconcileContext, ReconcileResult } from "../runtime/controller.ts";
-import { VeltrixError } from "../../api/errors.ts";
 import type { EventRecorder } from "../runtime/events.ts";
 import type { NatsLink } from "./nats-link.ts";
 import type { SidecarStatusIndex } from "./sidecar-status.ts";
@@ -149,77 +149,28 @@ export class VeltrixConfigReconciler {
     );
 
     // 4. Status, last.
-    const natsCode = natsError instanceof VeltrixError ? natsError.code : undefined;
-    const natsReason =
-      natsCode === "VX_ERR_NATS_UNAVAILABLE"
-        ? "NatsUnavailable"
-        : natsCode === "VX_ERR_NATS_AUTH"
-          ? "NatsAuthFailed"
-          : natsCode === "VX_ERR_NATS_TLS"
-            ? "NatsTLSFailed"
-            : "NatsError";
-    const natsMessage = natsError instanceof Error ? natsError.message : String(natsError);
-    const stream: ConditionInput = state
-      ? {
-          type: conditionTypes.streamReady,
-          status: "True",
-          reason: "StreamReady",
-          message: `stream ${streamName(ref)} with durable consumer ${consumerName}`,
-        }
-      : { type: conditionTypes.streamReady, status: "False", reason: natsReason, message: natsMessage };
-    const configCond: ConditionInput = natsError
-      ? {
-          type: conditionTypes.configPublished,
-          status: "False",
-          reason: natsReason,
-          message: `revision ${doc.revision} is in ConfigMap ${configMapName(ref.name)} only: ${natsMessage}`,
-        }
-      : {
-          type: conditionTypes.configPublished,
-          status: "True",
-          reason: "Published",
-          message: `revision ${doc.revision} published to NATS KV and ConfigMap ${configMapName(ref.name)}`,
-        };
-    const ready: ConditionInput = natsError
-      ? { type: conditionTypes.ready, status: "False", reason: natsReason, message: natsMessage }
-      : {
-          type: conditionTypes.ready,
-          status: "True",
-          reason: "Reconciled",
-          message: "stream, consumer and config are in place",
-        };
-    let conditions = old.conditions ?? [];
-    for (const c of [stream, configCond, ready]) conditions = setCondition(conditions, c, generation, now);
-    const status: VeltrixConfigStatus = {
-      ...(generation !== undefined ? { observedGeneration: generation } : {}),
+    const failure = natsError === undefined ? undefined : natsFailure(natsError);
+    const status = desiredStatus({
+      ref,
+      generation,
       revision: doc.revision,
-      conditions,
-      stream: streamName(ref),
-      consumer: consumerName,
-      configMap: configMapName(ref.name),
-      pods: { injected: pods.length, inSync: inSync.length, summary: `${inSync.length}/${pods.length}` },
-      queue: state
-        ? { depth: state.stream.state.messages, consumerPending: state.consumer.num_ack_pending }
-        : (old.queue ?? { depth: 0, consumerPending: 0 }),
-    };
+      now,
+      old,
+      stream: state,
+      failure,
+      pods: { injected: pods.length, inSync: inSync.length },
+    });
     if (!statusEqual(old, status)) await this.writeStatus(key, ref, status);
 
     // 5. Events for what an admin wants to see.
-    await this.recordEvents(
-      target,
-      old,
-      state,
-      published,
-      doc,
-      natsError ? { reason: natsReason, message: natsMessage } : undefined,
-    );
+    await this.recordEvents(target, old, state, published, doc, failure);
 
-    if (natsError) {
+    if (failure) {
       ctx.log.warn("NATS step failed; Ready=False, retrying with backoff", {
-        reason: natsReason,
+        reason: failure.reason,
         err: natsError,
       });
-      throw natsError instanceof Error ? natsError : new Error(natsMessage);
+      throw natsError instanceof Error ? natsError : new Error(failure.message);
     }
     ctx.log.debug("in sync", { revision: doc.revision, changed: state?.changed });
     return { requeueAfterMs: this.deps.statusRefreshMs ?? 30_000 };
@@ -236,7 +187,7 @@ export class VeltrixConfigReconciler {
     state: StreamState | undefined,
     published: boolean,
     doc: ConfigDocument,
-    failure: { reason: string; message: string } | undefined,
+    failure: NatsFailure | undefined,
   ): Promise<void> {
     const ev = this.deps.events;
     // Seen before by this process, or reported ready: a create now means it was deleted.
