@@ -23,7 +23,7 @@ export interface JsonSchema {
   maxItems?: number;
   maxProperties?: number;
   "x-kubernetes-int-or-string"?: boolean;
-  "x-kubernetes-validations"?: { rule: string; message?: string }[];
+  "x-kubernetes-validations"?: { rule: string; message?: string; fieldPath?: string }[];
 }
 
 export const repoRoot = fileURLToPath(new URL("../", import.meta.url)).replace(/\/$/, "");
@@ -161,7 +161,9 @@ function typeLabel(s: JsonSchema): string {
   if (s.type === "array") return `[]${s.items ? typeLabel(s.items) : "any"}`;
   if (s.type === "object" && !s.properties && typeof s.additionalProperties === "object")
     return `map[string]${typeLabel(s.additionalProperties)}`;
-  if (s.type === "string" && s.pattern?.includes("ms|s|m|h")) return "duration";
+  // A duration is a string whose own rule checks the Go duration format (crds/veltrixconfig.yaml).
+  const isDuration = (s["x-kubernetes-validations"] ?? []).some((v) => v.rule.includes("(ms|s|m|h)"));
+  if (s.type === "string" && isDuration) return "duration";
   return s.type ?? "any";
 }
 
@@ -187,7 +189,9 @@ export function renderDocs(crd: CrdDoc): string {
       rows.push(`| \`${path}\` | ${cell(typeLabel(s))} | ${def} | ${cell(desc)} |`);
     }
     for (const v of s["x-kubernetes-validations"] ?? [])
-      rules.push(`| \`${path || "(object)"}\` | ${cell(v.message ?? v.rule)} |`);
+      rules.push(
+        `| \`${[path, v.fieldPath?.replace(/^\./, "")].filter(Boolean).join(".") || "(object)"}\` | ${cell(v.message ?? v.rule)} |`,
+      );
     const childBase = path ? `${path}.` : "";
     for (const [k, p] of Object.entries(s.properties ?? {})) {
       if (!path && ["apiVersion", "kind", "metadata"].includes(k)) continue;
@@ -218,6 +222,11 @@ export function renderDocs(crd: CrdDoc): string {
     ...rows,
     "",
     "## Validation rules (checked by the API server)",
+    "",
+    "Each message names the field it is about (the rule's `fieldPath` where it checks several).",
+    "A value of the wrong type is refused by the schema's type check, which names the field and",
+    'the type it got: `spec.config.retries: Invalid value: "integer": ... must be of type string`',
+    "(quote numbers and booleans in `spec.config`, `overrides[].config` and `match.headers`).",
     "",
     "| on | message |",
     "| --- | --- |",
