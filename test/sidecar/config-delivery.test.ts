@@ -155,7 +155,8 @@ describe("config revisions in the queued modes (real nats-server)", () => {
       const doc1 = configDocument(ref, { config: { color: "blue" }, queue });
       const doc2 = configDocument(ref, { config: { color: "green" }, queue });
       const nc = await connect({ servers: nats.url });
-      cleanups.push(() => nc.drain());
+      // close, not drain: NATS is stopped below, and a drain would wait for it.
+      cleanups.push(() => nc.close());
       const kv = await new Kvm(nc).create(configBucket, { history: 5 });
       await kv.put(configKey(ref), JSON.stringify(doc1));
       const configFile = writeVeltrixConfig(dir, { ...ref, config: { color: "blue" }, queue });
@@ -168,12 +169,19 @@ describe("config revisions in the queued modes (real nats-server)", () => {
       });
       cleanups.push(() => sc.process.stop());
       expect(await revisionOf(sc)).toBe(doc1.revision);
+      // Ready comes before the queue is attached (onBrokerUnavailable: direct serves
+      // meanwhile): wait for the queue, so the requests below go through JetStream.
+      await eventually("queue attached", async () => {
+        const r = (await (await fetch(`${sc.admin}/readyz`)).json()) as { queue?: string };
+        return r.queue === "attached" ? true : undefined;
+      });
 
       /** Sends a request; sync answers it, async accepts it (202) and its outcome answers it. */
       const send = async (path: string, id: string): Promise<() => Promise<{ revision: string }>> => {
         const headers = { "x-veltrix-request-id": id };
         if (mode === "sync") {
           const res = fetch(`${sc.url}${path}`, { headers });
+          res.catch(() => undefined); // awaited below; a failed test must not leave it unhandled
           return async () => (await (await res).json()) as { revision: string };
         }
         const res = await fetch(`${sc.url}${path}`, { method: "POST", headers });
@@ -191,7 +199,7 @@ describe("config revisions in the queued modes (real nats-server)", () => {
       };
       const record = async (id: string) =>
         (await (await fetch(`${sc.admin}/v1/requests/${id}`)).json()) as {
-          record?: { state: string; revision: string };
+          record?: { state: string; revision: string; mode: string };
           config?: { config: Record<string, string> };
         };
 
@@ -215,13 +223,15 @@ describe("config revisions in the queued modes (real nats-server)", () => {
       // Run after revision 2 arrived, with the revision it was admitted under.
       expect((await pinned()).revision).toBe(doc1.revision);
       const rec = await record(pinnedId);
-      expect(rec.record).toMatchObject({ state: "done", revision: doc1.revision });
+      expect(rec.record).toMatchObject({ state: "done", revision: doc1.revision, mode });
+      expect((await record(`first-${mode}-0001`)).record?.mode).toBe(mode);
       expect(rec.config?.config).toEqual({ color: "blue" });
       const fresh = await send("/fresh", `fresh-${mode}-0001`);
       expect((await fresh()).revision).toBe(doc2.revision);
 
       // NATS down: restarted, the sidecar serves the last revision it applied, from disk
       // (the file it was started with still says revision 1).
+      await nc.close();
       await nats.stop();
       await sc.process.stop();
       await sc.start();

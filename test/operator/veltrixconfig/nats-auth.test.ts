@@ -60,7 +60,11 @@ describe("NATS with TLS and authentication (own nats-server)", () => {
     ({ nats, caFile, credsFile } = await startSecureNats({
       dir,
       credsName: "operator.creds",
-      passwordUsers: [{ user: "veltrix", password: "s3cret" }],
+      // "rotator" is the rotation test's own user: changing its password touches no other test.
+      passwordUsers: [
+        { user: "veltrix", password: "s3cret" },
+        { user: "rotator", password: "r0tate-me" },
+      ],
     }));
     namespace = await createNamespace("op-nats-auth");
   });
@@ -133,16 +137,17 @@ describe("NATS with TLS and authentication (own nats-server)", () => {
     }
   });
 
-  // Last: it changes the server's password.
   it("recovers after credentials are rotated: NatsAuthFailed until the mounted files change", async () => {
     await createVxc(namespace, "rotate", { config: { v: "1" } });
-    const creds = secretDir("rotate", { user: "veltrix", password: "s3cret" });
+    const creds = secretDir("rotate", { user: "rotator", password: "r0tate-me" });
     await withOperator({ tlsCaFile: caFile, credentialsDir: creds }, async () => {
       await eventually("rotate Ready", () => readyVxc(namespace, "rotate"));
 
       // The NATS admin rotates the password; the operator's Secret is not updated yet.
       const conf = join(dir, "nats", "nats.conf");
-      writeFileSync(conf, readFileSync(conf, "utf8").replace('password: "s3cret"', 'password: "r0tated"'));
+      const before = readFileSync(conf, "utf8");
+      expect(before).toContain('password: "r0tate-me"');
+      writeFileSync(conf, before.replace('password: "r0tate-me"', 'password: "r0tated"'));
       await nats.stop();
       await nats.start();
       const refused = await readyReason("rotate", "NatsAuthFailed");
