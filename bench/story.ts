@@ -15,13 +15,17 @@
 // writes the section of docs/benchmarks.md and its charts (bench/story-report.ts).
 //   scripts/with-node24 node bench/story.ts [--quick] [--only=ramp,overload]
 // Sizes: VX_STORY_STEPS, VX_STORY_THINK_MS, VX_STORY_WINDOW_S, VX_STORY_WORK_US,
-// VX_STORY_WAIT_MS, VX_STORY_STATE_KIB, VX_STORY_CPU_RATE, VX_STORY_CPU_HELD, VX_STORY_RUNS.
+// VX_STORY_WAIT_MS, VX_STORY_STATE_KIB, VX_STORY_CPU_RATE, VX_STORY_CPU_HELD, VX_STORY_RUNS,
+// VX_STORY_CONTENDERS; VX_STORY_SIDECAR_NODE_ARGS adds Node flags to the sidecar (and so
+// its workers), e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"; VX_STORY_PROFILE_DIR=DIR
+// writes a CPU profile of every sidecar worker for each measured window only.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, cpus, totalmem, tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { openLoop, port, repo, sidecarArgs, start, startNatsServer, type Proc } from "./lib/procs.ts";
+import { startProfiles } from "./lib/inspector-profile.ts";
 import { median, printTable, writeResults, type Row } from "./lib/report.ts";
 import {
   getJson,
@@ -94,7 +98,10 @@ const natsPid = nats.proc.child.pid ?? 0;
 const always: Proc[] = [nats.proc];
 
 type Kind = "old" | "haproxy" | "direct" | "sync" | "async";
-const kinds: Kind[] = ["old", "haproxy", "direct", "sync", "async"];
+// VX_STORY_CONTENDERS=direct,sync drives only those (profiling, partial runs).
+const kinds: Kind[] = (["old", "haproxy", "direct", "sync", "async"] as Kind[]).filter(
+  (k) => !process.env["VX_STORY_CONTENDERS"] || process.env["VX_STORY_CONTENDERS"].split(",").includes(k),
+);
 
 async function contender(kind: Kind, maxUsers: number, configKiB = 1): Promise<Contender> {
   const processes = Math.max(1, Math.ceil(maxUsers / P.perGenerator));
@@ -141,7 +148,15 @@ interface Measured {
   /** Per role: CPU µs per request (all of the role's processes), RSS MiB (sum, peak over the window), open files (max of one process). */
   roles: Record<
     string,
-    { cpuUsPerReq: number; cpuCores: number; rssMiB: number; maxFds: number; processes: number }
+    {
+      cpuUsPerReq: number;
+      cpuCores: number;
+      rssMiB: number;
+      maxFds: number;
+      processes: number;
+      /** CPU µs per request by thread name, over the role's processes. */
+      threadsUsPerReq: Record<string, number>;
+    }
   >;
   cpuUsPerReqTotal: number;
 }
@@ -149,6 +164,8 @@ interface Measured {
 async function measure(c: Contender, users: Users, userCount: number, windowS: number): Promise<Measured> {
   const pids = [...c.pids(), ...users.pids()];
   const app0 = await getJson<AppStats>(c.appPort, "/_stats?reset=1").catch(() => undefined);
+  const profileDir = process.env["VX_STORY_PROFILE_DIR"];
+  const stopProfiles = profileDir && c.inspectPorts?.length ? await startProfiles(c.inspectPorts) : undefined;
   const s0 = sample(pids);
   await users.window();
   const peak = new Map<number, number>();
@@ -159,6 +176,10 @@ async function measure(c: Contender, users: Users, userCount: number, windowS: n
   }
   const r: WindowReport = await users.report();
   const s1 = sample(pids);
+  if (stopProfiles && profileDir) {
+    const files = await stopProfiles(join(profileDir, `${c.name.replace(/\W+/g, "-")}-${userCount}`));
+    say(`profiles (${r.ok.count + r.shed.count} requests in the window): ${files.join(" ")}`);
+  }
   const app1 = await getJson<AppStats>(c.appPort, "/_stats").catch(() => undefined);
   const seconds = r.windowMs / 1000;
   const answered = r.ok.count + r.shed.count;
@@ -167,8 +188,20 @@ async function measure(c: Contender, users: Users, userCount: number, windowS: n
   for (const b of s1) {
     const a = s0.find((x: ProcSample) => x.pid === b.pid);
     const cpu = a ? b.cpuMs - a.cpuMs : Number.NaN;
-    const role = (roles[b.role] ??= { cpuUsPerReq: 0, cpuCores: 0, rssMiB: 0, maxFds: 0, processes: 0 });
+    const role = (roles[b.role] ??= {
+      cpuUsPerReq: 0,
+      cpuCores: 0,
+      rssMiB: 0,
+      maxFds: 0,
+      processes: 0,
+      threadsUsPerReq: {},
+    });
     role.processes++;
+    for (const [t, ms] of Object.entries(b.threads)) {
+      const before = a?.threads[t];
+      if (before !== undefined && answered)
+        role.threadsUsPerReq[t] = (role.threadsUsPerReq[t] ?? 0) + ((ms - before) * 1000) / answered;
+    }
     if (Number.isFinite(cpu)) {
       role.cpuUsPerReq += answered ? (cpu * 1000) / answered : Number.NaN;
       role.cpuCores += cpu / 1000 / seconds;
@@ -312,6 +345,7 @@ function stepRow(name: string, m: Measured): Row {
         [`${role} RSS MiB`, v.rssMiB],
         [`${role} max fds`, v.maxFds],
         [`${role} processes`, v.processes],
+        ...Object.entries(v.threadsUsPerReq).map(([t, us]) => [`${role} thread ${t} µs/req`, us]),
       ]),
     ),
   };

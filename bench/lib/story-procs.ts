@@ -27,6 +27,8 @@ export interface Contender {
   pids(): { role: string; pid: number }[];
   appPort: number;
   maxConcurrency: number | undefined;
+  /** DevTools ports of the sidecar's workers (VX_STORY_PROFILE_DIR set). */
+  inspectPorts?: number[];
   stop(): Promise<void>;
 }
 
@@ -241,7 +243,12 @@ export async function veltrix(
     "--grace-ms",
     "2000",
   ];
-  const sc = await start(node, args, sp, join(dir, `sidecar-${o.mode}-${sp}.log`));
+  const extra = (process.env["VX_STORY_SIDECAR_NODE_ARGS"] ?? "").split(" ").filter(Boolean);
+  // VX_STORY_PROFILE_DIR: an inspector on the primary (port P) and each worker (P + i),
+  // so story.ts can profile the sidecar's workers during a window only.
+  const inspectPort = process.env["VX_STORY_PROFILE_DIR"] ? await port() : 0;
+  if (inspectPort) extra.push(`--inspect=127.0.0.1:${inspectPort}`);
+  const sc = await start(node, [...extra, ...args], sp, join(dir, `sidecar-${o.mode}-${sp}.log`));
   const deadline = Date.now() + 30_000;
   for (;;) {
     const ready = await getJson<{ ready?: boolean }>(adminPort, "/readyz").catch(() => undefined);
@@ -252,6 +259,7 @@ export async function veltrix(
   const primary = sc.child.pid ?? 0;
   return {
     name: `Veltrix ${o.mode}`,
+    inspectPorts: inspectPort ? Array.from({ length: o.workers }, (_, i) => inspectPort + 1 + i) : [],
     targets: [{ host: "127.0.0.1", port: sp }],
     pids: () => [
       { role: "app", pid: a.proc.child.pid ?? 0 },
@@ -276,6 +284,24 @@ export interface ProcSample {
   cpuMs: number;
   rssKiB: number;
   fds: number;
+  /** CPU ms by thread name (main thread "MainThread"; V8's GC helpers, the libuv pool, worker threads). */
+  threads: Record<string, number>;
+}
+
+function threadCpu(pid: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      const name =
+        Number(tid) === pid ? "MainThread" : stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      out[name] = (out[name] ?? 0) + ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+    } catch {
+      /* the thread ended */
+    }
+  }
+  return out;
 }
 
 export function sample(pids: { role: string; pid: number }[]): ProcSample[] {
@@ -288,9 +314,10 @@ export function sample(pids: { role: string; pid: number }[]): ProcSample[] {
         cpuMs: cpuMs(pid),
         rssKiB: rssKiB(pid),
         fds: readdirSync(`/proc/${pid}/fd`).length,
+        threads: role === "sidecar" || role === "app" ? threadCpu(pid) : {},
       });
     } catch {
-      out.push({ role, pid, cpuMs: Number.NaN, rssKiB: Number.NaN, fds: Number.NaN });
+      out.push({ role, pid, cpuMs: Number.NaN, rssKiB: Number.NaN, fds: Number.NaN, threads: {} });
     }
   }
   return out;
