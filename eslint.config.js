@@ -44,7 +44,14 @@ export default tseslint.config(
     },
   },
   {
-    files: ["api/**/*.ts", "lib/**/*.ts", "operator/**/*.ts", "sidecar/**/*.ts", "devenv/**/*.ts"],
+    files: [
+      "api/**/*.ts",
+      "lib/**/*.ts",
+      "operator/**/*.ts",
+      "sidecar/**/*.ts",
+      "cli/**/*.ts",
+      "devenv/**/*.ts",
+    ],
     ignores: ["**/*.test.ts"],
     // Relative imports name their .ts file, so Node's own resolution finds them.
     settings: {
@@ -88,8 +95,15 @@ export default tseslint.config(
     ),
   },
   {
-    // Dev tooling, and unit tests beside the code, may use devenv/ but never test/.
-    files: ["devenv/**/*.ts", "bench/**/*.ts", "scripts/**/*.ts", "{api,lib,operator,sidecar}/**/*.test.ts"],
+    // Dev tooling, the command (its `up` starts the local stack), and unit tests beside the
+    // code may use devenv/ but never test/.
+    files: [
+      "devenv/**/*.ts",
+      "bench/**/*.ts",
+      "scripts/**/*.ts",
+      "cli/**/*.ts",
+      "{api,lib,operator,sidecar}/**/*.test.ts",
+    ],
     rules: restrict(noTestCode),
   },
   { files: ["eslint.config.js"], ...tseslint.configs.disableTypeChecked },
