@@ -1,0 +1,248 @@
+// The node suite's full form (npm run test:node): what happens to an injected app while
+// the cluster changes under steady load: scaling, a rolling restart, a killed sidecar, a
+// killed NATS, helm upgrade and helm uninstall. Each claim is one the docs make.
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { V1Pod } from "@kubernetes/client-node";
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
+import { repoRoot } from "../../devenv/tools.ts";
+import { nodeFailedMarker } from "./setup.ts";
+import { startSteadyLoad, summarize, undocumented } from "./steady-load.ts";
+import {
+  demoDeployment,
+  demoService,
+  podReady,
+  releaseName,
+  releaseNamespace,
+  startVeltrixOnNode,
+  type VeltrixOnNode,
+} from "./veltrix-on-node.ts";
+
+async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (err) {
+      last = err;
+    }
+    await sleep(250);
+  }
+  throw new Error(
+    `${what}: not within ${timeoutMs} ms${last ? ` (last error: ${last instanceof Error ? last.message : JSON.stringify(last)})` : ""}`,
+  );
+}
+
+const ns = "ops";
+
+describe("an injected app on a real node while the cluster changes", () => {
+  let env: VeltrixOnNode;
+  let port: number;
+  const runDir = inject("runDir");
+
+  const pods = async (): Promise<V1Pod[]> =>
+    (await env.core.listNamespacedPod({ namespace: ns, labelSelector: "app=ops" })).items;
+  const oneAnswer = async (): Promise<boolean | undefined> => {
+    const res = await fetch(`http://127.0.0.1:${port}/probe`, { signal: AbortSignal.timeout(5_000) });
+    await res.text();
+    return res.status === 200 ? true : undefined;
+  };
+
+  beforeAll(async () => {
+    env = await startVeltrixOnNode(join(runDir, "operations"));
+    await env.core.createNamespace({
+      body: { metadata: { name: ns, labels: { "veltrix.io/injection": "enabled" } } },
+    });
+    await until("the default ServiceAccount", () =>
+      env.core.readNamespacedServiceAccount({ name: "default", namespace: ns }),
+    );
+    await env.custom.createNamespacedCustomObject({
+      group: "veltrix.io",
+      version: "v1alpha1",
+      namespace: ns,
+      plural: "veltrixconfigs",
+      body: {
+        apiVersion: "veltrix.io/v1alpha1",
+        kind: "VeltrixConfig",
+        metadata: { name: "ops" },
+        spec: { config: { step: "start" }, queue: { mode: "sync", maxConcurrency: 4 } },
+      },
+    });
+    await env.apps.createNamespacedDeployment({ namespace: ns, body: demoDeployment("ops", "ops") });
+    await env.core.createNamespacedService({ namespace: ns, body: demoService("ops") });
+    await until("a Ready pod", async () => ((await pods()).some(podReady) ? true : undefined), 120_000);
+    const service = await env.core.readNamespacedService({ name: "ops", namespace: ns });
+    port = await env.cluster.expose(service.spec?.clusterIP ?? "", 80);
+    await until("an answer through the Service", oneAnswer);
+  }, 480_000);
+
+  afterAll(async () => {
+    await env?.stop();
+  }, 60_000);
+
+  afterEach((ctx) => {
+    if (ctx.task.result?.state === "fail") writeFileSync(join(runDir, nodeFailedMarker), ctx.task.name);
+  });
+
+  it("scales 1 -> 3 -> 1 and rolls under steady load: every request answered as documented, none twice", async () => {
+    const load = startSteadyLoad(port, { concurrency: 4, pauseMs: 10, maxMs: 240_000 });
+    const t0 = Date.now();
+    const marks: string[] = [];
+    const mark = (what: string): void => {
+      marks.push(`${((Date.now() - t0) / 1000).toFixed(1)}s ${what}`);
+    };
+    await sleep(2_000);
+    mark("scale to 3");
+    await env.kubectl(["-n", ns, "scale", "deploy/ops", "--replicas=3"]);
+    await until(
+      "3 Ready pods",
+      async () => ((await pods()).filter(podReady).length === 3 ? true : undefined),
+      120_000,
+    );
+    await sleep(3_000);
+    mark("scale to 1");
+    await env.kubectl(["-n", ns, "scale", "deploy/ops", "--replicas=1"]);
+    await until("1 pod left", async () => ((await pods()).length === 1 ? true : undefined), 120_000);
+    mark("rollout restart");
+    await env.kubectl(["-n", ns, "rollout", "restart", "deploy/ops"]);
+    await env.kubectl(["-n", ns, "rollout", "status", "deploy/ops", "--timeout=120s"]);
+    await until("the old pod gone", async () => ((await pods()).length === 1 ? true : undefined), 120_000);
+    await sleep(2_000);
+    const outcomes = await load.stop();
+    mark("done");
+    console.log(
+      `node suite: scale and roll under load: ${JSON.stringify(summarize(outcomes))}; ${marks.join(", ")}`,
+    );
+    for (const o of undocumented(outcomes)) {
+      console.log(
+        `node suite: undocumented answer at ${((o.at - t0) / 1000).toFixed(1)}s: ${JSON.stringify(o)}`,
+      );
+    }
+    const ok = outcomes.filter((o) => o.status === 200);
+    expect(ok.length).toBeGreaterThan(100);
+    expect(undocumented(outcomes)).toEqual([]);
+    const ids = ok.map((o) => o.requestId);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ok.filter((o) => o.attempt !== "1")).toEqual([]);
+  });
+
+  it("the kubelet restarts a sidecar killed through the runtime, and requests recover", async () => {
+    const [pod] = (await pods()).filter(podReady);
+    const status = pod?.status?.initContainerStatuses?.find((s) => s.name === "veltrix-sidecar");
+    const id = (status?.containerID ?? "").replace(/^containerd:\/\//, "");
+    expect(id).toMatch(/^[0-9a-f]{64}$/);
+    const restarts = status?.restartCount ?? 0;
+    await env.cluster.containerd.ctr(["tasks", "kill", "--signal", "SIGKILL", id]);
+    await until("the sidecar restarted and the pod Ready", async () => {
+      const now = await env.core.readNamespacedPod({ name: pod?.metadata?.name ?? "", namespace: ns });
+      const s = now.status?.initContainerStatuses?.find((c) => c.name === "veltrix-sidecar");
+      return (s?.restartCount ?? 0) > restarts && podReady(now) ? true : undefined;
+    });
+    await until("an answer through the Service", oneAnswer, 60_000);
+  });
+
+  it("answers as documented while NATS is killed, and recovers when it is back", async () => {
+    const nats = await env.core.readNamespacedPod({
+      name: `${releaseName}-nats-0`,
+      namespace: releaseNamespace,
+    });
+    const id = (nats.status?.containerStatuses?.[0]?.containerID ?? "").replace(/^containerd:\/\//, "");
+    const load = startSteadyLoad(port, { concurrency: 2, pauseMs: 50, maxMs: 180_000 });
+    await sleep(1_000);
+    await env.cluster.containerd.ctr(["tasks", "kill", "--signal", "SIGKILL", id]);
+    await sleep(3_000);
+    await until("NATS Ready again", async () => {
+      const now = await env.core.readNamespacedPod({
+        name: `${releaseName}-nats-0`,
+        namespace: releaseNamespace,
+      });
+      return podReady(now) && (now.status?.containerStatuses?.[0]?.restartCount ?? 0) > 0 ? true : undefined;
+    });
+    await until(
+      "answers again",
+      () => {
+        const recent = load.outcomes.slice(-10);
+        return Promise.resolve(
+          recent.length === 10 && recent.every((o) => o.status === 200) ? true : undefined,
+        );
+      },
+      120_000,
+    );
+    const outcomes = await load.stop();
+    console.log(`node suite: NATS killed under load: ${JSON.stringify(summarize(outcomes))}`);
+    expect(undocumented(outcomes)).toEqual([]);
+  });
+
+  it("helm upgrade with changed values rolls the operator; the app keeps answering", async () => {
+    const before = (
+      await env.core.listNamespacedPod({
+        namespace: releaseNamespace,
+        labelSelector: "app.kubernetes.io/component=operator",
+      })
+    ).items.map((p) => p.metadata?.name);
+    await env.helm([
+      "upgrade",
+      releaseName,
+      join(repoRoot, "charts/veltrix"),
+      "-n",
+      releaseNamespace,
+      "--reuse-values",
+      "--set",
+      "operator.logLevel=debug",
+      "--wait",
+      "--timeout",
+      "3m",
+    ]);
+    // --wait returns once the new replicas are Ready; the old ones may still be terminating.
+    const after = await until("only the new operator pods", async () => {
+      const now = (
+        await env.core.listNamespacedPod({
+          namespace: releaseNamespace,
+          labelSelector: "app.kubernetes.io/component=operator",
+        })
+      ).items;
+      return now.length === 2 && now.every(podReady) ? now : undefined;
+    });
+    expect(after.some((p) => before.includes(p.metadata?.name))).toBe(false);
+    await until("an answer through the Service", oneAnswer, 60_000);
+  });
+
+  it("helm uninstall leaves no webhook configuration, no operator pods and no object of the release but the CRD", async () => {
+    await env.helm(["uninstall", releaseName, "-n", releaseNamespace, "--wait"]);
+    await until(
+      "the release namespace empty of pods",
+      async () =>
+        (await env.core.listNamespacedPod({ namespace: releaseNamespace })).items.length === 0
+          ? true
+          : undefined,
+      120_000,
+    );
+    const webhooks = await env.kubectl(["get", "mutatingwebhookconfigurations", "-o", "name"]);
+    expect(webhooks.trim()).toBe("");
+    await until(
+      "the Lease and Secret collected",
+      async () => {
+        const left = await env.kubectl([
+          "-n",
+          releaseNamespace,
+          "get",
+          "leases,secrets,configmaps,services,statefulsets,deployments,persistentvolumeclaims",
+          "-o",
+          "name",
+        ]);
+        const names = left
+          .split("\n")
+          .filter(Boolean)
+          .filter((n) => n !== "configmap/kube-root-ca.crt");
+        return names.length === 0 ? true : undefined;
+      },
+      60_000,
+    );
+    expect(await env.kubectl(["get", "crd", "veltrixconfigs.veltrix.io", "-o", "name"])).toContain(
+      "veltrixconfigs",
+    );
+  });
+});
