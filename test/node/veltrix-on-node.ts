@@ -83,7 +83,11 @@ export async function startVeltrixOnNode(dir: string): Promise<VeltrixOnNode> {
   };
   mkdirSync(dir, { recursive: true });
   const bundle = join(dir, "bundle");
-  await run("bash", [join(repoRoot, "scripts/build-bundle.sh"), bundle], { maxBuffer: 16 << 20 });
+  await run("bash", [join(repoRoot, "scripts/build-bundle.sh"), bundle], { maxBuffer: 16 << 20 }).catch(
+    (err: Error & { stdout?: string; stderr?: string }) => {
+      throw new Error(`npm run build:bundle failed:\n${err.stdout ?? ""}${err.stderr ?? ""}`, { cause: err });
+    },
+  );
   mark("bundle");
   const images = await buildNodeImages({ outDir: join(dir, "images"), bundle });
   mark("images");
