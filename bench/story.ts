@@ -339,13 +339,16 @@ function stepRow(name: string, m: Measured): Row {
     "app gc ms/s": m.appGcMsPerS,
     "cpu µs/req (w/o generator)": m.cpuUsPerReqTotal,
     ...Object.fromEntries(
-      Object.entries(m.roles).flatMap(([role, v]) => [
+      Object.entries(m.roles).flatMap(([role, v]): [string, number][] => [
         [`${role} cpu µs/req`, v.cpuUsPerReq],
         [`${role} cores`, v.cpuCores],
         [`${role} RSS MiB`, v.rssMiB],
         [`${role} max fds`, v.maxFds],
         [`${role} processes`, v.processes],
-        ...Object.entries(v.threadsUsPerReq).map(([t, us]) => [`${role} thread ${t} µs/req`, us]),
+        ...Object.entries(v.threadsUsPerReq).map(([t, us]): [string, number] => [
+          `${role} thread ${t} µs/req`,
+          us,
+        ]),
       ]),
     ),
   };
