@@ -37,7 +37,9 @@ node -e '
 cp package-lock.json "$out/package-lock.json"
 # Copy the installed tree and drop devDependencies: the same packages `npm ci --omit=dev`
 # installs, without a second download.
-cp -a node_modules "$out/node_modules"
+# A symlinked node_modules (a second worktree sharing the first's) is copied as the directory it
+# points to: copied as a link, the pruning below would delete the shared tree's devDependencies.
+cp -a "$(readlink -f node_modules)" "$out/node_modules"
 node scripts/prune-dev-deps.ts "$out"
 rm -f "$out/package-lock.json"
 # Nothing at run time reads type declarations or source maps of dependencies.
