@@ -138,6 +138,10 @@ describe("helm install / upgrade / uninstall (real helm, real kube-apiserver)", 
       await canI("update", "leases", namespace, `${release}-veltrix-leader`, "coordination.k8s.io"),
     ).toBe(true);
     expect(await canI("get", "secrets", namespace, secret)).toBe(true);
+    // Its own Deployment only: the owner of the Lease and the Secret (deleted with it).
+    expect(await canI("get", "deployments", namespace, `${release}-veltrix`, "apps")).toBe(true);
+    expect(await canI("get", "deployments", namespace, "someone-elses", "apps")).toBe(false);
+    expect(await canI("list", "deployments", namespace, undefined, "apps")).toBe(false);
     const webhooksGroup = "admissionregistration.k8s.io";
     expect(await canI("update", "mutatingwebhookconfigurations", undefined, webhookName, webhooksGroup)).toBe(
       true,
