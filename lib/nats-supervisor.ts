@@ -38,7 +38,6 @@ export class NatsSupervisor<T> {
   private readonly listeners = new Set<(up: boolean) => void>();
   private readonly first: Promise<T>;
   private resolveFirst!: (handles: T) => void;
-  private rejectFirst!: (err: Error) => void;
   /** When the connection was last known up (ms epoch), 0 if never. */
   lastUpAt = 0;
   /** Why the last connect or the connection failed, while it is not up. */
@@ -46,12 +45,7 @@ export class NatsSupervisor<T> {
 
   constructor(o: NatsSupervisorOptions<T>) {
     this.o = o;
-    this.first = new Promise((resolve, reject) => {
-      this.resolveFirst = resolve;
-      this.rejectFirst = reject;
-    });
-    // A close before the first connect rejects it; waiting is optional.
-    this.first.catch(() => undefined);
+    this.first = new Promise((resolve) => (this.resolveFirst = resolve));
   }
 
   start(): void {
@@ -71,7 +65,10 @@ export class NatsSupervisor<T> {
     return this.current?.nc;
   }
 
-  /** Resolves with the first usable connection's handles; rejects only if closed before it. */
+  /**
+   * Resolves with the first usable connection's handles. Never rejects: closed before a
+   * first connect, it stays pending (whoever waits is being shut down too).
+   */
   ready(): Promise<T> {
     return this.first;
   }
@@ -94,7 +91,6 @@ export class NatsSupervisor<T> {
 
   async close(): Promise<void> {
     this.closed = true;
-    this.rejectFirst(new Error("the NATS connection was closed before it connected"));
     this.set(false);
     const nc = this.current?.nc;
     if (nc && !nc.isClosed()) await nc.drain().catch(() => nc.close().catch(() => undefined));

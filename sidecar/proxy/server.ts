@@ -1,27 +1,25 @@
-// The client-facing listener. Admission (id, resolved config, record) is the same for
-// every mode; then the request goes straight to the app under the local bound
-// (`direct`) or through JetStream (`sync`, `async`, via the QueueClient).
+// The client-facing listener, as a chain of stages: the sidecar's own paths (probes,
+// status URLs) → drain → limits → admission (id, the revision and resolved config it
+// runs with, its record) → the config's mode: straight to the app under the local bound
+// (`direct`, direct.ts) or through JetStream (`sync`, `async`, queued.ts).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
-import { Readable } from "node:stream";
-import {
-  resolveIn,
-  type AppliedRevision,
-  type CurrentConfig,
-  type ResolvedRef,
-} from "../config/current-config.ts";
-import { type ErrorCode, VeltrixError } from "../../api/errors.ts";
-import { sendError } from "../errors.ts";
+import type { ErrorCode } from "../../api/errors.ts";
+import { endToEnd, requestIdFrom, veltrixHeaders } from "../app/headers.ts";
+import type { Upstream } from "../app/upstream.ts";
+import { resolveIn, type AppliedRevision, type CurrentConfig } from "../config/current-config.ts";
 import { contract } from "../config/settings.ts";
+import { sendError } from "../errors.ts";
 import { listenerRoles, listenOn } from "../listen.ts";
+import { logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
-import type { Job, QueueClient } from "../queue/port.ts";
+import type { QueueClient } from "../queue/port.ts";
 import type { Readiness } from "../readiness.ts";
 import type { RequestStore } from "../state/store.ts";
-import { endToEnd, requestIdFrom, veltrixHeaders, type HeaderMap } from "../app/headers.ts";
-import { Limiter, type Acquire } from "./limiter.ts";
-import type { Upstream } from "../app/upstream.ts";
-import { logger } from "../log.ts";
+import { type HotMetrics, hotMetrics, type ModeParts, type RequestContext } from "./context.ts";
+import { runDirect } from "./direct.ts";
+import { Limiter } from "./limiter.ts";
+import { runQueued, statusPathPrefix } from "./queued.ts";
 
 const log = logger("proxy");
 
@@ -36,27 +34,30 @@ export interface ProxyDeps {
   readiness: () => Readiness;
 }
 
-const noBody = Buffer.alloc(0);
-
-/** Paths the sidecar answers itself (never forwarded), under a prefix apps leave alone. */
-export const statusPathPrefix = "/_veltrix/requests/";
 // The kubelet's probes (contract.sidecarProbePaths) answer with status codes only: the
 // reasons stay on the localhost admin API's /readyz.
 const probePaths = contract.sidecarProbePaths;
 
-export class ProxyServer {
+export class ProxyServer implements ModeParts {
   readonly server: Server;
   readonly limiter: Limiter;
   private draining = false;
   private readonly deps: ProxyDeps;
+  readonly store: RequestStore;
+  readonly metrics: Metrics;
+  readonly upstream: Upstream;
+  readonly queue: QueueClient | undefined;
   /** Requests admitted and not finished, and who waits for that count to reach 0 (drain). */
   private inProgress = 0;
   private idle: (() => void)[] = [];
-  /** Label children of the hot path, bound once (labelled lookups hash on every call). */
-  private readonly hot: ReturnType<typeof hotMetrics>;
+  readonly hot: HotMetrics;
 
   constructor(deps: ProxyDeps) {
     this.deps = deps;
+    this.store = deps.store;
+    this.metrics = deps.metrics;
+    this.upstream = deps.upstream;
+    this.queue = deps.queue;
     this.hot = hotMetrics(deps.metrics);
     const cfg = deps.config;
     this.limiter = new Limiter(
@@ -119,8 +120,18 @@ export class ProxyServer {
     return { status: s.overflowStatus, retryAfterSeconds: s.retryAfterSeconds };
   }
 
+  fail(ctx: { id: string; res: ServerResponse }, code: ErrorCode): void {
+    sendError(ctx.res, code, ctx.id, this.overflow());
+  }
+
+  shed(ctx: { id: string; res: ServerResponse }, mode: string, code: ErrorCode): void {
+    this.store.update(ctx.id, { state: "shed", at: Date.now(), error: code });
+    this.metrics.shed.inc({ reason: code });
+    this.metrics.requests.inc({ mode, outcome: "shed" });
+    sendError(ctx.res, code, ctx.id, this.overflow());
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const { store, metrics, config } = this.deps;
     const id = requestIdFrom(req.headers[veltrixHeaders.requestId]);
     const url = req.url ?? "/";
     if (req.method === "GET" && url.startsWith("/_veltrix/")) {
@@ -128,35 +139,54 @@ export class ProxyServer {
       if (url === probePaths.healthz) return probeAnswer(res, true);
       if (url === probePaths.readyz) return probeAnswer(res, this.deps.readiness().reasons.length === 0);
     }
-    const rev = config.current;
-    const s = rev.settings;
-    if (this.draining) {
-      res.setHeader("connection", "close");
-      metrics.requests.inc({ mode: s.mode, outcome: "VX_ERR_DRAINING" });
-      return sendError(res, "VX_ERR_DRAINING", id, this.overflow());
+    const rev = this.deps.config.current;
+    const refused = this.refusal(req, rev);
+    if (refused) {
+      if (refused !== "VX_ERR_BROKER_UNAVAILABLE") res.setHeader("connection", "close");
+      this.metrics.requests.inc({ mode: rev.settings.mode, outcome: refused });
+      return sendError(res, refused, id, this.overflow());
     }
-    const length = Number(req.headers["content-length"] ?? 0);
-    if (length > s.maxBodyBytes) {
-      res.setHeader("connection", "close");
-      metrics.requests.inc({ mode: s.mode, outcome: "VX_ERR_BODY_TOO_LARGE" });
-      return sendError(res, "VX_ERR_BODY_TOO_LARGE", id, this.overflow());
-    }
-    const path = url;
-    const ref = resolveIn(rev, path, req.headers);
-    const receivedAt = Date.now();
-    if (ref.isNew) store.putConfig(ref.key, ref.revision, ref.json);
-    let mode = s.mode;
-    if (mode !== "direct" && !this.deps.queue?.available) {
-      if (s.onBrokerUnavailable === "direct") mode = "direct";
-      else {
-        metrics.requests.inc({ mode, outcome: "VX_ERR_BROKER_UNAVAILABLE" });
-        return sendError(res, "VX_ERR_BROKER_UNAVAILABLE", id, this.overflow());
-      }
-    }
+    const mode = this.modeFor(rev);
     // Direct mode takes its slot now: a request that gets one at once is recorded as
     // dispatched in one write instead of two.
-    const got = mode === "direct" ? this.limiter.acquire(s.maxWaitMs) : undefined;
-    store.admit({
+    const got = mode === "direct" ? this.limiter.acquire(rev.settings.maxWaitMs) : undefined;
+    const ctx = this.admit(id, req, res, rev, mode, got === "granted");
+    if (mode === "direct") return runDirect(this, ctx, got ?? "full");
+    res.setHeader(veltrixHeaders.requestId, id);
+    res.setHeader(veltrixHeaders.revision, ctx.ref.revision);
+    return runQueued(this, ctx, mode);
+  }
+
+  /** Why the request is refused before admission, if it is: draining, too large, no broker. */
+  private refusal(req: IncomingMessage, rev: AppliedRevision): ErrorCode | undefined {
+    const s = rev.settings;
+    if (this.draining) return "VX_ERR_DRAINING";
+    if (Number(req.headers["content-length"] ?? 0) > s.maxBodyBytes) return "VX_ERR_BODY_TOO_LARGE";
+    if (s.mode !== "direct" && !this.queue?.available && s.onBrokerUnavailable !== "direct")
+      return "VX_ERR_BROKER_UNAVAILABLE";
+    return undefined;
+  }
+
+  /** The config's mode, or direct while the broker is down and the config allows it. */
+  private modeFor(rev: AppliedRevision): "direct" | "sync" | "async" {
+    const mode = rev.settings.mode;
+    return mode !== "direct" && !this.queue?.available ? "direct" : mode;
+  }
+
+  /** Resolves the request's config under `rev`, records it, and builds the app's headers. */
+  private admit(
+    id: string,
+    req: IncomingMessage,
+    res: ServerResponse,
+    rev: AppliedRevision,
+    mode: "direct" | "sync" | "async",
+    dispatched: boolean,
+  ): RequestContext {
+    const path = req.url ?? "/";
+    const ref = resolveIn(rev, path, req.headers);
+    const receivedAt = Date.now();
+    if (ref.isNew) this.store.putConfig(ref.key, ref.revision, ref.json);
+    this.store.admit({
       id,
       revision: ref.revision,
       configHash: ref.key,
@@ -164,7 +194,7 @@ export class ProxyServer {
       method: req.method ?? "GET",
       path,
       receivedAt,
-      dispatched: got === "granted",
+      dispatched,
     });
     const headers = endToEnd(req.headers, true);
     headers[veltrixHeaders.requestId] = id;
@@ -172,146 +202,12 @@ export class ProxyServer {
     headers[veltrixHeaders.attempt] = "1";
     const plus = ref.key.indexOf("+");
     if (plus > 0) headers[veltrixHeaders.overrides] = ref.key.slice(plus + 1).replaceAll("+", ",");
-    if (mode === "direct") return this.direct(got ?? "full", id, req, res, headers, rev, receivedAt);
-    res.setHeader(veltrixHeaders.requestId, id);
-    res.setHeader(veltrixHeaders.revision, ref.revision);
-    return this.queued(mode, id, req, res, headers, rev, ref, receivedAt);
-  }
-
-  private async direct(
-    got: Acquire,
-    id: string,
-    req: IncomingMessage,
-    res: ServerResponse,
-    headers: HeaderMap,
-    rev: AppliedRevision,
-    receivedAt: number,
-  ): Promise<void> {
-    const { store, metrics, upstream } = this.deps;
-    const s = rev.settings;
-    const waited = got !== "granted";
-    if (waited) {
-      const ok = got === "full" ? false : await got;
-      if (!ok)
-        return this.shed(id, res, "direct", got === "full" ? "VX_ERR_QUEUE_FULL" : "VX_ERR_QUEUE_TIMEOUT");
-      if (res.destroyed) {
-        this.limiter.release();
-        store.update(id, { state: "failed", at: Date.now(), error: "client closed while waiting" });
-        return;
-      }
-    }
-    metrics.inFlight.inc();
-    const dispatchedAt = waited ? Date.now() : receivedAt;
-    if (waited) store.update(id, { state: "dispatched", at: dispatchedAt, attempt: 1 });
-    this.hot.directQueueWait.observe((dispatchedAt - receivedAt) / 1000);
-    const hasBody =
-      req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined;
-    const body = hasBody
-      ? req.headers["content-length"] !== undefined
-        ? req
-        : limitBody(req, s.maxBodyBytes)
-      : null;
-    try {
-      const ours = { [veltrixHeaders.requestId]: id, [veltrixHeaders.revision]: rev.doc.revision };
-      const status = await upstream.streamTo(req, body, headers, ours, res, s.requestTimeoutMs);
-      const now = Date.now();
-      metrics.upstreamLatency.observe((now - dispatchedAt) / 1000);
-      store.update(id, { state: "done", at: now, status });
-      this.hot.directDone.inc();
-    } catch (err) {
-      const code = errorCode(err, res);
-      store.update(id, { state: "failed", at: Date.now(), error: code });
-      metrics.requests.inc({ mode: "direct", outcome: code });
-      if (!res.headersSent) res.setHeader(veltrixHeaders.revision, rev.doc.revision);
-      if (code !== "client_closed") sendError(res, code, id, this.overflow());
-    } finally {
-      metrics.inFlight.dec();
-      this.limiter.release();
-    }
-  }
-
-  private async queued(
-    mode: "sync" | "async",
-    id: string,
-    req: IncomingMessage,
-    res: ServerResponse,
-    headers: HeaderMap,
-    rev: AppliedRevision,
-    ref: ResolvedRef,
-    receivedAt: number,
-  ): Promise<void> {
-    const { store, metrics } = this.deps;
-    const queue = this.deps.queue;
-    if (!queue) throw new Error("queued mode without a queue client");
-    const s = rev.settings;
-    let body: Buffer;
-    try {
-      // No body framing means no body: leave the stream unread (reading it makes the
-      // socket allocate read buffers that a held request would keep).
-      const framed =
-        req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined;
-      body = framed ? await readBody(req, s.maxBodyBytes) : noBody;
-    } catch (err) {
-      const code = errorCode(err, res);
-      store.update(id, { state: "failed", at: Date.now(), error: code });
-      if (code !== "client_closed") sendError(res, code, id, this.overflow());
-      return;
-    }
-    const job: Job = {
-      id,
-      revision: ref.revision,
-      configKey: ref.key,
-      method: req.method ?? "GET",
-      path: req.url ?? "/",
-      headers,
-      body,
-      receivedAt,
-      settings: s,
-    };
-    try {
-      if (mode === "async") {
-        await queue.async(job);
-        store.update(id, { state: "queued", at: Date.now() });
-        await store.flush(); // the 202 acknowledges the record too
-        const out = JSON.stringify({ id, status: `${statusPathPrefix}${id}`, revision: ref.revision });
-        res.writeHead(202, {
-          "content-type": "application/json",
-          "content-length": Buffer.byteLength(out),
-          location: `${statusPathPrefix}${id}`,
-        });
-        res.end(out);
-        metrics.requests.inc({ mode, outcome: "accepted" });
-        return;
-      }
-      store.update(id, { state: "queued", at: Date.now() });
-      const reply = await queue.sync(job);
-      reply.headers["content-length"] = String(reply.body.length);
-      if (!res.destroyed) {
-        res.writeHead(reply.status, reply.headers);
-        res.end(reply.body);
-      }
-      store.update(id, { state: "done", at: Date.now(), status: reply.status });
-      this.hot.syncDone.inc();
-    } catch (err) {
-      const code = errorCode(err, res);
-      if (code === "VX_ERR_QUEUE_FULL" || code === "VX_ERR_QUEUE_TIMEOUT")
-        return this.shed(id, res, mode, code);
-      store.update(id, { state: "failed", at: Date.now(), error: code });
-      metrics.requests.inc({ mode, outcome: code });
-      if (code !== "client_closed") sendError(res, code, id, this.overflow());
-    }
-  }
-
-  private shed(id: string, res: ServerResponse, mode: string, code: ErrorCode): void {
-    this.deps.store.update(id, { state: "shed", at: Date.now(), error: code });
-    this.deps.metrics.shed.inc({ reason: code });
-    this.deps.metrics.requests.inc({ mode, outcome: "shed" });
-    sendError(res, code, id, this.overflow());
+    return { id, req, res, headers, rev, ref, receivedAt };
   }
 
   private async status(id: string, res: ServerResponse): Promise<void> {
-    const fromQueue = await this.deps.queue?.outcome(id).catch(() => undefined);
-    const local = await this.deps.store.get(id);
+    const fromQueue = await this.queue?.outcome(id).catch(() => undefined);
+    const local = await this.store.get(id);
     const found =
       fromQueue ?? (local ? { id, state: local.state, status: local.status, record: local } : undefined);
     if (!found) return sendError(res, "VX_ERR_NOT_FOUND", id, this.overflow());
@@ -325,52 +221,4 @@ function probeAnswer(res: ServerResponse, ok: boolean): void {
   const body = ok ? '{"ok":true}' : '{"ok":false}';
   res.writeHead(ok ? 200 : 503, { "content-type": "application/json", "content-length": body.length });
   res.end(body);
-}
-
-function hotMetrics(m: Metrics) {
-  return {
-    directDone: m.requests.labels({ mode: "direct", outcome: "done" }),
-    directQueueWait: m.queueWait.labels({ mode: "direct" }),
-    syncDone: m.requests.labels({ mode: "sync", outcome: "done" }),
-  };
-}
-
-function errorCode(err: unknown, res: ServerResponse): ErrorCode | "client_closed" {
-  if (err instanceof VeltrixError) return err.code;
-  if (res.destroyed || (err instanceof Error && err.name === "AbortError")) return "client_closed";
-  log.error("request failed", { err });
-  return "VX_ERR_INTERNAL";
-}
-
-/** Counts a chunked body on its way up; errors with VX_ERR_BODY_TOO_LARGE past the limit. */
-function limitBody(req: IncomingMessage, max: number): Readable {
-  return Readable.from(
-    (async function* () {
-      let size = 0;
-      for await (const chunk of req as AsyncIterable<Buffer>) {
-        size += chunk.length;
-        if (size > max) throw new VeltrixError("VX_ERR_BODY_TOO_LARGE");
-        yield chunk;
-      }
-    })(),
-  );
-}
-
-function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (c: Buffer) => {
-      size += c.length;
-      if (size > max) {
-        req.removeAllListeners("data");
-        req.resume();
-        reject(new VeltrixError("VX_ERR_BODY_TOO_LARGE"));
-        return;
-      }
-      chunks.push(c);
-    });
-    req.once("end", () => resolve(Buffer.concat(chunks)));
-    req.once("error", reject);
-  });
 }

@@ -70,7 +70,10 @@ describe("sidecar to NATS with a token or user/password from a mounted Secret (o
       return res.status === 503 && body.reasons.some((r) => message.test(r)) ? body.reasons : undefined;
     });
     expect(reasons.join("\n")).toMatch(/^broker unavailable and queue.onBrokerUnavailable is fail \(/m);
-    expect(readFileSync(join(dir, `${name}.log`), "utf8")).toMatch(message);
+    // The same sentence in the log (its pipe to the file may trail /readyz a little).
+    await eventually(`${name}'s log says ${message}`, () =>
+      Promise.resolve(message.test(readFileSync(join(dir, `${name}.log`), "utf8")) ? true : undefined),
+    );
     const res = await fetch(`${sc.url}/no-broker`, { method: "POST", body: "x" });
     expect(res.status).toBe(503);
     expect(res.headers.get("x-veltrix-error")).toBe("VX_ERR_BROKER_UNAVAILABLE");
