@@ -27,6 +27,8 @@ export interface ImageSpec {
   layers: string[];
   /** An OCI layout (from an earlier build) whose image this one starts from: its layers are shared. */
   from?: string;
+  /** Write the docker-archive (default true); false keeps only the OCI layout (a base to build on). */
+  archive?: boolean;
   config: ImageConfig;
 }
 
@@ -102,6 +104,8 @@ export async function buildImage(
     rmSync(bundle, { recursive: true, force: true });
   }
   await run("umoci", ["config", "--image", image, ...umociConfigArgs(spec.config)]);
-  await run("skopeo", ["copy", "--quiet", `oci:${image}`, `docker-archive:${archive}:${spec.reference}`]);
+  if (spec.archive !== false) {
+    await run("skopeo", ["copy", "--quiet", `oci:${image}`, `docker-archive:${archive}:${spec.reference}`]);
+  }
   return { archive, layout };
 }

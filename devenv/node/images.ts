@@ -106,17 +106,30 @@ function nodeBinary(): string {
   return existsSync(candidate) ? candidate : process.execPath;
 }
 
-/**
- * The runtime base (cached per package set and Node version): `rootfs`, the Debian files,
- * users and certificates (the nats image's base too), and `node`, the Node layer.
- */
-export async function buildRuntimeBase(): Promise<{ rootfs: string; node: string }> {
+export interface RuntimeBase {
+  /** The Debian files, users and certificates (the nats image's base too). */
+  rootfs: string;
+  /** The Node layer's tree. */
+  node: string;
+  /** OCI layouts of `rootfs` alone and of `rootfs` + `node`, so a build compresses them once. */
+  baseLayout: string;
+  runtimeLayout: string;
+}
+
+/** The runtime base, cached per package set and Node version. */
+export async function buildRuntimeBase(): Promise<RuntimeBase> {
   const debs = await basePackageFiles();
   const key = [process.versions.node, ...debs.map((d) => d.split("/").pop())].join("|");
   const hash = createHash("sha256").update(key).digest("hex").slice(0, 12);
   const dir = join(cacheDir(), "images", `runtime-base-${hash}`);
   const rootfs = join(dir, "rootfs");
-  if (existsSync(join(dir, "done"))) return { rootfs, node: join(dir, "node") };
+  const base: RuntimeBase = {
+    rootfs,
+    node: join(dir, "node"),
+    baseLayout: join(dir, "base_cache.oci"),
+    runtimeLayout: join(dir, "runtime_cache.oci"),
+  };
+  if (existsSync(join(dir, "done")) && existsSync(base.runtimeLayout)) return base;
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(rootfs, { recursive: true });
   for (const deb of debs) await run("dpkg-deb", ["-x", deb, rootfs]);
@@ -167,8 +180,22 @@ export async function buildRuntimeBase(): Promise<{ rootfs: string; node: string
   mkdirSync(join(node, "nodejs/bin"), { recursive: true });
   copyFileSync(nodeBinary(), join(node, "nodejs/bin/node"));
   chmodSync(join(node, "nodejs/bin/node"), 0o755);
+  await buildImage(
+    { reference: "veltrix.local/base:cache", layers: [rootfs], config: {}, archive: false },
+    dir,
+  );
+  await buildImage(
+    {
+      reference: "veltrix.local/runtime:cache",
+      layers: [node],
+      config: {},
+      from: base.baseLayout,
+      archive: false,
+    },
+    dir,
+  );
   writeFileSync(join(dir, "done"), key);
-  return { rootfs, node };
+  return base;
 }
 
 function appLayer(dir: string, fill: (app: string) => void): string {
@@ -197,7 +224,7 @@ export async function buildNodeImages(opts: {
   if (!existsSync(join(opts.bundle, "operator/main.js"))) {
     throw new Error(`${opts.bundle} has no operator/main.js: run npm run build:bundle first`);
   }
-  const { rootfs: base, node } = await buildRuntimeBase();
+  const base = await buildRuntimeBase();
   const work = join(opts.outDir, "layers");
   const bundleLayer = appLayer(join(work, "bundle"), (app) => cpSync(opts.bundle, app, { recursive: true }));
   const demoLayer = appLayer(join(work, "demo-app"), (app) =>
@@ -214,11 +241,11 @@ export async function buildNodeImages(opts: {
       { reference: imageReference(name), layers, config: imageSpecs[name], ...(from ? { from } : {}) },
       out,
     );
-  const operator = await build("operator", [base, node, bundleLayer]);
+  const operator = await build("operator", [bundleLayer], base.runtimeLayout);
   return {
     operator,
     sidecar: await build("sidecar", [], operator.layout),
-    nats: await build("nats", [base, natsLayer]),
-    "demo-app": await build("demo-app", [base, node, demoLayer]),
+    nats: await build("nats", [natsLayer], base.baseLayout),
+    "demo-app": await build("demo-app", [demoLayer], base.runtimeLayout),
   };
 }
