@@ -88,6 +88,16 @@ export function outcomeBucketName(ref: ConfigRef): string {
   return `veltrix-outcomes_${ref.namespace}_${ref.name}`;
 }
 
+/**
+ * Key of a request's outcome in outcomeBucketName(ref): "<namespace>.<name>.<id>", the id's
+ * characters outside [A-Za-z0-9_=-] replaced by '_' (KV keys allow [-/_=.a-zA-Z0-9]).
+ * Async requests get their outcome here, and every dead-lettered request (sync or async)
+ * an entry with `deadLettered: true`.
+ */
+export function outcomeKey(ref: ConfigRef, id: string): string {
+  return `${ref.namespace}.${ref.name}.${id.replace(/[^A-Za-z0-9_=-]/g, "_")}`;
+}
+
 /** Core-NATS subject a config's dead-lettered requests are announced on. */
 export function deadLetterSubject(ref: ConfigRef): string {
   return `veltrix.dlq.${ref.namespace}.${ref.name}`;

@@ -1,39 +1,111 @@
 #!/usr/bin/env node
 // `veltrix`: the command for the people who run Veltrix. Subcommands:
 //   validate FILE…  VeltrixConfigs checked offline against the CRD's schema and CEL rules
+//   status [NAME]   each VeltrixConfig: revision, pods in sync, queue, dead letters, conditions
+//   request ID      a request's record and outcome (a sidecar's admin API or the outcome bucket)
 //   up [ARGS…]      the local stack behind scripts/local-up.sh (devenv/local-stack.ts)
-// Flags come from one table (lib/flags.ts), which also prints --help.
-// Exit codes: 0 all good, 1 a VeltrixConfig is invalid, 2 usage error or unreadable file.
+// Flags come from one table (cliFlags), which also prints --help and docs/cli.md's table.
+// Exit codes (exitCodes): 0 all good, 1 invalid / not Ready / not found, 2 usage error or
+// unreadable file, 3 the API server, NATS or the admin API could not be read.
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { KubeConfig } from "@kubernetes/client-node";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { parseAllDocuments } from "yaml";
-import { type FlagSpec, flagUsage, readFlags } from "../lib/flags.ts";
+import { flagBoolean, type FlagSpec, type FlagValues, flagUsage, readFlags } from "../lib/flags.ts";
+import { natsConnectionOptions } from "../lib/nats-auth.ts";
+import { natsClientSettings, natsFlags } from "../lib/nats-flags.ts";
+import { renderRequest, requestFromAdmin, requestFromOutcomeBucket } from "./request.ts";
+import { type ConfigStatus, fromApiServer, listConfigs, renderStatusTable, withNats } from "./status.ts";
 import { loadSchema, type Problem, validateVeltrixConfig } from "./validate.ts";
 
 export const cliFlags = [
-  { flag: "output", env: "VELTRIX_OUTPUT", default: "text", value: "FORMAT", doc: "text or json" },
+  {
+    flag: "output",
+    short: "o",
+    env: "VELTRIX_OUTPUT",
+    default: "text",
+    value: "FORMAT",
+    doc: "text or json",
+  },
+  {
+    flag: "kubeconfig",
+    env: "KUBECONFIG",
+    default: "",
+    value: "FILE",
+    doc: "status: the cluster; ~/.kube/config (or in-cluster) when empty",
+  },
+  {
+    flag: "namespace",
+    short: "n",
+    env: "VELTRIX_NAMESPACE",
+    default: "",
+    value: "NS",
+    doc: "status, request: the namespace; the kubeconfig context's (else default) when empty",
+  },
+  {
+    flag: "all-namespaces",
+    short: "A",
+    env: "VELTRIX_ALL_NAMESPACES",
+    default: "false",
+    boolean: true,
+    doc: "status: every namespace",
+  },
+  {
+    flag: "config",
+    env: "VELTRIX_CONFIG",
+    default: "",
+    value: "NAME",
+    doc: "request: the VeltrixConfig whose outcome bucket to read (with --nats-url)",
+  },
+  {
+    flag: "admin",
+    env: "VELTRIX_ADMIN_URL",
+    default: "",
+    value: "URL",
+    doc: "request: a sidecar's admin API (e.g. http://127.0.0.1:15090 through kubectl port-forward)",
+  },
+  ...natsFlags({
+    default: "",
+    doc: "status: live queue depth, pending and dead letters; request: the outcome bucket. Without it status shows the operator's last numbers",
+  }),
   {
     flag: "crd",
     env: "VELTRIX_CRD",
     default: "",
     value: "FILE",
-    doc: "validate against this CRD file; the one shipped with this command when empty",
+    doc: "validate: against this CRD file; the one shipped with this command when empty",
   },
-  { flag: "help", env: "VELTRIX_HELP", default: "", boolean: true, doc: "print this help" },
+  { flag: "help", short: "h", env: "VELTRIX_HELP", default: "", boolean: true, doc: "print this help" },
 ] as const satisfies readonly FlagSpec[];
 
-export const exitCodes = { ok: 0, invalid: 1, usage: 2 } as const;
+type CliFlagValues = FlagValues<typeof cliFlags>;
+
+/** The exit codes, one sentence each (--help and docs/cli.md print them). */
+export const exitCodes = { ok: 0, notOk: 1, usage: 2, unavailable: 3 } as const;
+export const exitCodeDocs: Record<keyof typeof exitCodes, string> = {
+  ok: "done: every VeltrixConfig valid (validate) or Ready (status), the request found (request)",
+  notOk: "a VeltrixConfig is invalid (validate) or not Ready (status), or what was named does not exist",
+  usage: "usage error, or a file that cannot be read",
+  unavailable: "the API server, NATS or the admin API could not be read",
+};
 
 export function helpText(): string {
   return [
     flagUsage("usage: veltrix <command> [flags] [args]", cliFlags),
     "",
     "commands:",
-    "  validate FILE…  check VeltrixConfigs offline against the CRD's schema and CEL rules (- reads stdin)",
-    "  up [ARGS…]      start the local stack (scripts/local-up.sh); ARGS go to devenv/local-stack.ts",
+    "  validate FILE…     check VeltrixConfigs offline against the CRD's schema and CEL rules (- reads stdin)",
+    "  status [NAME]      VeltrixConfigs: Ready, revision, pods in sync, queue depth, pending, dead letters,",
+    "                     and every condition that is not True",
+    "  request ID         a request's record and outcome: --admin URL, or --config NAME with --nats-url",
+    "  up [ARGS…]         start the local stack (scripts/local-up.sh); ARGS go to devenv/local-stack.ts",
     "",
-    "exit codes: 0 valid / done, 1 a VeltrixConfig is invalid, 2 usage error or unreadable file",
+    "exit codes:",
+    ...Object.entries(exitCodes).map(
+      ([k, code]) => `  ${code}  ${exitCodeDocs[k as keyof typeof exitCodes]}`,
+    ),
   ].join("\n");
 }
 
@@ -43,17 +115,22 @@ interface Io {
   readFile: (path: string) => string;
 }
 
-/** Splits argv into flags (for the table) and positional arguments. */
-function split(argv: readonly string[]): { flags: string[]; args: string[] } {
+/** Splits argv into flags (for the table, short forms made long) and positional arguments. */
+export function split(argv: readonly string[]): { flags: string[]; args: string[] } {
   const flags: string[] = [];
   const args: string[] = [];
   for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
+    let a = argv[i]!;
+    const short = /^-([A-Za-z])(=.*)?$/.exec(a);
+    if (short) {
+      const spec = cliFlags.find((f) => "short" in f && f.short === short[1]);
+      if (spec) a = `--${spec.flag}${short[2] ?? ""}`;
+    }
     if (!a.startsWith("--") || a === "--") {
       args.push(a);
       continue;
     }
-    const spec = cliFlags.find((f) => f.flag === a.slice(2));
+    const spec = cliFlags.find((f) => f.flag === a.slice(2).split("=")[0]);
     if (a.includes("=") || (spec && "boolean" in spec)) flags.push(a);
     else flags.push(`${a}=${argv[++i] ?? ""}`);
   }
@@ -108,7 +185,7 @@ function validateFiles(
 /** Runs the command; returns its exit code. */
 export async function run(argv: readonly string[], env: NodeJS.ProcessEnv, io: Io): Promise<number> {
   const { flags, args } = split(argv);
-  let f;
+  let f: CliFlagValues;
   try {
     f = readFlags(cliFlags, flags, env);
   } catch (err) {
@@ -145,8 +222,12 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv, io: I
           io.stderr("veltrix validate: no VeltrixConfig found\n");
       }
       if (unreadable.length > 0 || verdicts.length === 0) return exitCodes.usage;
-      return verdicts.every((v) => v.valid) ? exitCodes.ok : exitCodes.invalid;
+      return verdicts.every((v) => v.valid) ? exitCodes.ok : exitCodes.notOk;
     }
+    case "status":
+      return status(f, rest, io);
+    case "request":
+      return request(f, rest, io);
     case "up": {
       const stack = fileURLToPath(new URL("../devenv/local-stack.ts", import.meta.url));
       const child = spawn(process.execPath, [stack, ...rest], { stdio: "inherit" });
@@ -156,6 +237,133 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv, io: I
       io.stderr(`veltrix: unknown command '${command}'\n\n${helpText()}\n`);
       return exitCodes.usage;
   }
+}
+
+function kubeConfig(f: CliFlagValues): KubeConfig {
+  const kc = new KubeConfig();
+  if (f.kubeconfig) kc.loadFromFile(f.kubeconfig);
+  else kc.loadFromDefault();
+  return kc;
+}
+
+function namespaceOf(f: CliFlagValues, kc: KubeConfig | undefined): string {
+  if (f.namespace) return f.namespace;
+  const context = kc?.getContextObject(kc.getCurrentContext());
+  return context?.namespace || "default";
+}
+
+/** A NATS connection from the flags (no reconnects: one look, then close), or undefined without --nats-url. */
+async function natsFromFlags(f: CliFlagValues): Promise<NatsConnection | undefined> {
+  if (!f["nats-url"]) return undefined;
+  return connect({
+    servers: f["nats-url"],
+    ...natsConnectionOptions(natsClientSettings(f)),
+    name: "veltrix-cli",
+    reconnect: false,
+    timeout: 5_000,
+  });
+}
+
+function message(err: unknown): string {
+  const e = err as { code?: number; body?: unknown; message?: string };
+  if (typeof e.body === "string") {
+    try {
+      return (JSON.parse(e.body) as { message?: string }).message ?? e.body;
+    } catch {
+      return e.body;
+    }
+  }
+  return e.message ?? String(err);
+}
+
+async function status(f: CliFlagValues, rest: string[], io: Io): Promise<number> {
+  if (rest.length > 1) {
+    io.stderr("veltrix status: at most one NAME\n");
+    return exitCodes.usage;
+  }
+  const name = rest[0];
+  let all: boolean;
+  try {
+    all = flagBoolean("all-namespaces", f["all-namespaces"]);
+  } catch (err) {
+    io.stderr(`veltrix status: ${message(err)}\n`);
+    return exitCodes.usage;
+  }
+  if (all && name !== undefined) {
+    io.stderr("veltrix status: NAME needs a namespace, not --all-namespaces\n");
+    return exitCodes.usage;
+  }
+  let configs: ConfigStatus[];
+  try {
+    const kc = kubeConfig(f);
+    const items = await listConfigs(kc, all ? undefined : namespaceOf(f, kc), name);
+    configs = items.map(fromApiServer);
+  } catch (err) {
+    if ((err as { code?: number }).code === 404) {
+      io.stderr(`veltrix status: ${message(err)}\n`);
+      return exitCodes.notOk;
+    }
+    io.stderr(`veltrix status: cannot read VeltrixConfigs from the API server: ${message(err)}\n`);
+    return exitCodes.unavailable;
+  }
+  let natsError: string | undefined;
+  let nc: NatsConnection | undefined;
+  try {
+    nc = await natsFromFlags(f);
+    if (nc) configs = await Promise.all(configs.map((c) => withNats(nc!, c)));
+  } catch (err) {
+    natsError = `cannot read NATS at ${f["nats-url"]}: ${message(err)}`;
+  } finally {
+    await nc?.close();
+  }
+  if (f.output === "json")
+    io.stdout(`${JSON.stringify({ configs, ...(natsError && { errors: [natsError] }) }, null, 2)}\n`);
+  else io.stdout(renderStatusTable(configs, all));
+  if (natsError) {
+    io.stderr(`veltrix status: ${natsError}\n`);
+    return exitCodes.unavailable;
+  }
+  return configs.every((c) => c.ready) ? exitCodes.ok : exitCodes.notOk;
+}
+
+async function request(f: CliFlagValues, rest: string[], io: Io): Promise<number> {
+  const [id, ...extra] = rest;
+  if (id === undefined || extra.length > 0) {
+    io.stderr("veltrix request: name one request ID\n");
+    return exitCodes.usage;
+  }
+  if (!f.admin && !(f.config && f["nats-url"])) {
+    io.stderr("veltrix request: give --admin URL, or --config NAME with --nats-url\n");
+    return exitCodes.usage;
+  }
+  let found;
+  const where: string[] = [];
+  try {
+    if (f.admin) {
+      where.push(`the admin API at ${f.admin}`);
+      found = await requestFromAdmin(f.admin, id);
+    }
+    if (!found && f.config && f["nats-url"]) {
+      const ref = { namespace: f.namespace || "default", name: f.config };
+      where.push(`the outcome bucket of ${ref.namespace}/${ref.name}`);
+      const nc = await natsFromFlags(f);
+      try {
+        found = await requestFromOutcomeBucket(nc!, ref, id);
+      } finally {
+        await nc?.close();
+      }
+    }
+  } catch (err) {
+    io.stderr(`veltrix request: ${message(err)}\n`);
+    return exitCodes.unavailable;
+  }
+  if (!found) {
+    if (f.output === "json") io.stdout(`${JSON.stringify({ id, found: false }, null, 2)}\n`);
+    io.stderr(`veltrix request: ${id} not found in ${where.join(" or ")}\n`);
+    return exitCodes.notOk;
+  }
+  io.stdout(f.output === "json" ? `${JSON.stringify(found, null, 2)}\n` : renderRequest(found));
+  return exitCodes.ok;
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -15,6 +15,8 @@ export interface FlagSpec {
   readonly boolean?: boolean;
   /** A placeholder for the value in --help and the docs (FILE, N, URL). */
   readonly value?: string;
+  /** A one-letter form (`-n`) for commands people type; the command maps it to the long flag. */
+  readonly short?: string;
   /** Older spellings, still accepted for one release with a deprecation warning. */
   readonly deprecated?: readonly string[];
 }
@@ -72,7 +74,8 @@ export function flagInteger(name: string, text: string): number {
 }
 
 function flagCell(s: FlagSpec): string {
-  return `\`--${s.flag}${s.value ? ` ${s.value}` : ""}\``;
+  const short = s.short ? `\`-${s.short}\`, ` : "";
+  return `${short}\`--${s.flag}${s.value ? ` ${s.value}` : ""}\``;
 }
 
 /** The docs' Markdown table: flag, env, default, meaning. */
@@ -85,7 +88,9 @@ export function flagTableMarkdown(specs: readonly FlagSpec[]): string {
 
 /** --help text: the usage line, then one line a flag. */
 export function flagUsage(usageLine: string, specs: readonly FlagSpec[]): string {
-  const left = specs.map((s) => `  --${s.flag}${s.value ? ` ${s.value}` : ""}`);
+  const left = specs.map(
+    (s) => `  ${s.short ? `-${s.short}, ` : ""}--${s.flag}${s.value ? ` ${s.value}` : ""}`,
+  );
   const width = Math.max(...left.map((l) => l.length)) + 2;
   const lines = specs.map((s, i) => {
     const def = s.default ? ` (default ${s.default})` : "";

@@ -36,5 +36,5 @@ export function queueNames(doc: Pick<ConfigDocument, "namespace" | "name">): Que
 
 /** KV key of a request's outcome; KV keys allow [-/_=.a-zA-Z0-9]. */
 export function outcomeKey(names: QueueNames, id: string): string {
-  return `${names.outcomeKeyPrefix}.${id.replace(/[^A-Za-z0-9_=-]/g, "_")}`;
+  return contract.outcomeKey(names.ref, id);
 }
