@@ -2,8 +2,9 @@
 // KubernetesObjectApi all pass through applySecurityAuthentication), so the operator
 // can count its API requests in /metrics and the benchmark can report them; and that
 // reuses one connection pool. client-node 2.0.1 builds a new undici Agent for every
-// request, so each request paid a TLS handshake and left a pool behind: in
-// bench/operator-scale.ts (1,000 configs) that meant 624 MiB peak RSS and 74 s to Ready.
+// request, so without this each request pays a TLS handshake and leaves a pool behind,
+// which bench/operator-scale.ts shows in the operator's peak RSS and time to Ready
+// (docs/benchmarks.md, "Operator").
 import { KubeConfig, type RequestContext } from "@kubernetes/client-node";
 
 export type RequestObserver = (verb: string, resource: string) => void;

@@ -6,7 +6,7 @@ import { AppsV1Api, type KubeConfig, type V1OwnerReference } from "@kubernetes/c
 
 /**
  * The owner reference to Deployment `name` in `namespace`, or none when no name is given or
- * it cannot be read (then `warn` says why: the objects are made without an owner, as before).
+ * it cannot be read (then `warn` says why, and the objects are made without an owner).
  */
 export async function deploymentOwner(
   kc: KubeConfig,
