@@ -150,6 +150,9 @@ export const configMapKey = "config.json";
  */
 export const sidecarProbePaths = { healthz: "/_veltrix/healthz", readyz: "/_veltrix/readyz" } as const;
 
+/** A request's status URL on the sidecar's proxy port is this prefix, then its id. */
+export const statusPathPrefix = "/_veltrix/requests/";
+
 /** What a sidecar writes to sidecarStatusBucket. */
 export interface SidecarStatus {
   /** Revision (ConfigDocument.revision) the sidecar applies now. */

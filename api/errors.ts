@@ -31,6 +31,11 @@ export const sidecarErrors = {
     status: 502,
     message: "the request failed queue.maxDeliver times and was dead-lettered",
   },
+  VX_ERR_OUTCOME_UNKNOWN: {
+    status: 504,
+    message:
+      "NATS did not confirm the request in time, so it may still run; retry with the same x-veltrix-request-id (de-duplicated) or read its status URL",
+  },
   VX_ERR_DUPLICATE_REQUEST: {
     status: 409,
     message:

@@ -2,6 +2,7 @@
 // from the table in api/errors.ts (the config's overflow status for overflow codes),
 // and a JSON body with the code and its sentence.
 import type { ServerResponse } from "node:http";
+import { statusPathPrefix } from "../api/contract.ts";
 import { type ErrorCode, errorTable, isSidecarErrorCode } from "../api/errors.ts";
 
 /** Codes answered with the config's overflow status and a Retry-After header. */
@@ -38,6 +39,11 @@ export function sendError(
     "x-veltrix-error": code,
   };
   if (requestId) headers["x-veltrix-request-id"] = requestId;
+  if (code === "VX_ERR_OUTCOME_UNKNOWN") {
+    // Not a refusal: the request may run. Where to find out, and that a retry is safe.
+    headers["x-veltrix-outcome"] = "unknown";
+    if (requestId) headers["location"] = `${statusPathPrefix}${requestId}`;
+  }
   if (isOverflow) headers["retry-after"] = overflow.retryAfterSeconds;
   res.writeHead(status, headers);
   res.end(body);

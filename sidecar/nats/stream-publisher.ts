@@ -15,13 +15,22 @@ import {
   type Subscription,
 } from "@nats-io/transport-node";
 
-/** Why a publish failed: `refused` (permissions), `no-stream`, `timeout`, or the stream's own error. */
+/**
+ * Why a publish failed: `refused` (permissions), `no-stream`, the stream's own error
+ * (`stream`), or no ack: `timeout`, or `no-ack` when the ack inbox itself was refused.
+ * Without an ack the message may be stored all the same (`indefinite`).
+ */
 export class PublishError extends Error {
-  readonly kind: "refused" | "no-stream" | "timeout" | "stream";
+  readonly kind: "refused" | "no-stream" | "timeout" | "no-ack" | "stream";
   constructor(kind: PublishError["kind"], message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = "PublishError";
     this.kind = kind;
+  }
+
+  /** No ack came: the stream may have stored the message. */
+  get indefinite(): boolean {
+    return this.kind === "timeout" || this.kind === "no-ack";
   }
 }
 
@@ -58,7 +67,7 @@ export class StreamPublisher {
     this.prefix = `${inbox}.`;
     this.sub = nc.subscribe(`${inbox}.*`, {
       callback: (err, m) => {
-        if (err) this.failAll("refused", `cannot receive publish acks: ${err.message}`);
+        if (err) this.failAll("no-ack", `cannot receive publish acks: ${err.message}`);
         else this.onAck(m);
       },
     });

@@ -1,14 +1,12 @@
 // `sync` and `async` modes: the request is read whole and published to the config's
 // JetStream stream (sidecar/queue); `sync` waits for the app's answer, `async` answers
 // 202 with the request's status URL once JetStream and the record store have it.
+import { statusPathPrefix } from "../../api/contract.ts";
 import type { Job } from "../queue/port.ts";
 import { readBody, hasBody } from "./body.ts";
 import { failureCode, type ModeParts, type RequestContext } from "./context.ts";
 
 const noBody = Buffer.alloc(0);
-
-/** Paths the sidecar answers itself (never forwarded), under a prefix apps leave alone. */
-export const statusPathPrefix = "/_veltrix/requests/";
 
 export async function runQueued(p: ModeParts, ctx: RequestContext, mode: "sync" | "async"): Promise<void> {
   const { store, metrics } = p;

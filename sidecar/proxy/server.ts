@@ -4,6 +4,7 @@
 // (`direct`, direct.ts) or through JetStream (`sync`, `async`, queued.ts).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
+import { statusPathPrefix } from "../../api/contract.ts";
 import type { ErrorCode } from "../../api/errors.ts";
 import { endToEnd, requestIdFrom, veltrixHeaders } from "../app/headers.ts";
 import type { Upstream } from "../app/upstream.ts";
@@ -19,7 +20,7 @@ import type { RequestStore } from "../state/store.ts";
 import { type HotMetrics, hotMetrics, type ModeParts, type RequestContext } from "./context.ts";
 import { runDirect } from "./direct.ts";
 import { Limiter } from "./limiter.ts";
-import { runQueued, statusPathPrefix } from "./queued.ts";
+import { runQueued } from "./queued.ts";
 
 const log = logger("proxy");
 

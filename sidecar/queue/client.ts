@@ -16,7 +16,7 @@ import { logger } from "../log.ts";
 const log = logger("queue");
 
 const empty = Buffer.alloc(0);
-/** How long a publish waits for the stream's ack before the client gets a 503. */
+/** How long a publish waits for the stream's ack before its outcome counts as unknown. */
 const publishAckTimeoutMs = 5_000;
 
 interface Waiting {
@@ -110,6 +110,13 @@ export class JetStreamQueueClient implements QueueClient {
       // duplicate window): its reply goes to that holder, never here.
       if (duplicate) throw new VeltrixError("VX_ERR_DUPLICATE_REQUEST");
     } catch (err) {
+      // No ack, yet the stream may hold it: keep waiting for its reply. It either runs
+      // and answers here, or its deadline passes and no executor runs it (VX_ERR_QUEUE_TIMEOUT).
+      if (err instanceof VeltrixError && err.code === "VX_ERR_OUTCOME_UNKNOWN" && this.waiting.has(job.id)) {
+        job.body = empty;
+        job.headers = {};
+        return result;
+      }
       const w = this.waiting.get(job.id);
       if (w) {
         clearTimeout(w.timer);
@@ -180,6 +187,8 @@ export class JetStreamQueueClient implements QueueClient {
       const text = err instanceof Error ? err.message : String(err);
       if (/maximum messages/i.test(text))
         throw new VeltrixError("VX_ERR_QUEUE_FULL", undefined, { cause: err });
+      if (err instanceof PublishError && err.indefinite)
+        throw new VeltrixError("VX_ERR_OUTCOME_UNKNOWN", text, { cause: err });
       if (err instanceof PublishError && err.kind === "refused") {
         // A misconfigured NATS user, not an outage: say so once, not per request.
         if (text !== this.lastRefusal) log.error("NATS refused the publish", { subject, reason: text });
