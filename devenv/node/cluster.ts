@@ -17,7 +17,12 @@ import { createCgroupRoot, removeCgroupRoot } from "./cgroups.ts";
 import { type Containerd, missingNodePackages, pauseImage, startContainerd } from "./containerd.ts";
 import { buildImage } from "./image-build.ts";
 import { kubeletProcess, nodeName } from "./kubelet.ts";
-import { createNodeNamespace, type NodeNamespace, nodeNetwork } from "./namespace.ts";
+import {
+  createNodeNamespace,
+  type NodeNamespace,
+  nodeNetwork,
+  removeStaleNodeNamespaces,
+} from "./namespace.ts";
 
 export interface NodeCluster {
   readonly controlPlane: ControlPlane;
@@ -94,6 +99,8 @@ export interface NodeClusterOptions {
 export async function startNodeCluster(opts: NodeClusterOptions): Promise<NodeCluster> {
   const missing = await nodePrerequisites();
   if (missing.length > 0) throw new NodeUnavailableError(missing);
+  // What an environment killed before its stop left behind: its namespace and cgroups.
+  for (const stale of await removeStaleNodeNamespaces()) await removeCgroupRoot(stale);
   const started = Date.now();
   const timings: Record<string, number> = {};
   const mark = (what: string): void => {

@@ -7,7 +7,7 @@
 // process ends. Each environment gets its own names, so several can run on one machine.
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readdirSync, readlinkSync } from "node:fs";
+import { existsSync, readdirSync, readlinkSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
@@ -52,6 +52,36 @@ function netnsInode(pid: number | string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Removes the network namespaces `veltrix-*` no process is in any more (an environment whose
+ * owner was killed before it could stop it) and returns their names, so their cgroups can go
+ * too. A namespace in use by a running environment is left alone.
+ */
+export async function removeStaleNodeNamespaces(): Promise<string[]> {
+  if (!existsSync("/run/netns")) return [];
+  const inUse = new Set<string>();
+  for (const entry of readdirSync("/proc")) {
+    if (/^\d+$/.test(entry)) {
+      const link = netnsInode(entry);
+      if (link) inUse.add(link);
+    }
+  }
+  const removed: string[] = [];
+  for (const name of readdirSync("/run/netns")) {
+    if (!name.startsWith("veltrix-")) continue;
+    let inode: number;
+    try {
+      inode = statSync(join("/run/netns", name)).ino;
+    } catch {
+      continue;
+    }
+    if (inUse.has(`net:[${inode}]`)) continue;
+    await ip(["netns", "delete", name]).catch(() => undefined);
+    removed.push(name);
+  }
+  return removed;
 }
 
 /**
