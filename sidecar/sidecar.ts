@@ -123,11 +123,17 @@ export async function createSidecar(opts: SidecarOptions, worker = 0): Promise<S
   return sc;
 }
 
-/** Periodic retention sweep of finished records. */
+/**
+ * Periodic retention sweep: records finished longer than store.retention ago, and rows
+ * that never finish here (an async request another pod ran) once no stream could still
+ * hold their request (retention plus the stream's maxAge).
+ */
 export function startSweeper(sc: Sidecar): NodeJS.Timeout {
   const every = Math.min(60_000, Math.max(1_000, sc.config.current.settings.retentionMs / 10));
   const t = setInterval(() => {
-    sc.store.sweep(Date.now() - sc.config.current.settings.retentionMs).catch((err: unknown) => {
+    const s = sc.config.current.settings;
+    const now = Date.now();
+    sc.store.sweep(now - s.retentionMs, now - s.retentionMs - s.streamMaxAgeMs).catch((err: unknown) => {
       sc.metrics.storeErrors.inc();
       storeLog.error("sweep failed", { err });
     });

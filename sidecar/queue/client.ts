@@ -135,8 +135,10 @@ export class JetStreamQueueClient implements QueueClient {
     const duplicate = await this.publish(this.names.asyncSubject, job, undefined, undefined);
     // A retried publish is the same request: 202 again, and its outcome is left alone.
     if (duplicate) return;
+    // Only where no outcome is yet: an executor may have run it and written "done" before
+    // this line runs, and an outcome never goes back (create fails on an existing key).
     await this.outcomes
-      ?.put(
+      ?.create(
         outcomeKey(this.names, job.id),
         JSON.stringify({ id: job.id, state: "queued", revision: job.revision, attempt: 0, at: Date.now() }),
       )

@@ -12,6 +12,7 @@ CREATE TABLE IF NOT EXISTS requests (
   status INTEGER, error TEXT
 );
 CREATE INDEX IF NOT EXISTS requests_finished ON requests(finished_at) WHERE finished_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS requests_unfinished ON requests(received_at) WHERE finished_at IS NULL;
 CREATE TABLE IF NOT EXISTS outcomes (
   id TEXT PRIMARY KEY, status INTEGER NOT NULL, headers TEXT NOT NULL, body BLOB NOT NULL,
   finished_at INTEGER NOT NULL
@@ -65,7 +66,7 @@ export type ToWriter =
       /** For each op, how many of the rows were queued before it (the order they apply in). */
       opAfterRows: number[];
     }
-  | { type: "sweep"; seq: number; olderThan: number }
+  | { type: "sweep"; seq: number; olderThan: number; unfinishedBefore: number }
   | { type: "close"; seq: number };
 
 export interface FromWriter {

@@ -49,6 +49,7 @@ const s = {
     "INSERT OR REPLACE INTO outcomes (id, status, headers, body, finished_at) VALUES (?, ?, ?, ?, ?)",
   ),
   sweepRequests: p("DELETE FROM requests WHERE finished_at IS NOT NULL AND finished_at < ?"),
+  sweepUnfinished: p("DELETE FROM requests WHERE finished_at IS NULL AND received_at < ?"),
   sweepOutcomes: p("DELETE FROM outcomes WHERE finished_at < ?"),
   sweepConfigs: p(
     "DELETE FROM configs WHERE created_at < ? AND hash NOT IN (SELECT DISTINCT config_hash FROM requests)",
@@ -130,7 +131,9 @@ function handle(msg: ToWriter): FromWriter {
         return { seq: msg.seq, written: msg.ops.length + msg.rows.n };
       case "sweep": {
         const swept = inTransaction(() => {
-          const n = Number(s.sweepRequests.run(msg.olderThan).changes);
+          const n =
+            Number(s.sweepRequests.run(msg.olderThan).changes) +
+            Number(s.sweepUnfinished.run(msg.unfinishedBefore).changes);
           s.sweepOutcomes.run(msg.olderThan);
           s.sweepConfigs.run(msg.olderThan);
           return n;

@@ -184,11 +184,24 @@ describe("SqliteRequestStore (real SQLite file, writer thread)", () => {
     store.admit(request("live", { receivedAt: 5 }));
     store.putOutcome("old", { status: 200, headers: { a: "b" }, body: Buffer.from("hi") }, 10);
     expect((await store.getOutcome("old"))?.body.toString()).toBe("hi");
-    expect(await store.sweep(100)).toBe(1);
+    expect(await store.sweep(100, 0)).toBe(1);
     expect(await store.get("old")).toBeUndefined();
     expect(await store.getOutcome("old")).toBeUndefined();
     expect((await store.get("live"))?.state).toBe("received");
     expect(await store.getConfig("h")).toBe("{}");
+    await store.close();
+  });
+
+  it("sweeps rows that never finish here once no stream can hold their request", async () => {
+    const store = new SqliteRequestStore(storePath());
+    store.putConfig("h", "v", "{}");
+    // An async request handed to the stream, which another pod ran: its row stays queued.
+    store.admit(request("handed-off", { receivedAt: 5 }));
+    store.update("handed-off", { state: "queued", at: 6 });
+    store.admit(request("recent", { receivedAt: 50 }));
+    expect(await store.sweep(100, 10)).toBe(1);
+    expect(await store.get("handed-off")).toBeUndefined();
+    expect((await store.get("recent"))?.state).toBe("received");
     await store.close();
   });
 

@@ -126,9 +126,9 @@ export class SqliteRequestStore implements RequestStore {
     return this.reader.getOutcome(id);
   }
 
-  async sweep(olderThan: number): Promise<number> {
+  async sweep(olderThan: number, unfinishedBefore: number): Promise<number> {
     this.post();
-    const reply = await this.request({ type: "sweep", seq: this.nextSeq++, olderThan });
+    const reply = await this.request({ type: "sweep", seq: this.nextSeq++, olderThan, unfinishedBefore });
     this.knownConfigs.clear();
     if (reply.error !== undefined) throw new Error(`record sweep failed: ${reply.error}`);
     return reply.swept ?? 0;

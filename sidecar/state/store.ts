@@ -65,8 +65,12 @@ export interface RequestStore {
   get(id: string): Promise<RequestRecord | undefined>;
   getConfig(hash: string): Promise<string | undefined>;
   getOutcome(id: string): Promise<Outcome | undefined>;
-  /** Deletes finished records older than `olderThan` (ms epoch); returns how many. */
-  sweep(olderThan: number): Promise<number>;
+  /**
+   * Deletes records finished before `olderThan` (ms epoch), and records never finished
+   * here that were received before `unfinishedBefore` (an async request another pod ran:
+   * its holder's row never finishes); returns how many.
+   */
+  sweep(olderThan: number, unfinishedBefore: number): Promise<number>;
   /** Writes committed since open (for metrics). */
   readonly written: number;
   /** Commits what is queued, then closes the file. */

@@ -5,8 +5,10 @@
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { queueNames } from "../../sidecar/queue/names.ts";
-import { openOutcomes } from "../../sidecar/queue/setup.ts";
+import { Broker } from "../../sidecar/nats/broker.ts";
+import { JetStreamQueueClient } from "../../sidecar/queue/client.ts";
+import { outcomeKey, queueNames } from "../../sidecar/queue/names.ts";
+import { ensureQueue, openOutcomes } from "../../sidecar/queue/setup.ts";
 import type { QueueSettings } from "../../sidecar/config/settings.ts";
 import { natsUrl } from "../harness/env.ts";
 
@@ -62,5 +64,43 @@ describe("outcome buckets (real nats-server)", () => {
     const opened = await openOutcomes(nc, a, settings(60_000), false);
     expect((await opened.get("shop.x.r1"))?.string()).toBe("a's outcome");
     expect(await maxAgeMs(a.outcomeBucket)).toBe(120_000);
+  });
+});
+
+describe("async outcomes only move forward (real nats-server, real sidecar client)", () => {
+  it("the holder's 'queued' never overwrites an outcome an executor already wrote", async () => {
+    const name = `forward-${Date.now()}`;
+    const names = queueNames({ namespace: "default", name });
+    const s = settings(60_000);
+    const broker = new Broker(natsUrl(), "outcomes-test");
+    try {
+      const nc = await broker.ready();
+      await ensureQueue(nc, names, s, true);
+      const outcomes = await openOutcomes(nc, names, s, true);
+      const client = new JetStreamQueueClient(broker, names);
+      client.attach(outcomes);
+      const job = (id: string) => ({
+        id,
+        revision: "r1",
+        configKey: "h",
+        method: "POST",
+        path: "/x",
+        headers: {},
+        body: Buffer.from("x"),
+        receivedAt: Date.now(),
+        settings: s,
+      });
+      // An executor on another pod ran the request and wrote "done" before the holder's
+      // write of "queued" (publish ack, then the write: the executor can come between).
+      await outcomes.put(outcomeKey(names, "ran-first"), JSON.stringify({ id: "ran-first", state: "done" }));
+      await client.async(job("ran-first"));
+      expect((await outcomes.get(outcomeKey(names, "ran-first")))?.json()).toMatchObject({ state: "done" });
+      // Positive control: with no outcome yet, the holder's write is there.
+      await client.async(job("fresh"));
+      expect((await outcomes.get(outcomeKey(names, "fresh")))?.json()).toMatchObject({ state: "queued" });
+      client.close();
+    } finally {
+      await broker.close();
+    }
   });
 });
