@@ -8,7 +8,7 @@
 // Exit codes (exitCodes): 0 all good, 1 invalid / not Ready / not found, 2 usage error or
 // unreadable file, 3 the API server, NATS or the admin API could not be read.
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync, realpathSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { KubeConfig } from "@kubernetes/client-node";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
@@ -230,6 +230,10 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv, io: I
       return request(f, rest, io);
     case "up": {
       const stack = fileURLToPath(new URL("../devenv/local-stack.ts", import.meta.url));
+      if (!existsSync(stack)) {
+        io.stderr("veltrix up: runs from a checkout of the repository (devenv/ is not in this install)\n");
+        return exitCodes.usage;
+      }
       const child = spawn(process.execPath, [stack, ...rest], { stdio: "inherit" });
       return new Promise((resolve) => child.on("exit", (code) => resolve(code ?? exitCodes.usage)));
     }
@@ -366,7 +370,8 @@ async function request(f: CliFlagValues, rest: string[], io: Io): Promise<number
   return exitCodes.ok;
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+/** The command as a program: argv, environment and exit code of this process. */
+export function main(): void {
   run(process.argv.slice(2), process.env, {
     stdout: (t) => process.stdout.write(t),
     stderr: (t) => process.stderr.write(t),
@@ -379,3 +384,6 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     },
   );
 }
+
+// Run directly, or through npm's bin link (argv[1] is then the link, import.meta.url the file).
+if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) main();

@@ -88,8 +88,10 @@ export function flagTableMarkdown(specs: readonly FlagSpec[]): string {
 
 /** --help text: the usage line, then one line a flag. */
 export function flagUsage(usageLine: string, specs: readonly FlagSpec[]): string {
+  // Long flags line up after the short ones ("  -n, --namespace", "      --kubeconfig").
+  const pad = specs.some((s) => s.short) ? "    " : "";
   const left = specs.map(
-    (s) => `  ${s.short ? `-${s.short}, ` : ""}--${s.flag}${s.value ? ` ${s.value}` : ""}`,
+    (s) => `  ${s.short ? `-${s.short}, ` : pad}--${s.flag}${s.value ? ` ${s.value}` : ""}`,
   );
   const width = Math.max(...left.map((l) => l.length)) + 2;
   const lines = specs.map((s, i) => {

@@ -3,10 +3,13 @@
 # in its build stage), so it can be produced and tested without a container engine:
 #   dist/bundle/
 #     package.json      name, version, "type": "module", production dependencies only
-#     api/ lib/ operator/ sidecar/  compiled JavaScript (tsc -p tsconfig.build.json), source maps
+#     package.json      also "bin": the veltrix command (cli/main.js)
+#     api/ lib/ operator/ sidecar/ cli/  compiled JavaScript (tsc -p tsconfig.build.json), source maps
+#     crds/veltrixconfig.yaml  the CRD, which `veltrix validate` checks against
 #     node_modules/     production dependencies only (devDependencies pruned); none is a
 #                       native addon (SQLite is Node's own node:sqlite)
-# Start it with `node dist/bundle/operator/main.js` or `node dist/bundle/sidecar/main.js`.
+# Start it with `node dist/bundle/operator/main.js` or `node dist/bundle/sidecar/main.js`;
+# `node dist/bundle/cli/main.js --help` is the command.
 # Usage: scripts/build-bundle.sh [OUT_DIR]   (needs Node 24 and a prior `npm ci`)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -26,12 +29,15 @@ fi
 rm -rf "$out"
 mkdir -p "$out"
 npx tsc -p tsconfig.build.json --outDir "$out"
+mkdir -p "$out/crds"
+cp crds/veltrixconfig.yaml "$out/crds/"
 
 node -e '
   const fs = require("node:fs");
   const pkg = JSON.parse(fs.readFileSync("package.json", "utf8"));
   const keep = { name: pkg.name, version: pkg.version, private: true, license: pkg.license,
-    type: pkg.type, engines: pkg.engines, dependencies: pkg.dependencies };
+    type: pkg.type, engines: pkg.engines, bin: { veltrix: "cli/main.js" },
+    dependencies: pkg.dependencies };
   fs.writeFileSync(process.argv[1] + "/package.json", JSON.stringify(keep, null, 2) + "\n");
 ' "$out"
 cp package-lock.json "$out/package-lock.json"

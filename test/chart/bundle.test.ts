@@ -76,11 +76,43 @@ describe("runtime bundle (the images' tree, built without a container engine)", 
         true,
       );
     }
-    const code = ["api", "lib", "operator", "sidecar"].flatMap((dir) => [...walk(join(bundle, dir))]);
+    const code = ["api", "lib", "operator", "sidecar", "cli"].flatMap((dir) => [...walk(join(bundle, dir))]);
     expect(code.filter((f) => f.endsWith(".ts"))).toEqual([]);
     expect(code.some((f) => f.endsWith(".test.js"))).toBe(false);
     expect(existsSync(join(bundle, "operator/main.js"))).toBe(true);
     expect(existsSync(join(bundle, "sidecar/main.js"))).toBe(true);
+  });
+
+  it("carries the veltrix command: --help, validate against the shipped CRD, and npm's bin link", async () => {
+    const cli = join(bundle, "cli/main.js");
+    const help = await run(process.execPath, [cli, "--help"], { cwd: tmpdir(), env });
+    expect(help.stdout).toMatch(/^usage: veltrix <command>/);
+    expect(help.stdout).toContain("status [NAME]");
+    const sample = join(repoRoot, "crds/samples/minimal.yaml");
+    const valid = await run(process.execPath, [cli, "validate", sample], { cwd: tmpdir(), env });
+    expect(valid.stdout).toContain(": valid");
+    // Installed with npm: the package's bin, linked into a prefix's bin/ (argv[1] is the link).
+    const prefix = tempDir("bundle-npm-prefix");
+    // The first npm on PATH that exists (Node's own bin/npm may be missing), run by the Node
+    // first on env's PATH.
+    const npm = (process.env["PATH"] ?? "")
+      .split(":")
+      .map((d) => join(d, "npm"))
+      .find((f) => existsSync(f));
+    expect(npm, "npm on PATH").toBeDefined();
+    await run(
+      npm!,
+      ["install", "--global", "--prefix", prefix, "--offline", "--no-audit", "--no-fund", bundle],
+      {
+        env: { ...env, npm_config_cache: join(prefix, ".npm") },
+      },
+    );
+    const installed = await run(join(prefix, "bin/veltrix"), ["validate", sample], { cwd: tmpdir(), env });
+    expect(installed.stdout).toContain(": valid");
+    const up = await run(process.execPath, [cli, "up"], { cwd: tmpdir(), env }).catch(
+      (err: { code: number; stderr: string }) => err,
+    );
+    expect(up).toMatchObject({ code: 2, stderr: expect.stringContaining("runs from a checkout") as unknown });
   });
 
   it("needs no native addon: the config store writes a real SQLite file from the tree", async () => {
