@@ -41,6 +41,10 @@ export const sidecarErrors = {
     message:
       "a sync request with this x-veltrix-request-id is already queued or was answered recently; use a new id",
   },
+  VX_ERR_STORE_UNAVAILABLE: {
+    status: 503,
+    message: "the sidecar's record store is failing (see its /readyz); the request's record cannot be read",
+  },
   VX_ERR_NOT_FOUND: { status: 404, message: "no such request record (unknown id or past store.retention)" },
   VX_ERR_INTERNAL: { status: 500, message: "internal sidecar error; see the sidecar log" },
 } as const;

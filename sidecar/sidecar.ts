@@ -144,7 +144,12 @@ export function startSweeper(sc: Sidecar): NodeJS.Timeout {
 
 /** This process's readiness: the single-process /readyz, and a worker's answer to the primary. */
 export function sidecarReadiness(sc: Sidecar): Readiness {
-  return attachmentsReadiness(sc.proxy.isDraining, sc.attachments, { mode: sc.config.current.settings.mode });
+  const r = attachmentsReadiness(sc.proxy.isDraining, sc.attachments, {
+    mode: sc.config.current.settings.mode,
+  });
+  // A store that fails is never trusted silently: the pod leaves the Service.
+  const store = sc.store.problem();
+  return store ? { reasons: [...r.reasons, store], detail: r.detail } : r;
 }
 
 export async function startListeners(sc: Sidecar, admin: boolean): Promise<SidecarHandle> {

@@ -208,7 +208,17 @@ export class ProxyServer implements ModeParts {
 
   private async status(id: string, res: ServerResponse): Promise<void> {
     const fromQueue = await this.queue?.outcome(id).catch(() => undefined);
-    const local = await this.store.get(id);
+    // The outcome bucket answers for async requests even while the local store fails.
+    let local: Awaited<ReturnType<RequestStore["get"]>>;
+    try {
+      local = await this.store.get(id);
+    } catch (err) {
+      if (fromQueue) local = undefined;
+      else {
+        log.error("status read failed", { err });
+        return sendError(res, "VX_ERR_STORE_UNAVAILABLE", id, this.overflow());
+      }
+    }
     const found =
       fromQueue ?? (local ? { id, state: local.state, status: local.status, record: local } : undefined);
     if (!found) return sendError(res, "VX_ERR_NOT_FOUND", id, this.overflow());

@@ -223,6 +223,11 @@ describe("SqliteRequestStore (real SQLite file, writer thread)", () => {
     expect(await ran).toBe(true);
     expect(String(errors[0])).toMatch(/locked/);
     expect(await store.get("locked")).toBeUndefined(); // the batch was rolled back, not half-written
+    // Not trusted until a commit succeeds again (readiness reads this).
+    expect(store.problem()).toMatch(/the last commit failed: .*locked/);
+    store.admit(request("after"));
+    await store.flush();
+    expect(store.problem()).toBeUndefined();
     await store.close();
   }, 15_000);
 

@@ -3,6 +3,8 @@
 // `flushDelayMs` the batch goes to a writer thread (record-writer.ts) that commits it in
 // one transaction. Commits, and SQLite's WAL checkpoints, never stall the proxy. Reads
 // wait for the writes queued before them, then read through a connection of their own.
+import { existsSync, renameSync, statSync } from "node:fs";
+import { DatabaseSync } from "node:sqlite";
 import { Worker } from "node:worker_threads";
 import { RecordReader } from "./record-reader.ts";
 import { OpCode, type FromWriter, type ToWriter, type WriteOp, type WriterData } from "./record-schema.ts";
@@ -59,6 +61,10 @@ export class SqliteRequestStore implements RequestStore {
   private readonly replies = new Map<number, (m: FromWriter) => void>();
   private count = 0;
   private readonly knownConfigs = new Set<string>();
+  /** The file this store opened (device and inode), to notice it deleted or replaced. */
+  private readonly opened: { dev: number; ino: number };
+  /** The last commit's failure, until a commit succeeds again. */
+  private failing: string | undefined;
 
   constructor(path: string, opts: SqliteStoreOptions = {}) {
     this.path = path;
@@ -67,9 +73,25 @@ export class SqliteRequestStore implements RequestStore {
     this.flushDelayMs = opts.flushDelayMs ?? 0;
     this.gatedFlushDelayMs = Math.min(this.flushDelayMs, opts.gatedFlushDelayMs ?? this.flushDelayMs);
     this.onError = opts.onError ?? ((err) => log.error("commit failed", { err }));
+    setAside(path, this.onError);
     // Creates the file and tables before the writer starts, so reads work at once.
     this.reader = new RecordReader(path);
+    const st = statSync(path);
+    this.opened = { dev: st.dev, ino: st.ino };
     this.worker = this.startWriter();
+  }
+
+  problem(): string | undefined {
+    if (this.failing !== undefined) return `record store: the last commit failed: ${this.failing}`;
+    let st: { dev: number; ino: number } | undefined;
+    try {
+      st = statSync(this.path);
+    } catch {
+      st = undefined;
+    }
+    if (!st || st.dev !== this.opened.dev || st.ino !== this.opened.ino)
+      return `record store: ${this.path} was deleted or replaced while open; restart the sidecar`;
+    return undefined;
   }
 
   /** Statements committed since open (for metrics). */
@@ -209,6 +231,8 @@ export class SqliteRequestStore implements RequestStore {
     this.unanswered.delete(m.seq);
     if (this.unanswered.size === 0) this.worker?.unref();
     this.count += m.written;
+    if (m.error !== undefined) this.failing = m.error;
+    else if (m.written > 0) this.failing = undefined;
     if (m.error !== undefined && !this.replies.has(m.seq)) this.onError(new Error(m.error));
     this.replies.get(m.seq)?.(m);
     this.replies.delete(m.seq);
@@ -248,4 +272,33 @@ export class SqliteRequestStore implements RequestStore {
     // Given up: answer everything as failed so acknowledgements and shutdown go on.
     for (const m of resend) this.answer({ seq: m.seq, written: 0, error: "record writer is not running" });
   }
+}
+
+/**
+ * A record file that is not a sound SQLite database (a crash mid-write on a bad disk, a
+ * file overwritten by hand) is moved aside with its WAL, reported, and a fresh one made:
+ * records are a cache of what NATS and the app did, and a file that fails its check is
+ * never trusted.
+ */
+function setAside(path: string, report: (err: unknown) => void): void {
+  if (!existsSync(path) || statSync(path).size === 0) return;
+  let problem: string | undefined;
+  try {
+    const db = new DatabaseSync(path, { readOnly: true, timeout: 5_000 });
+    try {
+      const row = db.prepare("PRAGMA quick_check(1)").get() as Record<string, unknown> | undefined;
+      const verdict = row ? String(Object.values(row)[0]) : "no answer";
+      if (verdict !== "ok") problem = verdict;
+    } finally {
+      db.close();
+    }
+  } catch (err) {
+    problem = err instanceof Error ? err.message : String(err);
+  }
+  if (problem === undefined) return;
+  const aside = `${path}.corrupt-${Date.now()}`;
+  for (const suffix of ["", "-wal", "-shm"])
+    if (existsSync(path + suffix)) renameSync(path + suffix, aside + suffix);
+  log.error("record file failed its check; moved aside, starting a new one", { path, aside, problem });
+  report(new Error(`record file ${path} failed its check (${problem}); moved to ${aside}`));
 }

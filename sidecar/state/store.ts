@@ -71,6 +71,11 @@ export interface RequestStore {
    * its holder's row never finishes); returns how many.
    */
   sweep(olderThan: number, unfinishedBefore: number): Promise<number>;
+  /**
+   * Why the store cannot be trusted now (the last commit failed, or the file it writes
+   * was deleted or replaced under it), for readiness; undefined while it works.
+   */
+  problem(): string | undefined;
   /** Writes committed since open (for metrics). */
   readonly written: number;
   /** Commits what is queued, then closes the file. */

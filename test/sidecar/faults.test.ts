@@ -3,6 +3,8 @@
 // answered as a clean refusal. Every request has its own id; the app counts executions
 // per id, and a small checker holds what each client was told against what ran.
 import { randomBytes } from "node:crypto";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, describe, expect, it } from "vitest";
@@ -140,4 +142,60 @@ describe("faults: nats-server paused past the publish-ack wait", () => {
     },
     120_000,
   );
+});
+
+describe("faults: the record store", () => {
+  it("a record file deleted under a running sidecar makes it not ready, saying why", async () => {
+    const dir = tempDir("faults-store-deleted");
+    const app = await startApp(dir);
+    cleanups.push(() => app.process.stop());
+    const configFile = writeVeltrixConfig(dir, { name: "store-deleted", queue: { mode: "direct" } });
+    const sc = await startSidecar({ dir, name: "sc-deleted", configFile, appPort: app.port });
+    cleanups.push(() => sc.process.stop());
+    const readyz = async (): Promise<{ status: number; reasons: string[] }> => {
+      const res = await fetch(`${sc.admin}/readyz`);
+      return { status: res.status, reasons: ((await res.json()) as { reasons: string[] }).reasons };
+    };
+    // Positive control: ready, and serving, with the file in place.
+    expect((await readyz()).status).toBe(200);
+    expect((await fetch(`${sc.url}/before`)).status).toBe(200);
+
+    rmSync(join(dir, "sc-deleted-data", "requests-0.db"));
+    const r = await eventually("readyz fails", async () => {
+      const now = await readyz();
+      return now.status === 503 ? now : undefined;
+    });
+    expect(r.reasons.join("\n")).toMatch(/record store: .*requests-0\.db was deleted or replaced while open/);
+  });
+
+  it("a corrupt record file is moved aside at start and reported; the sidecar serves on a new one", async () => {
+    const dir = tempDir("faults-store-corrupt");
+    const app = await startApp(dir);
+    cleanups.push(() => app.process.stop());
+    const configFile = writeVeltrixConfig(dir, { name: "store-corrupt", queue: { mode: "direct" } });
+    const dataDir = join(dir, "sc-corrupt-data");
+    mkdirSync(dataDir, { recursive: true });
+    const file = join(dataDir, "requests-0.db");
+    writeFileSync(file, Buffer.concat([Buffer.from("SQLite format 3\0"), randomBytes(8_192)]));
+    const sc = await startSidecar({ dir, name: "sc-corrupt", configFile, appPort: app.port });
+    cleanups.push(() => sc.process.stop());
+    expect((await fetch(`${sc.admin}/readyz`)).status).toBe(200);
+    const res = await fetch(`${sc.url}/after`, { headers: { "x-veltrix-request-id": "after-corrupt-1" } });
+    expect(res.status).toBe(200);
+    expect(readdirSync(dataDir).filter((f) => f.startsWith("requests-0.db.corrupt-"))).toHaveLength(1);
+    const record = await eventually("the record on the new file", async () => {
+      const r = await fetch(`${sc.admin}/v1/requests/after-corrupt-1`);
+      return r.ok ? ((await r.json()) as { record?: { state: string } }) : undefined;
+    });
+    expect(record.record?.state).toBe("done");
+    const metrics = await (await fetch(`${sc.admin}/metrics`)).text();
+    expect(metrics).toMatch(/veltrix_sidecar_store_errors_total 1/);
+    await eventually("the log says so", () =>
+      Promise.resolve(
+        /record file failed its check; moved aside/.test(readFileSync(join(dir, "sc-corrupt.log"), "utf8"))
+          ? true
+          : undefined,
+      ),
+    );
+  });
 });
