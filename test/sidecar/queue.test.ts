@@ -117,12 +117,19 @@ describe("sync mode over real JetStream", () => {
     });
     const a = await sidecar({ dir, name: "sc-a", configFile, appPort: a0.port, natsUrl: natsUrl() });
     const b = await sidecar({ dir, name: "sc-b", configFile, appPort: a0.port, natsUrl: natsUrl() });
-    const pending = Array.from({ length: 12 }, () =>
-      fetch(`${a.url}/job?delay=300`).then(
+    const ids = Array.from({ length: 12 }, (_, i) => `term-sync-${String(i).padStart(4, "0")}`);
+    const pending = ids.map((id) =>
+      fetch(`${a.url}/job?delay=300`, { headers: { "x-veltrix-request-id": id } }).then(
         (r) => r.status,
         () => 0,
       ),
     );
+    // All twelve are held by a (each has its record there) before it is told to stop: a
+    // request still connecting at SIGTERM would rightly be refused.
+    await eventually("every request held by a", async () => {
+      for (const id of ids) if (!(await fetch(`${a.admin}/v1/requests/${id}`)).ok) return undefined;
+      return true;
+    });
     await eventually("work started", async () => ((await a0.stats()).inFlight > 0 ? true : undefined));
     await a.process.stop();
     expect(await Promise.all(pending)).toEqual(Array.from({ length: 12 }, () => 200));
