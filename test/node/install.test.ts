@@ -53,6 +53,15 @@ describe("Veltrix on a real node (helm install, pods, native sidecar)", () => {
   let env: VeltrixOnNode;
   const appNamespace = "shop";
   const runDir = inject("runDir");
+  let servicePort = 0;
+  const readConfig = async (): Promise<{ status?: { revision?: string; pods?: { summary?: string } } }> =>
+    (await env.custom.getNamespacedCustomObject({
+      group: "veltrix.io",
+      version: "v1alpha1",
+      namespace: appNamespace,
+      plural: "veltrixconfigs",
+      name: "demo",
+    })) as { status?: { revision?: string; pods?: { summary?: string } } };
 
   beforeAll(async () => {
     env = await startVeltrixOnNode(join(runDir, "install"));
@@ -183,6 +192,7 @@ describe("Veltrix on a real node (helm install, pods, native sidecar)", () => {
     const service = await env.core.readNamespacedService({ name: "demo", namespace: appNamespace });
     const clusterIp = service.spec?.clusterIP ?? "";
     const viaIp = await env.cluster.expose(clusterIp, 80);
+    servicePort = viaIp;
     const viaDns = await env.cluster.expose(`demo.${appNamespace}.svc.cluster.local`, 80);
     for (const [how, port] of [
       ["ClusterIP", viaIp],
@@ -203,5 +213,38 @@ describe("Veltrix on a real node (helm install, pods, native sidecar)", () => {
         expect(a.body.attempt).toBe("1");
       }
     }
+  });
+
+  it("shows the pod in sync in kubectl get vxc, and a config change reaches the running pod", async () => {
+    await until("1/1 in sync", async () =>
+      (await readConfig()).status?.pods?.summary === "1/1" ? true : undefined,
+    );
+    const table = await env.kubectl(["-n", appNamespace, "get", "vxc", "demo"]);
+    expect(table).toMatch(/demo\s+.*1\/1/);
+    const before = (await readConfig()).status?.revision;
+    await env.kubectl([
+      "-n",
+      appNamespace,
+      "patch",
+      "vxc",
+      "demo",
+      "--type",
+      "merge",
+      "-p",
+      JSON.stringify({ spec: { config: { greeting: "changed on the node" } } }),
+    ]);
+    const after = await until("a new revision", async () => {
+      const revision = (await readConfig()).status?.revision;
+      return revision && revision !== before ? revision : undefined;
+    });
+    const changed = Date.now();
+    await until("the pod answering with the new revision", async () => {
+      const res = await fetch(`http://127.0.0.1:${servicePort}/after-change`);
+      const body = (await res.json()) as DemoAnswer;
+      return body.configRevision === after ? true : undefined;
+    });
+    console.log(
+      `node suite: the new revision reached the pod ${(Date.now() - changed) / 1000} s after the operator published it`,
+    );
   });
 });
