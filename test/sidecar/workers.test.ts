@@ -52,24 +52,48 @@ describe("sidecar with --workers 2 (real processes sharing the listener)", () =>
       expect(ready).toMatchObject({ ready: true, workers: 2 });
 
       // maxConcurrency is per pod: two workers split 4 slots, so the app never sees more
-      // than 4 at once however the connections spread over the workers.
+      // than 4 at once however the connections spread over the workers. The app holds
+      // them until released: the bound is reached (so a fifth would be seen), never passed.
       await app.reset();
-      const burst = await Promise.all(
-        Array.from({ length: 24 }, (_, i) =>
-          fetch(`${sc.url}/burst?delay=150`, {
-            headers: { "x-veltrix-request-id": `burst-${i}`, connection: "close" },
-          }).then(async (r) => (await r.arrayBuffer(), r.status)),
+      const burst = Array.from({ length: 24 }, (_, i) =>
+        fetch(`${sc.url}/burst?hold=1`, {
+          headers: { "x-veltrix-request-id": `burst-${i}`, connection: "close" },
+        }).then(async (r) => (await r.arrayBuffer(), r.status)),
+      );
+      await eventually("4 held at the app", async () => ((await app.stats()).held === 4 ? true : undefined));
+      let answered = 0;
+      for (const b of burst) void b.then(() => answered++);
+      await eventually("the burst answered", async () => {
+        await app.release();
+        return answered === burst.length ? true : undefined;
+      });
+      const burstStatuses = await Promise.all(burst);
+      expect(burstStatuses.filter((s) => s === 200).length).toBeGreaterThan(0);
+      expect((await app.stats()).maxInFlight).toBe(4);
+
+      // SIGTERM once the four are held by the sidecar (each has its record): each is
+      // answered, released only after the sidecar began draining.
+      const termIds = [0, 1, 2, 3].map((i) => `term-w-${String(i).padStart(4, "0")}`);
+      const inflight = termIds.map((id) =>
+        fetch(`${sc.url}/long?hold=1`, { headers: { "x-veltrix-request-id": id } }).then(
+          (r) => r.status,
+          () => 0,
         ),
       );
-      expect(burst.filter((s) => s === 200).length).toBeGreaterThan(0);
-      expect((await app.stats()).maxInFlight).toBeLessThanOrEqual(4);
-
-      const inflight = Array.from({ length: 4 }, () =>
-        fetch(`${sc.url}/long?delay=600`).then((r) => r.status),
-      );
+      await eventually("every request held by the sidecar", async () => {
+        for (const id of termIds) if (!(await fetch(`${sc.admin}/v1/requests/${id}`)).ok) return undefined;
+        return true;
+      });
       await eventually("at the app", async () => ((await app.stats()).inFlight >= 1 ? true : undefined));
-      await sc.process.stop();
+      const stopping = sc.process.stop();
+      let drained = 0;
+      for (const p of inflight) void p.then(() => drained++);
+      await eventually("the four answered", async () => {
+        await app.release();
+        return drained === inflight.length ? true : undefined;
+      });
       expect(await Promise.all(inflight)).toEqual([200, 200, 200, 200]);
+      await stopping;
       await eventually("exit logged", () =>
         Promise.resolve(sc.process.tail().includes("exited code=0") ? true : undefined),
       );
