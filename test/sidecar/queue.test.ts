@@ -113,13 +113,13 @@ describe("sync mode over real JetStream", () => {
     const a0 = await app(dir, "app");
     const configFile = writeVeltrixConfig(dir, {
       name: uniq("synct"),
-      queue: { mode: "sync", maxConcurrency: 2, maxWait: "20s", requestTimeout: "5s" },
+      queue: { mode: "sync", maxConcurrency: 2, maxWait: "20s", requestTimeout: "30s" },
     });
     const a = await sidecar({ dir, name: "sc-a", configFile, appPort: a0.port, natsUrl: natsUrl() });
     const b = await sidecar({ dir, name: "sc-b", configFile, appPort: a0.port, natsUrl: natsUrl() });
     const ids = Array.from({ length: 12 }, (_, i) => `term-sync-${String(i).padStart(4, "0")}`);
     const pending = ids.map((id) =>
-      fetch(`${a.url}/job?delay=300`, { headers: { "x-veltrix-request-id": id } }).then(
+      fetch(`${a.url}/job?hold=1`, { headers: { "x-veltrix-request-id": id } }).then(
         (r) => r.status,
         () => 0,
       ),
@@ -130,8 +130,16 @@ describe("sync mode over real JetStream", () => {
       for (const id of ids) if (!(await fetch(`${a.admin}/v1/requests/${id}`)).ok) return undefined;
       return true;
     });
-    await eventually("work started", async () => ((await a0.stats()).inFlight > 0 ? true : undefined));
-    await a.process.stop();
+    await eventually("work started", async () => ((await a0.stats()).held > 0 ? true : undefined));
+    // Released only once a is draining: it must wait for every one it holds.
+    const stopping = a.process.stop();
+    let answered = 0;
+    for (const p of pending) void p.then(() => answered++);
+    await eventually("every request answered", async () => {
+      await a0.release();
+      return answered === pending.length ? true : undefined;
+    });
+    await stopping;
     expect(await Promise.all(pending)).toEqual(Array.from({ length: 12 }, () => 200));
     expect(b.process.running).toBe(true);
     await eventually("exit logged", () =>
