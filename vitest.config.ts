@@ -22,6 +22,7 @@ export default defineConfig({
             "sidecar/**/*.test.ts",
             "devenv/**/*.test.ts",
             "scripts/**/*.test.ts",
+            "cli/**/*.test.ts",
           ],
           environment: "node",
         },

@@ -13,7 +13,14 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { KubeConfig } from "@kubernetes/client-node";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { parseAllDocuments } from "yaml";
-import { flagBoolean, type FlagSpec, type FlagValues, flagUsage, readFlags } from "../lib/flags.ts";
+import {
+  flagBoolean,
+  type FlagSpec,
+  flagTableMarkdown as renderFlagTable,
+  type FlagValues,
+  flagUsage,
+  readFlags,
+} from "../lib/flags.ts";
 import { natsConnectionOptions } from "../lib/nats-auth.ts";
 import { natsClientSettings, natsFlags } from "../lib/nats-flags.ts";
 import { renderRequest, requestFromAdmin, requestFromOutcomeBucket } from "./request.ts";
@@ -90,6 +97,19 @@ export const exitCodeDocs: Record<keyof typeof exitCodes, string> = {
   usage: "usage error, or a file that cannot be read",
   unavailable: "the API server, NATS or the admin API could not be read",
 };
+
+/** docs/cli.md's flag table (cli/main.test.ts keeps the page equal to it). */
+export function flagTableMarkdown(): string {
+  return renderFlagTable(cliFlags);
+}
+
+/** docs/cli.md's exit-code table. */
+export function exitCodeTableMarkdown(): string {
+  const rows = Object.entries(exitCodes).map(
+    ([k, code]) => `| ${code} | ${exitCodeDocs[k as keyof typeof exitCodes]} |`,
+  );
+  return ["| code | meaning |", "| --- | --- |", ...rows].join("\n");
+}
 
 export function helpText(): string {
   return [
@@ -184,6 +204,8 @@ function validateFiles(
 
 /** Runs the command; returns its exit code. */
 export async function run(argv: readonly string[], env: NodeJS.ProcessEnv, io: Io): Promise<number> {
+  // `up`'s arguments are devenv/local-stack.ts's (--check, --dir), not this table's.
+  if (argv[0] === "up") return up(argv.slice(1), io);
   const { flags, args } = split(argv);
   let f: CliFlagValues;
   try {
@@ -228,19 +250,49 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv, io: I
       return status(f, rest, io);
     case "request":
       return request(f, rest, io);
-    case "up": {
-      const stack = fileURLToPath(new URL("../devenv/local-stack.ts", import.meta.url));
-      if (!existsSync(stack)) {
-        io.stderr("veltrix up: runs from a checkout of the repository (devenv/ is not in this install)\n");
-        return exitCodes.usage;
-      }
-      const child = spawn(process.execPath, [stack, ...rest], { stdio: "inherit" });
-      return new Promise((resolve) => child.on("exit", (code) => resolve(code ?? exitCodes.usage)));
-    }
+    case "up":
+      return up(rest, io);
     default:
       io.stderr(`veltrix: unknown command '${command}'\n\n${helpText()}\n`);
       return exitCodes.usage;
   }
+}
+
+/**
+ * Runs a program on this terminal (its stdout dropped with `quiet`); resolves to its exit
+ * code. SIGTERM is passed on (Ctrl-C reaches it from the terminal by itself).
+ */
+function runInherited(command: string, args: string[], quiet = false): Promise<number> {
+  const child = spawn(command, args, { stdio: ["inherit", quiet ? "ignore" : "inherit", "inherit"] });
+  const term = (): void => void child.kill("SIGTERM");
+  process.on("SIGTERM", term);
+  return new Promise((resolve) =>
+    child.on("exit", (code) => {
+      process.off("SIGTERM", term);
+      resolve(code ?? exitCodes.usage);
+    }),
+  );
+}
+
+/**
+ * `up`: the real binaries first (scripts/provision-test-env.sh: cached ones in a moment, a
+ * first run builds them from Go modules and says which one it is building), then the stack,
+ * which shows each step and ends with a one-screen summary.
+ */
+async function up(args: string[], io: Io): Promise<number> {
+  const stack = fileURLToPath(new URL("../devenv/local-stack.ts", import.meta.url));
+  if (!existsSync(stack)) {
+    io.stderr("veltrix up: runs from a checkout of the repository (devenv/ is not in this install)\n");
+    return exitCodes.usage;
+  }
+  const root = fileURLToPath(new URL("..", import.meta.url));
+  io.stderr("veltrix up: provisioning etcd, kube-apiserver, kube-controller-manager and nats-server\n");
+  const provisioned = await runInherited("bash", [`${root}scripts/provision-test-env.sh`], true);
+  if (provisioned !== 0) {
+    io.stderr("veltrix up: provisioning failed (see above)\n");
+    return provisioned;
+  }
+  return runInherited(process.execPath, [stack, ...args]);
 }
 
 function kubeConfig(f: CliFlagValues): KubeConfig {

@@ -68,8 +68,16 @@ function node(name: string, args: string[]): ManagedProcess {
   });
 }
 
+const started = Date.now();
+/** One progress line a step, with the seconds since start. */
+function step(what: string): void {
+  console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${what}`);
+}
+
 rmSync(dir, { recursive: true, force: true });
+step("starting nats-server (JetStream)");
 const nats = await startNats({ dir });
+step("starting etcd, kube-apiserver and kube-controller-manager");
 const controlPlane = await startControlPlane({ dir });
 const processes: ManagedProcess[] = [];
 
@@ -84,6 +92,7 @@ try {
   const kc = controlPlane.kubeConfig();
   const objects = KubernetesObjectApi.makeApiClient(kc);
   const version = await kc.makeApiClient(VersionApi).getCode();
+  step("installing the VeltrixConfig CRD");
   await installCrd(kc);
 
   const operatorPort = await freePort();
@@ -98,9 +107,11 @@ try {
     "--webhook-cert-mode=disabled",
   ]);
   processes.push(operator);
+  step("starting the operator");
   operator.start();
   await operator.waitUntil("ready", () => httpOk(`http://127.0.0.1:${operatorPort}/readyz`));
 
+  step(`applying crds/samples/${sampleName}.yaml, waiting for Ready`);
   for (const doc of yamlDocuments(`crds/samples/${sampleName}.yaml`)) {
     await objects.create({ ...doc, metadata: { ...doc.metadata, namespace: sampleNamespace } });
   }
@@ -126,6 +137,7 @@ try {
   const adminUrl = `http://127.0.0.1:${adminPort}`;
   const app = node("demo-app", ["devenv/demo-app.ts", String(appPort), adminUrl]);
   processes.push(app);
+  step("starting the demo app and its sidecar");
   app.start();
   await app.waitUntil("listening", () => httpOk(`http://127.0.0.1:${appPort}/`));
 
@@ -159,7 +171,8 @@ try {
 
   console.log(
     [
-      "Veltrix local stack is up.",
+      "",
+      `Veltrix local stack is up (${((Date.now() - started) / 1000).toFixed(1)} s).`,
       `  Kubernetes API   ${controlPlane.server}  (${version.gitVersion})`,
       `  NATS JetStream   ${nats.url}`,
       `  operator         http://127.0.0.1:${operatorPort}/metrics  (log: ${operator.spec.logFile})`,
@@ -172,6 +185,7 @@ try {
       `  curl ${proxyUrl}/hello`,
       `  curl ${adminUrl}/v1/requests/${answer.requestId}`,
       `  kubectl get vxc -A`,
+      `  npx veltrix status --nats-url ${nats.url}`,
     ].join("\n"),
   );
 } catch (err) {
