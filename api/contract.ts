@@ -103,13 +103,25 @@ export function deadLetterSubject(ref: ConfigRef): string {
   return `veltrix.dlq.${ref.namespace}.${ref.name}`;
 }
 
-/** Prefix of the core-NATS subjects a sidecar's held sync requests get their replies on. */
-export const replySubjectPrefix = "_VX.reply";
+/**
+ * Root of every inbox a config's sidecars receive on (JetStream API answers, pulled
+ * messages, publish acks, KV watches): "_VX.inbox.<namespace>.<name>". Another config's
+ * sidecars can be denied it, which nats.js's shared default "_INBOX" root cannot be.
+ */
+export function inboxPrefix(ref: ConfigRef): string {
+  return `_VX.inbox.${ref.namespace}.${ref.name}`;
+}
+
+/** Root of the subjects a config's held sync requests get their replies on: "_VX.reply.<namespace>.<name>". */
+export function replyPrefix(ref: ConfigRef): string {
+  return `_VX.reply.${ref.namespace}.${ref.name}`;
+}
 
 /**
  * The least NATS permissions a sidecar of `ref` needs (sync and async modes, config
  * watch, status report, outcome bucket): what it publishes and subscribes to, for a
- * nats-server `permissions` block. Nothing of another config is reachable with them.
+ * nats-server `permissions` block. Nothing of another config is reachable with them, and
+ * no subject here matches another config's traffic: inboxes and replies carry the config.
  */
 export function sidecarNatsPermissions(ref: ConfigRef): { publish: string[]; subscribe: string[] } {
   const stream = streamName(ref);
@@ -119,7 +131,7 @@ export function sidecarNatsPermissions(ref: ConfigRef): { publish: string[]; sub
     publish: [
       `${queueSubjectPrefix(ref)}.>`,
       deadLetterSubject(ref),
-      `${replySubjectPrefix}.>`,
+      `${replyPrefix(ref)}.>`,
       "$JS.API.INFO",
       `$JS.API.STREAM.INFO.${stream}`,
       `$JS.API.CONSUMER.INFO.${stream}.${consumerName}`,
@@ -134,7 +146,7 @@ export function sidecarNatsPermissions(ref: ConfigRef): { publish: string[]; sub
       `$JS.API.STREAM.INFO.KV_${sidecarStatusBucket}`,
       `$KV.${sidecarStatusBucket}.${key}.*`,
     ],
-    subscribe: ["_INBOX.>", `${replySubjectPrefix}.>`],
+    subscribe: [`${inboxPrefix(ref)}.>`, `${replyPrefix(ref)}.>`],
   };
 }
 

@@ -6,7 +6,7 @@ import { AdminServer } from "./admin/server.ts";
 import { bootConfig, renderConfig } from "./config/boot.ts";
 import { CurrentConfig } from "./config/current-config.ts";
 import { ConfigDelivery } from "./config/delivery.ts";
-import type { ConfigDocument } from "./config/settings.ts";
+import { contract, type ConfigDocument } from "./config/settings.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
 import type { SidecarOptions } from "./options.ts";
 import type { Attachment } from "./attachment.ts";
@@ -70,7 +70,12 @@ export async function createSidecar(opts: SidecarOptions, worker = 0): Promise<S
   const upstream = new Upstream({ host: opts.appHost, port: opts.appPort });
   const podReasons = worker > 0 ? podReasonsFromPrimary() : (): string[] => [];
   const broker = opts.natsUrl
-    ? new Broker(opts.natsUrl, `veltrix-sidecar ${opts.pod}/${worker}`, opts.natsClient)
+    ? new Broker(
+        opts.natsUrl,
+        `veltrix-sidecar ${opts.pod}/${worker}`,
+        opts.natsClient,
+        contract.inboxPrefix({ namespace: doc.namespace, name: doc.name }),
+      )
     : undefined;
   const queue = broker
     ? new QueueAttachment({ broker, config, store, upstream, metrics, createStream: opts.ensureStream })

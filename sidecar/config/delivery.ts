@@ -150,7 +150,12 @@ export async function firstRevisionFromKv(
   opts: Pick<SidecarOptions, "natsUrl" | "natsClient" | "namespace" | "pod">,
   ref: contract.ConfigRef,
 ): Promise<ConfigDocument> {
-  const broker = new Broker(opts.natsUrl ?? "", `veltrix-sidecar ${opts.pod}/boot`, opts.natsClient);
+  const broker = new Broker(
+    opts.natsUrl ?? "",
+    `veltrix-sidecar ${opts.pod}/boot`,
+    opts.natsClient,
+    contract.inboxPrefix(ref),
+  );
   const nc = await broker.ready();
   try {
     for (;;) {

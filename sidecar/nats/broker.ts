@@ -10,7 +10,8 @@ import { logger } from "../log.ts";
 import { connectNats } from "./connect.ts";
 
 export class Broker extends NatsSupervisor<NatsConnection> {
-  constructor(url: string, name: string, client: NatsClientSettings = {}) {
+  /** `inbox`: the config's inbox root (contract.inboxPrefix), so its replies carry the config. */
+  constructor(url: string, name: string, client: NatsClientSettings = {}, inbox?: string) {
     super({
       servers: url,
       name,
@@ -23,6 +24,7 @@ export class Broker extends NatsSupervisor<NatsConnection> {
         // Every request (each JetStream publish) would otherwise build two Error objects
         // up front for their stack traces: ~8% of the sidecar's CPU in sync mode.
         noAsyncTraces: true,
+        ...(inbox ? { inboxPrefix: inbox } : {}),
       },
       setup: (nc) => Promise.resolve(nc),
     });

@@ -4,7 +4,7 @@
 // each. This transport corks the socket at the first write of an event-loop turn and
 // uncorks it when the turn's I/O callbacks are done (setImmediate), so the turn's
 // commands leave in one writev and nats-server reads them in one.
-import { NatsConnectionImpl, setTransportFactory } from "@nats-io/nats-core/internal";
+import { createInbox, NatsConnectionImpl, setTransportFactory } from "@nats-io/nats-core/internal";
 import type { NatsConnection, NodeConnectionOptions } from "@nats-io/transport-node";
 import { NodeTransport, nodeResolveHost } from "@nats-io/transport-node/lib/node_transport.js";
 
@@ -33,4 +33,12 @@ class TurnBatchingTransport extends NodeTransport {
 export function connectNats(opts: NodeConnectionOptions): Promise<NatsConnection> {
   setTransportFactory({ factory: () => new TurnBatchingTransport(), dnsResolveFn: nodeResolveHost });
   return NatsConnectionImpl.connect(opts);
+}
+
+/**
+ * A new inbox under the connection's own root (its `inboxPrefix` option, the config's
+ * contract.inboxPrefix for a sidecar), as nats.js makes its own.
+ */
+export function inboxFor(nc: NatsConnection): string {
+  return createInbox((nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix);
 }

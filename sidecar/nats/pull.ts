@@ -15,13 +15,13 @@
 // no slot is asked for is nak'ed at once (redelivered), so the app never sees more than
 // the slots the executor asked for.
 import {
-  createInbox,
   type Msg,
   type MsgHdrs,
   type NatsConnection,
   type Status,
   type Subscription,
 } from "@nats-io/transport-node";
+import { inboxFor } from "./connect.ts";
 
 /** A message delivered by a pull, and the JetStream acknowledgements the executor sends. */
 export interface PulledMsg {
@@ -103,7 +103,7 @@ export class Puller {
   }
 
   private subscribe(): void {
-    const sub = this.nc.subscribe((this.inbox = createInbox()), {
+    const sub = this.nc.subscribe((this.inbox = inboxFor(this.nc)), {
       callback: (err, m) => {
         if (err) {
           // A refused subscription (permissions) is closed by nats.js.

@@ -6,7 +6,6 @@
 // A refused publish (a NATS permission violation) fails every publish waiting on that
 // subject at once; nats.js fails one of them and lets the others time out.
 import {
-  createInbox,
   PermissionViolationError,
   type Msg,
   type MsgHdrs,
@@ -14,6 +13,7 @@ import {
   type Status,
   type Subscription,
 } from "@nats-io/transport-node";
+import { inboxFor } from "./connect.ts";
 
 /**
  * Why a publish failed: `refused` (permissions), `no-stream`, the stream's own error
@@ -63,7 +63,7 @@ export class StreamPublisher {
   constructor(nc: NatsConnection, timeoutMs: number) {
     this.nc = nc;
     this.timeoutMs = timeoutMs;
-    const inbox = createInbox();
+    const inbox = inboxFor(nc);
     this.prefix = `${inbox}.`;
     this.sub = nc.subscribe(`${inbox}.*`, {
       callback: (err, m) => {

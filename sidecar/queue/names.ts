@@ -29,7 +29,7 @@ export function queueNames(doc: Pick<ConfigDocument, "namespace" | "name">): Que
     asyncSubject: `${prefix}.async`,
     deadLetterSubject: contract.deadLetterSubject(ref),
     outcomeBucket: contract.outcomeBucketName(ref),
-    replyPrefix: `${contract.replySubjectPrefix}.${randomBytes(8).toString("hex")}`,
+    replyPrefix: `${contract.replyPrefix(ref)}.${randomBytes(8).toString("hex")}`,
     outcomeKeyPrefix: `${ref.namespace}.${ref.name}`,
   };
 }

@@ -12,6 +12,7 @@ import { AggregatorRegistry } from "prom-client";
 import { AdminServer } from "../admin/server.ts";
 import { CurrentConfig } from "../config/current-config.ts";
 import { ConfigDelivery } from "../config/delivery.ts";
+import { contract } from "../config/settings.ts";
 import { createMetrics } from "../metrics.ts";
 import type { SidecarOptions } from "../options.ts";
 import { attachmentsReadiness, type Readiness } from "../readiness.ts";
@@ -43,7 +44,12 @@ export async function runPrimary(opts: SidecarOptions): Promise<void> {
   renderConfig(opts.renderFile, doc);
   config.onChange((rev) => renderConfig(opts.renderFile, rev.doc));
   const broker = opts.natsUrl
-    ? new Broker(opts.natsUrl, `veltrix-sidecar ${opts.pod}/primary`, opts.natsClient)
+    ? new Broker(
+        opts.natsUrl,
+        `veltrix-sidecar ${opts.pod}/primary`,
+        opts.natsClient,
+        contract.inboxPrefix({ namespace: doc.namespace, name: doc.name }),
+      )
     : undefined;
   const delivery = broker
     ? new ConfigDelivery({ broker, config, snapshots, metrics, pod: opts.pod, report: true })

@@ -10,7 +10,15 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { configBucket, sidecarNatsPermissions, sidecarStatusBucket, streamName } from "../../api/contract.ts";
+import {
+  configBucket,
+  inboxPrefix,
+  outcomeBucketName,
+  replyPrefix,
+  sidecarNatsPermissions,
+  sidecarStatusBucket,
+  streamName,
+} from "../../api/contract.ts";
 import { ensureOutcomeBucket } from "../../api/outcome-bucket.ts";
 import { configDocument } from "../../api/resolve.ts";
 import { queueSettings } from "../../sidecar/config/settings.ts";
@@ -150,15 +158,53 @@ describe("sidecar with the least NATS permissions (own nats-server)", () => {
       ),
     );
 
-    // The shop user cannot look into the reports stream.
-    const shopUser = await connect({ servers: nats.url, user: "shop", pass: "shop-pw" });
+    // The shop user cannot look into the reports stream (its client on shop's own inboxes,
+    // as a shop sidecar's is).
+    const shopUser = await connect({
+      servers: nats.url,
+      user: "shop",
+      pass: "shop-pw",
+      inboxPrefix: inboxPrefix({ namespace, name: "shop" }),
+    });
     const jsm = await jetstreamManager(shopUser);
     await expect(jsm.streams.info(streamName({ namespace, name: "reports" }))).rejects.toThrow(/permission/i);
-    await shopUser.close();
     await eventually("the server logged the refusal", () =>
       Promise.resolve(
         /user:shop.*Violation.*STREAM\.INFO\.VX_perm_reports/.test(log().join("\n")) ? true : undefined,
       ),
     );
+
+    // Nor read reports' traffic: its inboxes (pulled requests, JetStream answers), its
+    // replies, or the shared default inbox root; nor fake a reply to a reports holder.
+    const reportsRef = { namespace, name: "reports" };
+    const attempts = [
+      `${inboxPrefix(reportsRef)}.>`,
+      `${replyPrefix(reportsRef)}.>`,
+      "_INBOX.>",
+      "_VX.>",
+      `$KV.${outcomeBucketName(reportsRef)}.>`,
+    ];
+    const denied: string[] = [];
+    for (const subject of attempts) {
+      const sub = shopUser.subscribe(subject);
+      // nats.js ends a refused subscription, with the server's error (resolved or rejected).
+      const ended: unknown = await sub.closed.then(
+        (v: unknown) => v,
+        (err: unknown) => err,
+      );
+      if (/permission/i.test(String(ended))) denied.push(subject);
+    }
+    expect(denied).toEqual(attempts);
+    shopUser.publish(`${replyPrefix(reportsRef)}.0a1b2c3d.fake`, "forged");
+    await eventually("the forged reply refused", () =>
+      Promise.resolve(
+        new RegExp(`user:shop.*Publish Violation.*_VX\\.reply\\.${namespace}\\.reports`).test(
+          log().join("\n"),
+        )
+          ? true
+          : undefined,
+      ),
+    );
+    await shopUser.close();
   }, 60_000);
 });
