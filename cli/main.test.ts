@@ -1,41 +1,23 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { betweenMarkers, tableCells } from "../devenv/markdown.ts";
 import { exitCodeTableMarkdown, flagTableMarkdown, helpText, split } from "./main.ts";
-
-/** Table cells, ignoring Prettier's column padding and the separator row. */
-function cells(table: string): string[][] {
-  return table
-    .trim()
-    .split("\n")
-    .filter((l) => !/^\|[\s|:-]+\|$/.test(l))
-    .map((l) =>
-      l
-        .split(/(?<!\\)\|/)
-        .map((c) => c.trim())
-        .slice(1, -1),
-    );
-}
-
-function between(doc: string, marker: string): string {
-  return (
-    new RegExp(`<!-- ${marker}:begin[^>]*-->\\n([\\s\\S]*?)\\n<!-- ${marker}:end -->`).exec(doc)?.[1] ?? ""
-  );
-}
 
 describe("veltrix command", () => {
   const doc = readFileSync(new URL("../docs/cli.md", import.meta.url), "utf8");
 
   it("docs/cli.md lists every flag with its env variable and default", () => {
     expect(
-      cells(between(doc, "flags")),
+      tableCells(betweenMarkers(doc, "flags")),
       "docs/cli.md: paste flagTableMarkdown() between the flags markers",
-    ).toEqual(cells(flagTableMarkdown()));
+    ).toEqual(tableCells(flagTableMarkdown()));
   });
 
   it("docs/cli.md lists every exit code", () => {
-    expect(cells(between(doc, "exit-codes")), "docs/cli.md: paste exitCodeTableMarkdown()").toEqual(
-      cells(exitCodeTableMarkdown()),
-    );
+    expect(
+      tableCells(betweenMarkers(doc, "exit-codes")),
+      "docs/cli.md: paste exitCodeTableMarkdown()",
+    ).toEqual(tableCells(exitCodeTableMarkdown()));
   });
 
   it("--help names every flag and command", () => {

@@ -1,29 +1,16 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { flagTableMarkdown, readFlags } from "./main.ts";
-
-/** Table cells, ignoring Prettier's column padding and the separator row. */
-function cells(table: string): string[][] {
-  return table
-    .trim()
-    .split("\n")
-    .filter((l) => !/^\|[\s|-]+\|$/.test(l))
-    .map((l) =>
-      l
-        .split(/(?<!\\)\|/)
-        .map((c) => c.trim())
-        .slice(1, -1),
-    );
-}
+import { betweenMarkers, tableCells } from "../devenv/markdown.ts";
 
 describe("operator flags", () => {
   it("docs/operator.md lists every flag with its env variable and default", () => {
     const doc = readFileSync(new URL("../docs/operator.md", import.meta.url), "utf8");
-    const table = /<!-- flags:begin[^>]*-->\n([\s\S]*?)\n<!-- flags:end -->/.exec(doc)?.[1];
+    const table = betweenMarkers(doc, "flags");
     expect(
-      cells(table ?? ""),
+      tableCells(table),
       "docs/operator.md: paste flagTableMarkdown() between the flags markers",
-    ).toEqual(cells(flagTableMarkdown()));
+    ).toEqual(tableCells(flagTableMarkdown()));
   });
 
   it("takes flags over env over defaults", () => {

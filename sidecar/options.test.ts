@@ -3,31 +3,17 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { flagTableMarkdown } from "../lib/flags.ts";
 import { parseOptions, sidecarFlags } from "./options.ts";
+import { betweenMarkers, tableCells } from "../devenv/markdown.ts";
 
 const base = ["--app-port", "8080"];
-
-/** Table cells, ignoring Prettier's column padding and the separator row. */
-function cells(table: string): string[][] {
-  return table
-    .trim()
-    .split("\n")
-    .filter((l) => !/^\|[\s|-]+\|$/.test(l))
-    .map((l) =>
-      l
-        .split(/(?<!\\)\|/)
-        .map((c) => c.trim())
-        .slice(1, -1),
-    );
-}
 
 describe("sidecar options", () => {
   it("docs/sidecar.md lists every flag with its env variable and default", () => {
     const doc = readFileSync(new URL("../docs/sidecar.md", import.meta.url), "utf8");
-    const table = /<!-- flags:begin[^>]*-->\n([\s\S]*?)\n<!-- flags:end -->/.exec(doc)?.[1];
-    expect(
-      cells(table ?? ""),
-      "docs/sidecar.md: paste the generated table between the flags markers",
-    ).toEqual(cells(flagTableMarkdown(sidecarFlags)));
+    const table = betweenMarkers(doc, "flags");
+    expect(tableCells(table), "docs/sidecar.md: paste the generated table between the flags markers").toEqual(
+      tableCells(flagTableMarkdown(sidecarFlags)),
+    );
   });
 
   it("takes the credentials directory from --nats-credentials-dir or VELTRIX_NATS_CREDENTIALS_DIR", () => {
