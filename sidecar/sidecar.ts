@@ -53,14 +53,12 @@ export async function createSidecar(opts: SidecarOptions, worker = 0): Promise<S
   // Worker 0 is a single-process sidecar; workers 1..N split the pod's limits.
   const config = new CurrentConfig(doc, worker > 0 ? { index: worker, of: opts.workers } : undefined);
   const store = new SqliteRequestStore(join(opts.dataDir, `requests-${worker}.db`), {
-    // 25 ms: most requests (admit, dispatch, finish) then fold into one row statement;
-    // at 5 ms a sync request cost the writer thread two to three (8.5 vs 4 µs each).
-    // Reads flush first: in a single process the store does; a --workers primary asks
-    // each worker to (worker-records.ts).
+    // Long enough that most requests (admit, dispatch, finish) fold into one row
+    // statement (ADR 0002). Reads flush first: in a single process the store does; a
+    // --workers primary asks each worker to (workers/records.ts).
     flushDelayMs: 25,
     // A JetStream ack waits on its record's commit; until acked, the executed message
-    // still counts against the stream's maxQueueDepth, so those batches leave sooner
-    // (10 ms: 6 µs of writer CPU per sync request; 5 ms: 9; 25 ms: 4.5).
+    // still counts against the stream's maxQueueDepth, so those batches leave sooner.
     gatedFlushDelayMs: 10,
     onError: (err) => {
       metrics.storeErrors.inc();
