@@ -33,7 +33,7 @@ async function veltrix(...argv: string[]): Promise<{ code: number; out: string; 
   return { code, out, err };
 }
 
-/** The table's rows as cells, keyed by NAME. */
+/** The table's rows as cells, keyed by NAME (NAMESPACE/NAME with -A). */
 function tableRows(out: string): Map<string, Record<string, string>> {
   const lines = out.split("\n");
   const head = lines[0]!;
@@ -43,7 +43,7 @@ function tableRows(out: string): Map<string, Record<string, string>> {
     if (line.trim() === "") break;
     const row: Record<string, string> = {};
     starts.forEach((s, i) => (row[s.name] = line.slice(s.at, starts[i + 1]?.at).trim()));
-    rows.set(row.NAME!, row);
+    rows.set(row.NAMESPACE ? `${row.NAMESPACE}/${row.NAME}` : row.NAME!, row);
   }
   return rows;
 }
@@ -208,6 +208,15 @@ describe("veltrix status and request (real API server, NATS, operator, sidecar)"
     expect(table.code).toBe(exitCodes.notOk);
     expect(tableRows(table.out).get("stranded")?.READY).toBe("False");
     expect(table.out).toMatch(new RegExp(`${nsDown}/stranded: Ready=False NatsUnavailable: \\S`));
+  });
+
+  it("shows every namespace with -A, in a NAMESPACE column", async () => {
+    const r = await veltrix("status", "-A", "--kubeconfig", kubeconfig);
+    const rows = [...tableRows(r.out).values()].filter((row) => [ns, nsDown].includes(row.NAMESPACE!));
+    expect(rows.map((row) => `${row.NAMESPACE}/${row.NAME} ${row.READY}`).sort()).toEqual(
+      [`${ns}/idle True`, `${ns}/orders True`, `${nsDown}/stranded False`].sort(),
+    );
+    expect((await veltrix("status", "-A", "orders")).code).toBe(exitCodes.usage);
   });
 
   it("exits 1 for a name that does not exist, 3 when NATS or the API server cannot be read, 2 on usage", async () => {
