@@ -16,7 +16,7 @@
 //   scripts/with-node24 node bench/story.ts [--quick] [--only=ramp,overload]
 // Sizes: VX_STORY_STEPS, VX_STORY_THINK_MS, VX_STORY_WINDOW_S, VX_STORY_WORK_US,
 // VX_STORY_WAIT_MS, VX_STORY_STATE_KIB, VX_STORY_CPU_RATE, VX_STORY_CPU_HELD, VX_STORY_RUNS,
-// VX_STORY_CONTENDERS; VX_STORY_SIDECAR_NODE_ARGS adds Node flags to the sidecar (and so
+// VX_STORY_CONTENDERS, VX_STORY_WRK_STEPS; VX_STORY_SIDECAR_NODE_ARGS adds Node flags to the sidecar (and so
 // its workers), e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"; VX_STORY_PROFILE_DIR=DIR
 // writes a CPU profile of every sidecar worker for each measured window only.
 import { spawnSync } from "node:child_process";
@@ -261,6 +261,12 @@ const overrides = Object.entries(process.env)
   .filter(([k]) => k.startsWith("VX_STORY_"))
   .map(([k, v]) => `${k}=${v ?? ""} `)
   .join("");
+/** Writes what was measured so far (a long run that is stopped keeps its finished scenarios). */
+function save(): string {
+  results["finished"] = new Date().toISOString();
+  (results["machine"] as typeof machine & { loadAtEnd?: number }).loadAtEnd = loadavg()[0] ?? 0;
+  return writeResults(quick ? "story-quick" : "story", results);
+}
 const results: Record<string, unknown> = {
   machine,
   app,
@@ -316,6 +322,7 @@ if (want("capacity")) {
   }
   printTable(rows);
   results["capacity"] = { connections: P.maxConcurrency, rows };
+  save();
 }
 const capacityOf = (design: string): number => {
   const rows = (results["capacity"] as { rows: Row[] } | undefined)?.rows ?? [];
@@ -391,8 +398,7 @@ async function rampOne(
       });
       usersThink = think;
       say(`${label} ${c.name}: growing to ${step} users (think ${think} ms)`);
-      const grown = Promise.race([users.grow(step), sleep((step / (P.connectRate / 2)) * 1000 + 30_000)]);
-      await grown;
+      await users.grow(step);
       await sleep(Math.min(think, 60_000) + (quick ? 500 : 2_000));
       const m = await measure(c, users, step, windowFor(step));
       const row = stepRow(c.name, m);
@@ -426,14 +432,19 @@ if (want("ramp")) {
       () => P.windowS,
       "ramp",
     );
+    results["ramp"] = { thinkMs: P.thinkMs, windowS: P.windowS, steps: P.steps, contenders: out };
+    save();
   }
   results["ramp"] = { thinkMs: P.thinkMs, windowS: P.windowS, steps: P.steps, contenders: out };
+  save();
 }
 
 // --- wrk cross-check ----------------------------------------------------------------
 if (want("wrk")) {
   const rows: Row[] = [];
-  const wrkSteps = P.steps.filter((s) => s <= 10_000);
+  const wrkSteps = list("VX_STORY_WRK_STEPS", [], []).length
+    ? list("VX_STORY_WRK_STEPS", [], [])
+    : P.steps.filter((s) => s <= 10_000);
   for (const kind of ["old", "direct"] as Kind[]) {
     const c = await contender(kind, Math.max(...wrkSteps));
     const t = c.targets[0];
@@ -463,6 +474,7 @@ if (want("wrk")) {
     rows,
     note: "wrk -t1 -cN with a Lua delay() of the think time; all connections start at once",
   };
+  save();
 }
 
 // --- overload: closed loop, no think time ------------------------------------------------
@@ -523,6 +535,7 @@ if (want("overload")) {
       r["x HAProxy"] = Number(r["goodput req/s (app served)"]) / Number(hap["goodput req/s (app served)"]);
   printTable(rows);
   results["overload"] = { maxWaitMs: P.maxWaitMs, maxConcurrency: P.maxConcurrency, rows };
+  save();
 }
 
 // --- CPU per request against held connections, at a fixed rate --------------------
@@ -538,8 +551,11 @@ if (want("cpu")) {
       (h) => Math.max(P.windowS, Math.min(60, Math.round(h / P.cpuRate))),
       "cpu",
     );
+    results["cpu"] = { rate: P.cpuRate, held: P.cpuHeld, contenders: out };
+    save();
   }
   results["cpu"] = { rate: P.cpuRate, held: P.cpuHeld, contenders: out };
+  save();
 }
 
 // --- memory per held connection -----------------------------------------------------
@@ -636,6 +652,7 @@ if (want("memory")) {
   for (const r of rows) r["x node:http"] = Number(r["KiB per connection"]) / floor;
   printTable(rows);
   results["memory"] = { levels: P.memoryLevels, thinkMs: P.thinkMs, rows };
+  save();
 }
 
 // --- open loop: vegeta at a fixed rate ---------------------------------------------
@@ -695,11 +712,10 @@ if (want("openloop")) {
   for (const p of procs.reverse()) await p.stop();
   printTable(rows);
   results["openloop"] = { seconds: olSeconds, runs: P.runs, connections: 64, rows };
+  save();
 }
 
-results["finished"] = new Date().toISOString();
-(results["machine"] as typeof machine & { loadAtEnd?: number }).loadAtEnd = loadavg()[0] ?? 0;
-const file = writeResults(quick ? "story-quick" : "story", results);
+const file = save();
 say(`results: ${file}`);
 for (const p of always) await p.stop();
 rmSync(dir, { recursive: true, force: true });

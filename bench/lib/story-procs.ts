@@ -325,9 +325,12 @@ export function sample(pids: { role: string; pid: number }[]): ProcSample[] {
 
 // --- load generators ---------------------------------------------------------------
 
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
 export class Users {
   private readonly gens: ChildProcess[] = [];
-  private readonly waiting = new Map<ChildProcess, ((m: unknown) => void)[]>();
+  private readonly waiting = new Map<number, (m: unknown) => void>();
+  private nextId = 0;
 
   readonly count: number;
   private constructor(count: number) {
@@ -342,10 +345,10 @@ export class Users {
         stdio: ["ignore", "inherit", "inherit", "ipc"],
       });
       u.gens.push(g);
-      u.waiting.set(g, []);
-      g.on("message", (m) => u.waiting.get(g)?.shift()?.(m));
-      g.on("exit", () => {
-        for (const f of u.waiting.get(g) ?? []) f({ type: "exited" });
+      g.on("message", (m: { id?: number }) => {
+        if (m.id === undefined) return;
+        u.waiting.get(m.id)?.(m);
+        u.waiting.delete(m.id);
       });
     }
     await Promise.all(
@@ -354,10 +357,19 @@ export class Users {
     return u;
   }
 
-  private ask<T>(g: ChildProcess, m: UsersCommand): Promise<T> {
+  /** Sends a command; resolves with its answer, or `{type: "timeout"}` after `timeoutMs` (a stuck process never hangs the bench). */
+  private ask<T>(g: ChildProcess, m: DistributiveOmit<UsersCommand, "id">, timeoutMs = 60_000): Promise<T> {
+    const id = ++this.nextId;
     return new Promise((resolve) => {
-      this.waiting.get(g)?.push(resolve as (m: unknown) => void);
-      g.send(m);
+      const t = setTimeout(() => {
+        this.waiting.delete(id);
+        resolve({ type: "timeout" } as T);
+      }, timeoutMs);
+      this.waiting.set(id, (a) => {
+        clearTimeout(t);
+        resolve(a as T);
+      });
+      if (g.connected) g.send({ ...m, id });
     });
   }
 
@@ -370,7 +382,8 @@ export class Users {
     await Promise.all(
       this.gens.map((g, i) => {
         const share = Math.floor(total / this.count) + (i < total % this.count ? 1 : 0);
-        return this.ask(g, { type: "grow", total: share });
+        // 5,000 connections a second at the least, plus slack for a busy machine.
+        return this.ask(g, { type: "grow", total: share }, (total / 2_500) * 1000 + 60_000);
       }),
     );
   }
@@ -380,7 +393,12 @@ export class Users {
   }
 
   async report(): Promise<WindowReport> {
-    const rs = await Promise.all(this.gens.map((g) => this.ask<UsersReport>(g, { type: "report" })));
+    const answers = await Promise.all(
+      this.gens.map((g) => this.ask<UsersReport | { type: "timeout" }>(g, { type: "report" })),
+    );
+    const rs = answers.filter((a): a is UsersReport => a.type === "report");
+    if (rs.length < answers.length)
+      process.stderr.write(`users: ${answers.length - rs.length} generator(s) did not report\n`);
     const ok = new Histogram();
     const shed = new Histogram();
     const statuses: Record<string, number> = {};
@@ -407,7 +425,8 @@ export class Users {
           new Promise<void>((resolve) => {
             if (g.exitCode !== null) return resolve();
             g.once("exit", () => resolve());
-            g.send({ type: "stop" } satisfies UsersCommand);
+            if (g.connected) g.send({ type: "stop", id: 0 } satisfies UsersCommand);
+            else g.kill("SIGKILL");
             setTimeout(() => g.kill("SIGKILL"), 5_000).unref();
           }),
       ),

@@ -28,12 +28,13 @@ export interface UsersConfig {
   randomStart: boolean;
 }
 
-export type UsersCommand =
+export type UsersCommand = { id: number } & (
   | { type: "config"; config: UsersConfig }
   | { type: "grow"; total: number }
   | { type: "window" }
   | { type: "report" }
-  | { type: "stop" };
+  | { type: "stop" }
+);
 
 export interface UsersReport {
   type: "report";
@@ -215,7 +216,9 @@ function report(): UsersReport {
 }
 
 process.on("message", (m: UsersCommand) => {
-  const reply = (x: unknown): void => void process.send?.(x);
+  // Every answer carries its command's id: a late answer (a grow the parent stopped
+  // waiting for) cannot be taken for the answer to a later command.
+  const reply = (x: object): void => void process.send?.({ ...x, id: m.id });
   switch (m.type) {
     case "config":
       cfg = m.config;
