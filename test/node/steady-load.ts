@@ -45,7 +45,9 @@ export function startSteadyLoad(
       const at = Date.now();
       try {
         const res = await fetch(`http://127.0.0.1:${port}/load/${worker}/${i}`, {
-          signal: AbortSignal.timeout(15_000),
+          // Longer than any bound the sidecar documents (queue wait, request timeout), so the
+          // answer seen is the sidecar's own, not this client giving up.
+          signal: AbortSignal.timeout(60_000),
         });
         const text = await res.text();
         const outcome: Outcome = { status: res.status, at };
