@@ -20,7 +20,7 @@
 // its workers), e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"; VX_STORY_PROFILE_DIR=DIR
 // writes a CPU profile of every sidecar worker for each measured window only.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { loadavg, cpus, totalmem, tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -267,12 +267,35 @@ function save(): string {
   (results["machine"] as typeof machine & { loadAtEnd?: number }).loadAtEnd = loadavg()[0] ?? 0;
   return writeResults(quick ? "story-quick" : "story", results);
 }
+// With --only, the scenarios not run keep their rows from the last full-size run.
+const previous = ((): Record<string, unknown> => {
+  if (quick || !only) return {};
+  try {
+    const r = JSON.parse(readFileSync(join(repo, "bench/results/story.json"), "utf8")) as {
+      data: Record<string, unknown>;
+    };
+    return Object.fromEntries(Object.entries(r.data).filter(([k]) => !only.includes(k)));
+  } catch {
+    return {};
+  }
+})();
 const results: Record<string, unknown> = {
+  ...previous,
   machine,
   app,
   params: P,
   started: started.toISOString(),
   command: `${overrides}scripts/with-node24 node bench/story.ts${argv.length ? ` ${argv.join(" ")}` : ""}`,
+  /** Every run whose rows are in this file (--only keeps the other scenarios' rows). */
+  runs: [
+    ...((previous["runs"] as unknown[] | undefined) ?? []),
+    {
+      command: `${overrides}scripts/with-node24 node bench/story.ts${argv.length ? ` ${argv.join(" ")}` : ""}`,
+      started: started.toISOString(),
+      load: machine.loadAtStart,
+      scenarios: only ?? ["all"],
+    },
+  ],
 };
 
 // --- capacity: the app alone ----------------------------------------------------------
@@ -719,7 +742,7 @@ const file = save();
 say(`results: ${file}`);
 for (const p of always) await p.stop();
 rmSync(dir, { recursive: true, force: true });
-if (!quick && !only) {
+if (!quick) {
   const { renderStory } = await import("./story-report.ts");
   say(`report: ${renderStory(file)}`);
 }
