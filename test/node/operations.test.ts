@@ -1,7 +1,8 @@
 // The node suite's full form (npm run test:node): what happens to an injected app while
 // the cluster changes under steady load: scaling, a rolling restart, a killed sidecar, a
 // killed NATS, helm upgrade and helm uninstall. Each claim is one the docs make.
-import { writeFileSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { V1Pod } from "@kubernetes/client-node";
@@ -88,6 +89,14 @@ describe("an injected app on a real node while the cluster changes", () => {
   });
 
   it("scales 1 -> 3 -> 1 and rolls under steady load: every request answered as documented, once, repeats marked", async () => {
+    // The kubelet deletes a pod's logs with the pod: keep a copy of every container's log
+    // while pods come and go, so a failure here can be read afterwards (pod-logs-kept/).
+    const logs = join(env.cluster.dir, "kubelet", "pod-logs");
+    const kept = join(env.cluster.dir, "pod-logs-kept");
+    const copier = setInterval(() => {
+      execFile("cp", ["-r", "-u", `${logs}/.`, kept], () => undefined);
+    }, 1_000);
+    mkdirSync(kept, { recursive: true });
     const load = startSteadyLoad(port, { concurrency: 4, pauseMs: 10, maxMs: 240_000 });
     const t0 = Date.now();
     const marks: string[] = [];
@@ -112,6 +121,7 @@ describe("an injected app on a real node while the cluster changes", () => {
     await until("the old pod gone", async () => ((await pods()).length === 1 ? true : undefined), 120_000);
     await sleep(2_000);
     const outcomes = await load.stop();
+    clearInterval(copier);
     mark("done");
     console.log(
       `node suite: scale and roll under load: ${JSON.stringify(summarize(outcomes))}; ${marks.join(", ")}`,
