@@ -274,7 +274,10 @@ const previous = ((): Record<string, unknown> => {
     const r = JSON.parse(readFileSync(join(repo, "bench/results/story.json"), "utf8")) as {
       data: Record<string, unknown>;
     };
-    return Object.fromEntries(Object.entries(r.data).filter(([k]) => !only.includes(k)));
+    // Scenarios run again are replaced, unless only some contenders run (see keptContenders).
+    return Object.fromEntries(
+      Object.entries(r.data).filter(([k]) => !only.includes(k) || process.env["VX_STORY_CONTENDERS"]),
+    );
   } catch {
     return {};
   }
@@ -445,8 +448,13 @@ async function rampOne(
   return out;
 }
 
+// With VX_STORY_CONTENDERS, the other contenders keep their rows from the last run.
+const keptContenders = (scenario: string): Record<string, unknown> =>
+  process.env["VX_STORY_CONTENDERS"]
+    ? { ...((previous[scenario] as { contenders?: Record<string, unknown> } | undefined)?.contenders ?? {}) }
+    : {};
 if (want("ramp")) {
-  const out: Record<string, unknown> = {};
+  const out: Record<string, unknown> = keptContenders("ramp");
   for (const kind of kinds) {
     out[kind] = await rampOne(
       kind,
@@ -563,7 +571,7 @@ if (want("overload")) {
 
 // --- CPU per request against held connections, at a fixed rate --------------------
 if (want("cpu")) {
-  const out: Record<string, unknown> = {};
+  const out: Record<string, unknown> = keptContenders("cpu");
   for (const kind of kinds) {
     // One process holds at most ~19k connections: the old design direct stops below that.
     const held = kind === "old" ? P.cpuHeld.filter((h) => h <= 19_000) : P.cpuHeld;
