@@ -5,7 +5,8 @@ import { join } from "node:path";
 
 export type Row = Record<string, string | number>;
 
-export const short = process.argv.includes("--short") || process.env["BENCH_SHORT"] === "1";
+export const short =
+  process.argv.includes("--short") || process.argv.includes("--quick") || process.env["BENCH_SHORT"] === "1";
 
 export function printTable(rows: readonly Row[]): void {
   if (rows.length === 0) return;
