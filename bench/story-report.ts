@@ -336,7 +336,7 @@ export function renderStory(file = join(repo, "bench/results/story.json")): stri
           r["runs"],
           r["goodput req/s (app served)"],
           r["goodput runs"],
-          r["x capacity"],
+          xCapacity(d, r),
           r["x HAProxy"],
           r["2xx/s at client"],
           r["shed/s"],
@@ -494,6 +494,18 @@ export function renderStory(file = join(repo, "bench/results/story.json")): stri
   return doc;
 }
 
+/** Goodput against the app's capacity in the same design, from the capacity table of this file. */
+function xCapacity(d: Story["data"], r: Row): number {
+  const design = String(r["contender"]).startsWith("old") ? "old" : "veltrix";
+  return (
+    num(r, "goodput req/s (app served)") /
+    num(
+      d.capacity?.rows.find((x) => x["design"] === design),
+      "capacity req/s",
+    )
+  );
+}
+
 /** The issue's bars, read off this run: met, missed (by how much) or not measured. */
 function bars(d: Story["data"]): string[] {
   const out = ["### The bars, read off this run", ""];
@@ -526,7 +538,7 @@ function bars(d: Story["data"]): string[] {
       (x) => num(x, "connections") === maxC && String(x["contender"]).startsWith("Veltrix"),
     )) {
       const checks = [
-        [`goodput ${cell(num(r, "x capacity"))} × capacity (≥ 0.95)`, num(r, "x capacity") >= 0.95],
+        [`goodput ${cell(xCapacity(d, r))} × capacity (≥ 0.95)`, xCapacity(d, r) >= 0.95],
         [`${cell(num(r, "x HAProxy"))} × HAProxy (≥ 0.95)`, num(r, "x HAProxy") >= 0.95],
         [
           `app in flight ≤ ${cell(num(r, "app in-flight max"))} (≤ ${ov.maxConcurrency})`,
