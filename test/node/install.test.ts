@@ -5,7 +5,6 @@
 import { writeFileSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import { repoRoot } from "../../devenv/tools.ts";
 import { dockerfileTarget, readLayerFile, readOciImage } from "./image-contract.ts";
@@ -18,24 +17,8 @@ import {
   releaseNamespace,
   startVeltrixOnNode,
   type VeltrixOnNode,
+  until,
 } from "./veltrix-on-node.ts";
-
-async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(250);
-  }
-  throw new Error(
-    `${what}: not within ${timeoutMs} ms${last ? ` (last error: ${last instanceof Error ? last.message : JSON.stringify(last)})` : ""}`,
-  );
-}
 
 /** Every file and directory under `dir`, relative to it. */
 async function readdirRecursive(dir: string): Promise<string[]> {

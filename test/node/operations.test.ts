@@ -18,24 +18,12 @@ import {
   releaseNamespace,
   startVeltrixOnNode,
   type VeltrixOnNode,
+  until as untilDefined,
 } from "./veltrix-on-node.ts";
 
-async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(250);
-  }
-  throw new Error(
-    `${what}: not within ${timeoutMs} ms${last ? ` (last error: ${last instanceof Error ? last.message : JSON.stringify(last)})` : ""}`,
-  );
-}
+/** Polls `check` (through veltrix-on-node.ts) with this suite's longer default deadline. */
+const until = <T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> =>
+  untilDefined(what, check, timeoutMs);
 
 const ns = "ops";
 
