@@ -132,6 +132,8 @@ export function sidecarNatsPermissions(ref: ConfigRef): { publish: string[]; sub
       `${queueSubjectPrefix(ref)}.>`,
       deadLetterSubject(ref),
       `${replyPrefix(ref)}.>`,
+      // A holder answers an executor's claim on the executor's inbox (same config).
+      `${inboxPrefix(ref)}.>`,
       "$JS.API.INFO",
       `$JS.API.STREAM.INFO.${stream}`,
       `$JS.API.CONSUMER.INFO.${stream}.${consumerName}`,

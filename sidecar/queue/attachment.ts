@@ -78,7 +78,7 @@ export class QueueAttachment implements Attachment {
           upstream: this.d.upstream,
           metrics: this.d.metrics,
           outcomes,
-          deliverLocal: (subject, h, data) => this.client.deliverLocal(subject, h, data),
+          holder: this.client,
         });
         await this.executor.start();
         this.lastError = "";

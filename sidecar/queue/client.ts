@@ -2,13 +2,17 @@
 // msgID = request id (so a retried publish is de-duplicated), wait for the publish ack,
 // then (sync) wait for the reply on this sidecar's inbox. Memory per held request is
 // one small entry in `waiting`; the request body leaves memory once published.
+//
+// A sync request runs only once its holder granted a claim (`claim`): the holder alone
+// decides between "runs" and "timed out", on its own clock, so a client answered 503
+// never has its request run, and no deadline depends on two sidecars' clocks agreeing.
 import type { KV } from "@nats-io/kv";
 import type { Subscription } from "@nats-io/transport-node";
 import { isSidecarErrorCode, VeltrixError } from "../../api/errors.ts";
 import type { HeaderMap } from "../app/headers.ts";
 import type { Job, QueueClient } from "./port.ts";
 import type { Broker } from "../nats/broker.ts";
-import { jobHeaders, readResult, type JobResult } from "./envelope.ts";
+import { jobHeaders, readResult, resultHeaders, type JobResult } from "./envelope.ts";
 import { outcomeKey, type QueueNames } from "./names.ts";
 import { PublishError, StreamPublisher } from "../nats/stream-publisher.ts";
 import { logger } from "../log.ts";
@@ -27,8 +31,10 @@ interface Waiting {
   timerAt: number;
   receivedAt: number;
   maxWaitMs: number;
-  /** When an executor dispatched it to an app (ms epoch), 0 before. */
+  /** When an executor last claimed it (ms epoch, this holder's clock), 0 before. */
   startedAt: number;
+  /** Claims granted so far: a rerun is never presented to the app as attempt 1. */
+  claims: number;
   requestTimeoutMs: number;
 }
 
@@ -69,7 +75,10 @@ export class JetStreamQueueClient implements QueueClient {
     this.outcomes = outcomes;
     this.sub = nc.subscribe(`${this.names.replyPrefix}.>`, {
       callback: (err, msg) => {
-        if (!err) this.onReply(msg.subject, readResult(msg.headers), Buffer.from(msg.data));
+        if (err) return;
+        const r = readResult(msg.headers);
+        if (r.event === "claim") msg.respond(empty, { headers: resultHeaders(this.claim(msg.subject)) });
+        else this.onReply(msg.subject, r, Buffer.from(msg.data));
       },
     });
   }
@@ -94,6 +103,7 @@ export class JetStreamQueueClient implements QueueClient {
         receivedAt: job.receivedAt,
         maxWaitMs: s.maxWaitMs,
         startedAt: 0,
+        claims: 0,
         requestTimeoutMs: s.requestTimeoutMs,
       };
       this.waiting.set(job.id, w);
@@ -182,6 +192,7 @@ export class JetStreamQueueClient implements QueueClient {
       receivedAt: job.receivedAt,
       reply,
       deadline,
+      claim: reply === undefined ? undefined : true,
     });
     try {
       return await publisher.publish(subject, job.body, h, job.id);
@@ -220,14 +231,47 @@ export class JetStreamQueueClient implements QueueClient {
     w.timer = setTimeout(() => this.expire(id), Math.max(0, at - Date.now()));
   }
 
+  /** True when `reply` is a subject of this sidecar's: it holds that request (or did). */
+  holds(reply: string): boolean {
+    return reply.startsWith(this.names.replyPrefix);
+  }
+
   /**
    * Delivers a reply in-process when the request is held by this sidecar (the common
    * case with one pod), saving two NATS hops. False when it is held elsewhere.
    */
   deliverLocal(subject: string, result: JobResult, body: Buffer | undefined): boolean {
-    if (!subject.startsWith(this.names.replyPrefix)) return false;
+    if (!this.holds(subject)) return false;
     this.onReply(subject, result, body ?? empty);
     return true;
+  }
+
+  /**
+   * An executor asks to run the request held on `subject`: granted while this holder
+   * still waits for it, refused once it answered its client (VX_ERR_QUEUE_TIMEOUT) or
+   * never held it. A granted claim starts the app's timeout here.
+   */
+  claim(subject: string): JobResult {
+    const id = subject.slice(this.names.replyPrefix.length + 1);
+    const w = this.waiting.get(id);
+    if (!w) return { error: "VX_ERR_QUEUE_TIMEOUT" };
+    w.claims++;
+    this.started(id, w);
+    return { event: "claimed", attempt: w.claims };
+  }
+
+  /**
+   * Dispatched: the app's timeout applies now (plus room for the reply). The maxWait
+   * timer stays when it fires first (usual: requests finish long before it, and
+   * `expire` then re-arms), saving a timer per request; re-armed only to fire earlier.
+   */
+  private started(id: string, w: Waiting): void {
+    w.startedAt = Date.now();
+    const at = giveUpAt(w);
+    if (at < w.timerAt) {
+      clearTimeout(w.timer);
+      this.arm(id, w, at);
+    }
   }
 
   private onReply(subject: string, r: JobResult, body: Buffer): void {
@@ -235,15 +279,8 @@ export class JetStreamQueueClient implements QueueClient {
     const w = this.waiting.get(id);
     if (!w) return;
     if (r.event === "started") {
-      // Dispatched: the app's timeout applies now (plus room for the reply). The maxWait
-      // timer stays when it fires first (usual: requests finish long before it, and
-      // `expire` then re-arms), saving a timer per request; re-armed only to fire earlier.
-      w.startedAt = Date.now();
-      const at = giveUpAt(w);
-      if (at < w.timerAt) {
-        clearTimeout(w.timer);
-        this.arm(id, w, at);
-      }
+      // From an executor that predates claims.
+      this.started(id, w);
       return;
     }
     clearTimeout(w.timer);

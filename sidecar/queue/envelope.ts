@@ -31,13 +31,24 @@ export interface JobMeta {
 export interface QueuedJob extends JobMeta {
   /** sync: the holder's reply subject. */
   reply?: string | undefined;
-  /** sync: past this (epoch ms) the holder has answered the overflow status. */
+  /**
+   * sync, for executors that predate claims: past this (epoch ms, the holder's clock)
+   * the holder has answered the overflow status. Executors that know claims ignore it.
+   */
   deadline?: number | undefined;
+  /** sync: the holder answers claims; an executor runs the request only once it claimed it. */
+  claim?: true | undefined;
 }
 
-/** What goes back to the holder of a sync request: an event, a response, or an error. */
+/**
+ * What goes between the holder of a sync request and its executor: an event ("started"
+ * from executors that predate claims; "claim" asks the holder whether the request may
+ * still run, "claimed" grants it), a response, or an error.
+ */
 export interface JobResult {
-  event?: "started";
+  event?: "started" | "claim" | "claimed";
+  /** "claimed": how many times the request has been claimed, this one included. */
+  attempt?: number;
   status?: number;
   headers?: HeaderMap;
   /** An ErrorCode the holder answers with instead of a response. */
@@ -75,6 +86,8 @@ export function readJob(h: MsgHdrs | undefined): QueuedJob | { malformed: string
     return { malformed: `${wireHeaders.job}.reply is not a subject` };
   if (o["deadline"] !== undefined && typeof o["deadline"] !== "number")
     return { malformed: `${wireHeaders.job}.deadline is not a time` };
+  if (o["claim"] !== undefined && o["claim"] !== true)
+    return { malformed: `${wireHeaders.job}.claim is not true` };
   return j as QueuedJob;
 }
 

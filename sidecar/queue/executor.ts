@@ -5,14 +5,21 @@
 // request is dead-lettered.
 import { jetstream } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
-import { headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
+import { errors as natsErrors, headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
 import type { CurrentConfig } from "../config/current-config.ts";
 import { type ErrorCode, VeltrixError } from "../../api/errors.ts";
 import type { Metrics } from "../metrics.ts";
 import { veltrixHeaders, type HeaderMap } from "../app/headers.ts";
 import type { Upstream } from "../app/upstream.ts";
 import type { RequestStore } from "../state/store.ts";
-import { readJob, resultHeaders, wireHeaders, type JobResult } from "./envelope.ts";
+import {
+  readJob,
+  readResult,
+  resultHeaders,
+  wireHeaders,
+  type JobResult,
+  type QueuedJob,
+} from "./envelope.ts";
 import { outcomeKey, type QueueNames } from "./names.ts";
 import { Puller, type PulledMsg } from "../nats/pull.ts";
 import { logger } from "../log.ts";
@@ -28,6 +35,23 @@ const retryDelayMs = 500;
 const pullExpiresMs = 5_000;
 /** Pause after the server refused a pull (consumer gone, JetStream down). */
 const refusedPauseMs = 500;
+/** How long a claim waits for the holder's answer before the request goes back to the stream. */
+const claimTimeoutMs = 2_000;
+
+/** The holding side in this process: replies and claims for requests it holds skip NATS. */
+export interface LocalHolder {
+  /** True when `reply` is a subject of this process's holder. */
+  holds(reply: string): boolean;
+  deliverLocal(reply: string, result: JobResult, body: Buffer | undefined): boolean;
+  claim(reply: string): JobResult;
+}
+
+/**
+ * Whether a sync request may run: the attempt to present to the app, "refused" (its
+ * client was answered: never run it), "holder gone" (nobody can receive the answer),
+ * or "no answer" (the holder did not answer in time: try again later).
+ */
+type Claim = number | "refused" | "holder gone" | "no answer";
 
 export interface ExecutorDeps {
   nc: NatsConnection;
@@ -37,8 +61,8 @@ export interface ExecutorDeps {
   upstream: Upstream;
   metrics: Metrics;
   outcomes: KV;
-  /** In-process delivery of a reply whose holder is this sidecar (see JetStreamQueueClient.deliverLocal). */
-  deliverLocal?: (subject: string, result: JobResult, body: Buffer | undefined) => boolean;
+  /** This process's holder (JetStreamQueueClient), for in-process replies and claims. */
+  holder?: LocalHolder;
 }
 
 export class Executor {
@@ -140,15 +164,23 @@ export class Executor {
     if ("malformed" in job) return this.refuseMalformed(m, kind, job.malformed);
     const { id } = job;
     const reply = job.reply ?? "";
-    const attempt = m.deliveryCount;
+    let attempt = m.deliveryCount;
     const s = config.current.settings;
-    const now = Date.now();
-    if (kind === "sync" && job.deadline && now > job.deadline) {
-      // The holder has answered the overflow status already.
-      m.term("maxWait passed");
-      metrics.shed.inc({ reason: "VX_ERR_QUEUE_TIMEOUT" });
-      return;
+    if (kind === "sync" && reply) {
+      const claim = job.claim ? await this.claim(reply) : legacyClaim(job, attempt);
+      if (claim === "no answer") {
+        m.nak(retryDelayMs);
+        return;
+      }
+      if (typeof claim !== "number") {
+        m.term(claim === "refused" ? "its holder answered the client already" : "its holder is gone");
+        if (claim === "refused") metrics.shed.inc({ reason: "VX_ERR_QUEUE_TIMEOUT" });
+        else metrics.requests.inc({ mode: "sync", outcome: "abandoned" });
+        return;
+      }
+      attempt = Math.max(attempt, claim);
     }
+    const now = Date.now();
     if (attempt > s.maxDeliver)
       return this.deadLetter(m, id, kind, reply, attempt, "executor lost on the last attempt");
     store.admit({
@@ -162,7 +194,7 @@ export class Executor {
     });
     store.update(id, { state: "dispatched", at: now, attempt });
     this.queueWait[kind].observe((now - job.receivedAt) / 1000);
-    if (kind === "sync" && reply) this.send(reply, { event: "started" }, undefined);
+    if (kind === "sync" && reply && !job.claim) this.send(reply, { event: "started" }, undefined);
     const reqHeaders = job.headers;
     reqHeaders[veltrixHeaders.attempt] = String(attempt);
     metrics.inFlight.inc();
@@ -226,8 +258,29 @@ export class Executor {
     }
   }
 
+  /** Asks the request's holder whether it may run (see JetStreamQueueClient.claim). */
+  private async claim(reply: string): Promise<Claim> {
+    const holder = this.d.holder;
+    let r: JobResult;
+    if (holder?.holds(reply)) r = holder.claim(reply);
+    else {
+      try {
+        const msg = await this.d.nc.request(reply, undefined, {
+          timeout: claimTimeoutMs,
+          headers: resultHeaders({ event: "claim" }),
+        });
+        r = readResult(msg.headers);
+      } catch (err) {
+        // No subscriber on the reply subject: its sidecar (and so its client) is gone.
+        if (err instanceof natsErrors.RequestError && err.isNoResponders()) return "holder gone";
+        return "no answer";
+      }
+    }
+    return r.event === "claimed" && typeof r.attempt === "number" ? r.attempt : "refused";
+  }
+
   private send(reply: string, result: JobResult, body: Buffer | undefined): void {
-    if (this.d.deliverLocal?.(reply, result, body)) return;
+    if (this.d.holder?.deliverLocal(reply, result, body)) return;
     this.d.nc.publish(reply, body, { headers: resultHeaders(result) });
   }
 
@@ -274,6 +327,14 @@ export class Executor {
     dh.set(wireHeaders.error, error);
     this.d.nc.publish(this.d.names.deadLetterSubject, m.data, { headers: dh });
   }
+}
+
+/**
+ * A request from a holder that predates claims: its wall-clock deadline (the holder's
+ * clock) is all there is to go by.
+ */
+function legacyClaim(job: QueuedJob, attempt: number): Claim {
+  return job.deadline && Date.now() > job.deadline ? "refused" : attempt;
 }
 
 function flat(h: HeaderMap): Record<string, string> {
