@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { request } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, tempDir } from "../harness/env.ts";
@@ -27,6 +28,19 @@ function raw(
       req.end();
     } else req.end(opts.body);
   });
+}
+
+/** Bytes the kernel holds for the local TCP socket on `port`, unread by its process (/proc/net/tcp rx_queue). */
+function receiveQueueBytes(port: number): number {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, "0");
+  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    for (const line of readFileSync(table, "utf8").split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/);
+      // f[1] local address:port, f[4] tx_queue:rx_queue, both hex.
+      if (f[1]?.endsWith(`:${hexPort}`)) return parseInt(f[4]?.split(":")[1] ?? "0", 16);
+    }
+  }
+  return 0;
 }
 
 describe("sidecar direct mode (real sidecar and app processes, SQLite on disk)", () => {
@@ -211,10 +225,14 @@ describe("sidecar direct mode (real sidecar and app processes, SQLite on disk)",
     const received = await new Promise<Buffer>((resolve, reject) => {
       const req = request(`${sc.url}/big?bytes=${size}`, { agent: false }, (res) => {
         const chunks: Buffer[] = [];
-        // Not reading for a while fills the socket buffers, so the sidecar's writes to
-        // this client report backpressure and it must pause the app's stream.
+        // Not reading fills the socket buffers, so the sidecar's writes to this client
+        // report backpressure and it must pause the app's stream. Resumed once the kernel
+        // holds bytes this client has not read: the path back to the sidecar is full.
         res.pause();
-        setTimeout(() => res.resume(), 500);
+        const port = res.socket.localPort ?? 0;
+        void eventually("unread bytes queued for the client", () =>
+          receiveQueueBytes(port) > 0 ? true : undefined,
+        ).then(() => res.resume(), reject);
         res.on("data", (c: Buffer) => chunks.push(c));
         res.on("end", () => resolve(Buffer.concat(chunks)));
         res.on("error", reject);
