@@ -152,6 +152,23 @@ export function sidecarNatsPermissions(ref: ConfigRef): { publish: string[]; sub
   };
 }
 
+/**
+ * Secret in a config's namespace holding the NATS user the operator minted for its sidecars
+ * (key natsCredentialsKey, a .creds file with exactly sidecarNatsPermissions(ref)); the
+ * webhook mounts it into the injected sidecar. See docs/security.md and ADR 0007.
+ */
+export function natsCredentialsSecretName(name: string): string {
+  return `${name}-veltrix-nats`;
+}
+export const natsCredentialsKey = "creds";
+
+/** Annotations on a minted credentials Secret: the user's public NKey and the JWT's times (RFC 3339). */
+export const natsCredentialsAnnotations = {
+  user: "veltrix.io/nats-user",
+  issuedAt: "veltrix.io/nats-issued-at",
+  expiresAt: "veltrix.io/nats-expires-at",
+} as const;
+
 /** ConfigMap holding the current ConfigDocument (key configMapKey), the sidecar's boot fallback. */
 export function configMapName(name: string): string {
   return `${name}-veltrix-config`;

@@ -1,6 +1,7 @@
 // The operator process: `node operator/main.ts --kubeconfig ... --nats-url ...`.
 // Every flag has an environment variable and a default; docs/operator.md lists them
 // (a unit test keeps that table and this one in step).
+import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { pathToFileURL } from "node:url";
 import { parseDuration } from "../api/resolve.ts";
@@ -15,6 +16,7 @@ import {
   readFlags as readFlagTable,
 } from "../lib/flags.ts";
 import { natsClientSettings, natsFlags } from "../lib/nats-flags.ts";
+import { accountSigner, type NatsUserMinting } from "./nats-identity/mint.ts";
 import { Operator } from "./operator.ts";
 import { deploymentOwner } from "./runtime/owner.ts";
 import { startWebhook, webhookFlags } from "./webhook/start.ts";
@@ -27,6 +29,26 @@ const operatorFlags = [
     doc: "kubeconfig file; in-cluster config when empty",
   },
   ...natsFlags({ default: "nats://nats:4222", doc: "NATS server URL(s), comma-separated" }),
+  {
+    flag: "nats-account-signing-key",
+    env: "VELTRIX_NATS_ACCOUNT_SIGNING_KEY",
+    value: "FILE",
+    default: "",
+    doc: "seed (SA...) of a NATS account signing key: mint each VeltrixConfig's sidecar user into a Secret; empty: sidecars bring their own",
+  },
+  {
+    flag: "nats-account",
+    env: "VELTRIX_NATS_ACCOUNT",
+    value: "KEY",
+    default: "",
+    doc: "public key (A...) of the account the signing key signs for; empty: the key is the account's own",
+  },
+  {
+    flag: "nats-user-validity",
+    env: "VELTRIX_NATS_USER_VALIDITY",
+    default: "24h",
+    doc: "lifetime of a minted sidecar user (renewed at two thirds)",
+  },
   {
     flag: "namespace",
     env: "POD_NAMESPACE",
@@ -135,6 +157,15 @@ export function readFlags(
   return out;
 }
 
+/** Minting of sidecar NATS users, when --nats-account-signing-key names a seed file. */
+function natsUserMinting(f: FlagValues<typeof flags>): NatsUserMinting | undefined {
+  const file = f["nats-account-signing-key"];
+  if (!file) return undefined;
+  const validityMs = parseDuration(f["nats-user-validity"]);
+  if (!(validityMs >= 60_000)) throw new Error("--nats-user-validity: want at least 1m");
+  return { signer: accountSigner(readFileSync(file, "utf8"), f["nats-account"]), validityMs };
+}
+
 async function main(): Promise<void> {
   const f = readFlags(process.argv.slice(2), process.env);
   const log = createLogger({
@@ -150,6 +181,7 @@ async function main(): Promise<void> {
     kc,
     natsUrl: f["nats-url"],
     natsClient: natsClientSettings(f),
+    natsUsers: natsUserMinting(f),
     log,
     namespace: f.namespace,
     leaseName: f["lease-name"],
@@ -201,6 +233,7 @@ async function main(): Promise<void> {
     natsUrl: f["nats-url"],
     // Where the NATS credentials and CA come from (paths only, never their content).
     natsCredentials: f["nats-credentials"] || f["nats-credentials-dir"] || "none",
+    mintsSidecarUsers: Boolean(f["nats-account-signing-key"]),
     natsTls:
       flagBoolean("nats-tls", f["nats-tls"]) ||
       Boolean(f["nats-tls-ca"] || f["nats-tls-dir"] || f["nats-tls-cert"]),

@@ -8,6 +8,7 @@ import type { NatsClientSettings } from "../lib/nats-auth.ts";
 import type { ObservedKubeConfig } from "./runtime/kube-config.ts";
 import { Manager } from "./runtime/manager.ts";
 import { createMetrics, type OperatorMetrics } from "./runtime/metrics.ts";
+import type { NatsUserMinting } from "./nats-identity/mint.ts";
 import { addVeltrixConfigController } from "./veltrixconfig/controller.ts";
 import type { VeltrixConfigReconciler } from "./veltrixconfig/reconciler.ts";
 
@@ -16,6 +17,8 @@ export interface OperatorOptions {
   natsUrl: string;
   /** NATS credentials and TLS (default: none, plain TCP). */
   natsClient?: NatsClientSettings | undefined;
+  /** Mint each config's sidecar NATS user into a Secret; undefined: sidecars bring their own. */
+  natsUsers?: NatsUserMinting | undefined;
   log: Logger;
   /** Namespace of the leader Lease. */
   namespace: string;
@@ -81,6 +84,7 @@ export class Operator {
       statusRefreshMs: o.statusRefreshMs,
       maxBackoffMs: o.maxBackoffMs,
       watchNamespace: o.watchNamespace,
+      natsUsers: o.natsUsers,
     });
   }
 

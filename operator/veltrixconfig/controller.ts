@@ -20,6 +20,8 @@ import type { Manager } from "../runtime/manager.ts";
 import type { OperatorMetrics } from "../runtime/metrics.ts";
 import { type NatsHandles, NatsLink } from "./nats-link.ts";
 import { VeltrixConfigReconciler } from "./reconciler.ts";
+import { SidecarCredentials } from "../nats-identity/credentials.ts";
+import type { NatsUserMinting } from "../nats-identity/mint.ts";
 import { SidecarStatusIndex } from "./sidecar-status.ts";
 import { refOfStream } from "./stream.ts";
 
@@ -35,6 +37,8 @@ export interface VeltrixConfigControllerOptions {
   maxBackoffMs: number;
   /** Watch only this namespace (default: all namespaces). */
   watchNamespace?: string | undefined;
+  /** Mint each config's sidecar NATS user (operator/nats-identity); undefined: bring your own. */
+  natsUsers?: NatsUserMinting | undefined;
 }
 
 type Meta = { metadata?: { namespace?: string; name?: string; labels?: Record<string, string> } };
@@ -172,6 +176,7 @@ export function addVeltrixConfigController(
     sidecars,
     nats,
     events: createEventRecorder(core, "veltrix-operator", o.log),
+    credentials: o.natsUsers && new SidecarCredentials({ core, ...o.natsUsers }),
     statusRefreshMs: o.statusRefreshMs,
   });
   // Level-based: look at everything on taking over.

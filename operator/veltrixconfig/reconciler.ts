@@ -24,6 +24,7 @@ import {
   kind,
   labels,
   managedByValue,
+  natsCredentialsSecretName,
   outcomeBucketName,
   plural,
   streamName,
@@ -36,6 +37,7 @@ import { findCondition, statusEqual } from "./conditions.ts";
 import { desiredStatus, type NatsFailure, natsFailure } from "./status.ts";
 import type { ReconcileContext, ReconcileResult } from "../runtime/controller.ts";
 import type { EventRecorder } from "../runtime/events.ts";
+import type { SidecarCredentials } from "../nats-identity/credentials.ts";
 import type { NatsLink } from "./nats-link.ts";
 import type { SidecarStatusIndex } from "./sidecar-status.ts";
 import { deleteOutcomeBucket, deleteStream, ensureStream, type StreamState } from "./stream.ts";
@@ -54,6 +56,8 @@ export interface ReconcilerDeps {
   sidecars: SidecarStatusIndex;
   nats: NatsLink;
   events: EventRecorder;
+  /** Mints each config's sidecar NATS user into a Secret (operator/nats-identity); none: bring your own. */
+  credentials?: SidecarCredentials | undefined;
   /** Look again this often after a successful reconcile (queue depth, pods); default 30 s. */
   statusRefreshMs?: number;
   now?: () => Date;
@@ -115,6 +119,24 @@ export class VeltrixConfigReconciler {
     // 1. ConfigMap: needs no NATS, so sidecars can boot from it even while NATS is down.
     await this.ensureConfigMap(ref, vxc, doc, ctx);
 
+    // 1b. The sidecars' own NATS user, renewed before it expires: needs no NATS either.
+    let renewInMs = Infinity;
+    if (this.deps.credentials) {
+      const c = await this.deps.credentials.ensure(ref, vxc.metadata?.uid ?? "", now);
+      renewInMs = Math.max(1_000, c.renewAt.getTime() - now.getTime());
+      if (c.action !== "kept") {
+        ctx.log.info("NATS credentials minted", { action: c.action, reason: c.reason, user: c.user });
+        const renewed = c.action === "renewed";
+        await this.deps.events.record(
+          target,
+          "Normal",
+          renewed ? "CredentialsRenewed" : "CredentialsIssued",
+          `${renewed ? "renewed" : "issued"} the sidecars' NATS user ${c.user ?? ""} in Secret ${natsCredentialsSecretName(ref.name)}` +
+            (renewed && c.reason ? ` (${c.reason})` : ""),
+        );
+      }
+    }
+
     // 2. NATS: stream + consumer, then the ConfigDocument in KV.
     let state: StreamState | undefined;
     let published = false;
@@ -173,7 +195,7 @@ export class VeltrixConfigReconciler {
       throw natsError instanceof Error ? natsError : new Error(failure.message);
     }
     ctx.log.debug("in sync", { revision: doc.revision, changed: state?.changed });
-    return { requeueAfterMs: this.deps.statusRefreshMs ?? 30_000 };
+    return { requeueAfterMs: Math.min(this.deps.statusRefreshMs ?? 30_000, renewInMs) };
   };
 
   private async recordEvents(
@@ -346,6 +368,15 @@ export class VeltrixConfigReconciler {
       );
     }
     await nats.configKv.delete(configKey(ref));
+    const user = await this.deps.credentials?.remove(ref);
+    if (user !== undefined) {
+      await this.deps.events.record(
+        target,
+        "Normal",
+        "CredentialsDeleted",
+        `deleted Secret ${natsCredentialsSecretName(ref.name)} with the sidecars' NATS user ${user}`,
+      );
+    }
     if (ctx.signal.aborted) return undefined;
     await this.patchMeta(
       key,

@@ -38,6 +38,11 @@ export interface InjectionOptions {
      */
     credentialsSecret?: { name: string; key?: string };
     /**
+     * The operator mints each VeltrixConfig's NATS user (operator/nats-identity): mount the
+     * Secret natsCredentialsSecretName(config) of the pod's config, whatever credentialsSecret says.
+     */
+    mintedCredentials?: boolean;
+    /**
      * NATS requires TLS. The CA (`ca.crt`, and for mutual TLS `tls.crt` and `tls.key`)
      * comes from a Secret or, CA only, a ConfigMap in the pod's namespace (the Secret wins
      * when both are named); neither means the system trust store.

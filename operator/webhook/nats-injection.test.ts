@@ -126,3 +126,19 @@ describe("NATS credentials from the sidecar defaults file", () => {
     expect(p.spec.volumes?.map((v) => v.name)).not.toContain("veltrix-nats");
   });
 });
+
+describe("NATS credentials minted by the operator", () => {
+  it("mounts the Secret of the pod's own config, whatever Secret the file also names", () => {
+    const nats = natsInjection(
+      { natsCredentials: { secretName: "team-nats", key: "nats.creds", minted: true } },
+      "nats://nats:4222",
+    );
+    expect(nats).toMatchObject({ mintedCredentials: true });
+    const { pod: p, sidecar } = injected(nats);
+    expect(env(sidecar)).toMatchObject({ VELTRIX_NATS_CREDENTIALS_DIR: "/etc/veltrix-nats" });
+    expect(env(sidecar)).not.toHaveProperty("VELTRIX_NATS_CREDENTIALS");
+    expect(p.spec.volumes?.filter((v) => v.name === "veltrix-nats")).toEqual([
+      { name: "veltrix-nats", secret: { secretName: `${goldenConfig.name}-veltrix-nats` } },
+    ]);
+  });
+});

@@ -2,7 +2,7 @@
 // every name the injection would collide with, and add the sidecar, volumes,
 // mounts, env and preStop. The edits add, except the one rename of the port scheme
 // (the app's port and the probes that name it); a collision is refused earlier.
-import { configMapName, sidecarProbePaths } from "../../api/contract.ts";
+import { configMapName, natsCredentialsSecretName, sidecarProbePaths } from "../../api/contract.ts";
 import type { AnnotationValues } from "./annotations.ts";
 import type { InjectionConfig, InjectionOptions, ResourceRequirements } from "./config-input.ts";
 import {
@@ -197,6 +197,16 @@ function resources(config: InjectionConfig, s: Settings): ResourceRequirements {
   };
 }
 
+/** The pod's NATS credentials Secret: its config's minted one, or the one named for every namespace. */
+function credentialsSecretOf(
+  config: InjectionConfig,
+  options: InjectionOptions,
+): InjectionOptions["nats"]["credentialsSecret"] {
+  return options.nats.mintedCredentials
+    ? { name: natsCredentialsSecretName(config.name) }
+    : options.nats.credentialsSecret;
+}
+
 function sidecarEnvFor(
   config: InjectionConfig,
   target: AppTarget,
@@ -209,7 +219,7 @@ function sidecarEnvFor(
     { name: sidecarEnv.podName, valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
     { name: sidecarEnv.natsUrl, value: options.nats.url },
   ];
-  const creds = options.nats.credentialsSecret;
+  const creds = credentialsSecretOf(config, options);
   if (creds?.key) {
     env.push({
       name: sidecarEnv.natsCredentials,
@@ -266,7 +276,7 @@ function sidecarContainer(
       { name: stateVolumeName, mountPath: stateMountPath },
       { name: renderedConfigVolumeName, mountPath: sidecarConfigMountPath },
       { name: bootConfigVolumeName, mountPath: bootConfigMountPath, readOnly: true },
-      ...(options.nats.credentialsSecret
+      ...(credentialsSecretOf(config, options)
         ? [{ name: natsCredentialsVolumeName, mountPath: natsCredentialsMountPath, readOnly: true }]
         : []),
       ...(options.nats.tls?.secretName || options.nats.tls?.configMapName
@@ -380,7 +390,7 @@ export function buildInjection(
     { name: renderedConfigVolumeName, emptyDir: { sizeLimit: "16Mi" } },
     { name: bootConfigVolumeName, configMap: { name: configMapName(config.name), optional: true } },
   );
-  const creds = options.nats.credentialsSecret;
+  const creds = credentialsSecretOf(config, options);
   if (creds) {
     // Default mode 0644: the sidecar runs as 65532 without an fsGroup and must read the files.
     // Whole: the sidecar picks creds, or user and password, or token (like the operator);

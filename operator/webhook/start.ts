@@ -91,7 +91,8 @@ export interface SidecarDefaultsFile {
   stateVolumeSizeLimit?: string;
   nativeSidecar?: boolean;
   natsUrl?: string;
-  natsCredentials?: { secretName?: string; key?: string };
+  /** `minted`: each config's Secret made by the operator (chart: nats.mintCredentials), else `secretName`. */
+  natsCredentials?: { secretName?: string; key?: string; minted?: boolean };
   /** NATS requires TLS (chart: nats.tls.enabled with an external NATS). */
   natsTls?: boolean;
   /** Name verified in the NATS certificate (chart nats.tls.serverName); empty: the URL's host. */
@@ -111,6 +112,7 @@ export function natsInjection(file: SidecarDefaultsFile, natsUrl: string): Injec
     ...(credentials && {
       credentialsSecret: { name: credentials, ...(key && key !== "creds" && { key }) },
     }),
+    ...(file.natsCredentials?.minted && { mintedCredentials: true }),
     ...(file.natsTls && {
       tls: {
         ...(from?.secretName && { secretName: from.secretName }),
