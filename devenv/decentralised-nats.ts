@@ -2,7 +2,8 @@
 // NATS operator, its system account and one application account whose signing key the
 // Veltrix operator holds, preloaded in the memory resolver (so the server admits any user
 // that account signs, with no config change or restart). Also writes the Veltrix operator's
-// own user (the whole account, separate from every sidecar's) and a system-account user.
+// own user (the whole account, separate from every sidecar's), a system-account user, and
+// an operator signing key, with which the Veltrix operator pushes the account's revocations.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { encodeAccount, encodeOperator, encodeUser, fmtCreds } from "@nats-io/jwt";
@@ -19,6 +20,10 @@ export interface DecentralisedNats {
   operatorCredsFile: string;
   /** .creds of a system-account user (account claim pushes, server events). */
   systemCredsFile: string;
+  /** File with the seed of an operator signing key (re-signs the account JWT with revocations). */
+  operatorSigningKeyFile: string;
+  /** File with the application account's JWT, as preloaded. */
+  accountJwtFile: string;
 }
 
 /** Unlimited account limits, JetStream on (a missing limit reads as 0 to nats-server). */
@@ -51,11 +56,13 @@ export async function startDecentralisedNats(opts: {
 }): Promise<DecentralisedNats> {
   const { dir } = opts;
   const operator = createOperator();
+  const operatorSigning = createOperator();
   const system = createAccount();
   const app = createAccount();
   const signing = createAccount();
   const operatorJwt = await encodeOperator("veltrix-test", operator, {
     system_account: system.getPublicKey(),
+    signing_keys: [operatorSigning.getPublicKey()],
   });
   const systemJwt = await encodeAccount(
     "SYS",
@@ -73,6 +80,10 @@ export async function startDecentralisedNats(opts: {
   );
   const accountSigningKeyFile = join(dir, "account-signing.nk");
   writeFileSync(accountSigningKeyFile, seedOf(signing), { mode: 0o600 });
+  const operatorSigningKeyFile = join(dir, "operator-signing.nk");
+  writeFileSync(operatorSigningKeyFile, seedOf(operatorSigning), { mode: 0o600 });
+  const accountJwtFile = join(dir, "account.jwt");
+  writeFileSync(accountJwtFile, appJwt);
   const operatorCredsFile = join(dir, "veltrix-operator.creds");
   await writeCreds(operatorCredsFile, "veltrix-operator", app);
   const systemCredsFile = join(dir, "system.creds");
@@ -96,5 +107,7 @@ export async function startDecentralisedNats(opts: {
     accountSigningKeyFile,
     operatorCredsFile,
     systemCredsFile,
+    operatorSigningKeyFile,
+    accountJwtFile,
   };
 }

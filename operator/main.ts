@@ -16,7 +16,9 @@ import {
   readFlags as readFlagTable,
 } from "../lib/flags.ts";
 import { natsClientSettings, natsFlags } from "../lib/nats-flags.ts";
-import { accountSigner, type NatsUserMinting } from "./nats-identity/mint.ts";
+import { accountOf } from "./nats-identity/account-claims.ts";
+import { accountSigner, type NatsUserMinting, operatorSigningKey } from "./nats-identity/mint.ts";
+import type { RevocationAuthority } from "./nats-identity/revocation.ts";
 import { Operator } from "./operator.ts";
 import { deploymentOwner } from "./runtime/owner.ts";
 import { startWebhook, webhookFlags } from "./webhook/start.ts";
@@ -42,6 +44,27 @@ const operatorFlags = [
     value: "KEY",
     default: "",
     doc: "public key (A...) of the account the signing key signs for; empty: the key is the account's own",
+  },
+  {
+    flag: "nats-operator-signing-key",
+    env: "VELTRIX_NATS_OPERATOR_SIGNING_KEY",
+    value: "FILE",
+    default: "",
+    doc: "seed (SO...) of a NATS operator signing key: revoke a deleted config's user at once (with the two below)",
+  },
+  {
+    flag: "nats-account-jwt",
+    env: "VELTRIX_NATS_ACCOUNT_JWT",
+    value: "FILE",
+    default: "",
+    doc: "the account's JWT as nats-server preloads it; pushed back with the revocations",
+  },
+  {
+    flag: "nats-system-credentials",
+    env: "VELTRIX_NATS_SYSTEM_CREDENTIALS",
+    value: "FILE",
+    default: "",
+    doc: "system-account user (.creds) the account JWT is pushed with",
   },
   {
     flag: "nats-user-validity",
@@ -163,7 +186,33 @@ function natsUserMinting(f: FlagValues<typeof flags>): NatsUserMinting | undefin
   if (!file) return undefined;
   const validityMs = parseDuration(f["nats-user-validity"]);
   if (!(validityMs >= 60_000)) throw new Error("--nats-user-validity: want at least 1m");
-  return { signer: accountSigner(readFileSync(file, "utf8"), f["nats-account"]), validityMs };
+  const signer = accountSigner(readFileSync(file, "utf8"), f["nats-account"]);
+  const revocationFlags = [
+    "nats-operator-signing-key",
+    "nats-account-jwt",
+    "nats-system-credentials",
+  ] as const;
+  const given = revocationFlags.filter((name) => f[name]);
+  if (given.length === 0) return { signer, validityMs };
+  if (given.length < revocationFlags.length) {
+    throw new Error(
+      `revoking NATS users needs --${revocationFlags.join(", --")}; got only --${given.join(", --")}`,
+    );
+  }
+  const accountJwt = readFileSync(f["nats-account-jwt"], "utf8").trim();
+  if (accountOf(accountJwt) !== signer.account) {
+    throw new Error(`--nats-account-jwt is the JWT of ${accountOf(accountJwt)}, not of ${signer.account}`);
+  }
+  const revocation: RevocationAuthority = {
+    accountJwt,
+    operatorKey: operatorSigningKey(readFileSync(f["nats-operator-signing-key"], "utf8")),
+    system: {
+      ...natsClientSettings(f),
+      credentialsFile: f["nats-system-credentials"],
+      credentialsDir: undefined,
+    },
+  };
+  return { signer, validityMs, revocation };
 }
 
 async function main(): Promise<void> {
@@ -234,6 +283,7 @@ async function main(): Promise<void> {
     // Where the NATS credentials and CA come from (paths only, never their content).
     natsCredentials: f["nats-credentials"] || f["nats-credentials-dir"] || "none",
     mintsSidecarUsers: Boolean(f["nats-account-signing-key"]),
+    revokesSidecarUsers: Boolean(f["nats-operator-signing-key"]),
     natsTls:
       flagBoolean("nats-tls", f["nats-tls"]) ||
       Boolean(f["nats-tls-ca"] || f["nats-tls-dir"] || f["nats-tls-cert"]),

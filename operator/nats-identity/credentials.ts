@@ -124,10 +124,16 @@ export class SidecarCredentials {
     };
   }
 
-  /** Deletes the Secret of `ref`; the public key of the user it held, if there was one. */
-  async remove(ref: ConfigRef): Promise<string | undefined> {
+  /**
+   * Deletes the Secret of `ref`, after `revoke` (when given) took the user it holds; the
+   * user's public key, or undefined when there was no Secret. A failed revoke keeps the
+   * Secret, so the next try still knows the user.
+   */
+  async remove(ref: ConfigRef, revoke?: (user: string) => Promise<void>): Promise<string | undefined> {
     const have = await this.read(ref);
     if (!have) return undefined;
+    const user = have.metadata?.annotations?.[natsCredentialsAnnotations.user] ?? "";
+    if (user && revoke) await revoke(user);
     try {
       await this.core.deleteNamespacedSecret({
         name: natsCredentialsSecretName(ref.name),
@@ -136,6 +142,6 @@ export class SidecarCredentials {
     } catch (err) {
       if (codeOf(err) !== 404) throw err;
     }
-    return have.metadata?.annotations?.[natsCredentialsAnnotations.user] ?? "";
+    return user;
   }
 }

@@ -6,6 +6,7 @@
 import { encodeUser, fmtCreds } from "@nats-io/jwt";
 import { createUser, fromSeed, type KeyPair } from "@nats-io/nkeys";
 import { type ConfigRef, sidecarNatsPermissions } from "../../api/contract.ts";
+import type { RevocationAuthority } from "./revocation.ts";
 
 /** The account the operator issues users in, and the key it signs them with. */
 export interface AccountSigner {
@@ -19,6 +20,8 @@ export interface AccountSigner {
 export interface NatsUserMinting {
   signer: AccountSigner;
   validityMs: number;
+  /** Revoke a deleted config's user at once (revocation.ts); without, it lives until it expires. */
+  revocation?: RevocationAuthority | undefined;
 }
 
 export interface MintedUser {
@@ -30,16 +33,27 @@ export interface MintedUser {
   expiresAt: Date;
 }
 
+function keyFromSeed(seed: string, kind: "A" | "O", what: string): KeyPair {
+  const key = fromSeed(new TextEncoder().encode(seed.trim()));
+  const got = key.getPublicKey()[0];
+  if (got !== kind) {
+    const noun = kind === "A" ? "an account" : "an operator";
+    throw new Error(`${what} must be ${noun} NKey seed (S${kind}...), got a ${got} key`);
+  }
+  return key;
+}
+
 /** The signer from the account signing key's seed (S A...) and the account's public key. */
 export function accountSigner(seed: string, account?: string): AccountSigner {
-  const key = fromSeed(new TextEncoder().encode(seed.trim()));
-  const own = key.getPublicKey();
-  if (!own.startsWith("A")) {
-    throw new Error(`the NATS account signing key must be an account NKey seed (SA...), got a ${own[0]} key`);
-  }
-  const id = account?.trim() || own;
+  const key = keyFromSeed(seed, "A", "the NATS account signing key");
+  const id = account?.trim() || key.getPublicKey();
   if (!/^A[A-Z2-7]{55}$/.test(id)) throw new Error(`not a NATS account public key: '${id}'`);
   return { account: id, key };
+}
+
+/** An operator signing key from its seed (S O...), for signing the account JWT again. */
+export function operatorSigningKey(seed: string): KeyPair {
+  return keyFromSeed(seed, "O", "the NATS operator signing key");
 }
 
 /** The user JWT's name: "<namespace>/<name>", what nats-server logs for the connection. */

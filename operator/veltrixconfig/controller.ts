@@ -22,6 +22,7 @@ import { type NatsHandles, NatsLink } from "./nats-link.ts";
 import { VeltrixConfigReconciler } from "./reconciler.ts";
 import { SidecarCredentials } from "../nats-identity/credentials.ts";
 import type { NatsUserMinting } from "../nats-identity/mint.ts";
+import { UserRevocations } from "../nats-identity/revocation.ts";
 import { SidecarStatusIndex } from "./sidecar-status.ts";
 import { refOfStream } from "./stream.ts";
 
@@ -134,6 +135,14 @@ export function addVeltrixConfigController(
     },
   });
 
+  const minting = o.natsUsers;
+  const revocations =
+    minting?.revocation &&
+    new UserRevocations({
+      authority: minting.revocation,
+      servers: o.natsUrl,
+      validityMs: minting.validityMs,
+    });
   const sidecars = new SidecarStatusIndex();
   // The connection the sidecar-status watch and advisories run on: a new one (after NATS
   // closed the old) needs them again.
@@ -145,6 +154,11 @@ export function addVeltrixConfigController(
     onUp: (h) => {
       // NATS came (back): look at every config now instead of waiting for backoff.
       configs.resync();
+      // A restarted nats-server is back at its preloaded account JWT: revoke again.
+      revocations?.push(h.nc).then(
+        (n) => o.log.info("revoked NATS users pushed", { account: revocations.account, revoked: n }),
+        (err: unknown) => o.log.warn("could not push revoked NATS users", { err }),
+      );
       if (followed === h.nc) return;
       followed = h.nc;
       void sidecars
@@ -176,7 +190,9 @@ export function addVeltrixConfigController(
     sidecars,
     nats,
     events: createEventRecorder(core, "veltrix-operator", o.log),
-    credentials: o.natsUsers && new SidecarCredentials({ core, ...o.natsUsers }),
+    credentials:
+      minting && new SidecarCredentials({ core, signer: minting.signer, validityMs: minting.validityMs }),
+    revocations,
     statusRefreshMs: o.statusRefreshMs,
   });
   // Level-based: look at everything on taking over.

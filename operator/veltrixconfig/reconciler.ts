@@ -38,6 +38,7 @@ import { desiredStatus, type NatsFailure, natsFailure } from "./status.ts";
 import type { ReconcileContext, ReconcileResult } from "../runtime/controller.ts";
 import type { EventRecorder } from "../runtime/events.ts";
 import type { SidecarCredentials } from "../nats-identity/credentials.ts";
+import type { UserRevocations } from "../nats-identity/revocation.ts";
 import type { NatsLink } from "./nats-link.ts";
 import type { SidecarStatusIndex } from "./sidecar-status.ts";
 import { deleteOutcomeBucket, deleteStream, ensureStream, type StreamState } from "./stream.ts";
@@ -58,6 +59,8 @@ export interface ReconcilerDeps {
   events: EventRecorder;
   /** Mints each config's sidecar NATS user into a Secret (operator/nats-identity); none: bring your own. */
   credentials?: SidecarCredentials | undefined;
+  /** Revokes a deleted config's user at once (else it lives until its JWT expires). */
+  revocations?: UserRevocations | undefined;
   /** Look again this often after a successful reconcile (queue depth, pods); default 30 s. */
   statusRefreshMs?: number;
   now?: () => Date;
@@ -368,13 +371,19 @@ export class VeltrixConfigReconciler {
       );
     }
     await nats.configKv.delete(configKey(ref));
-    const user = await this.deps.credentials?.remove(ref);
+    const revocations = this.deps.revocations;
+    const now = this.deps.now?.() ?? new Date();
+    const user = await this.deps.credentials?.remove(
+      ref,
+      revocations && ((u) => revocations.revoke(nats.nc, u, now)),
+    );
     if (user !== undefined) {
       await this.deps.events.record(
         target,
         "Normal",
         "CredentialsDeleted",
-        `deleted Secret ${natsCredentialsSecretName(ref.name)} with the sidecars' NATS user ${user}`,
+        `deleted Secret ${natsCredentialsSecretName(ref.name)} with the sidecars' NATS user ${user}` +
+          (revocations ? " and revoked the user" : "; the user stays valid until it expires"),
       );
     }
     if (ctx.signal.aborted) return undefined;
