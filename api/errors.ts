@@ -10,7 +10,21 @@ export const sidecarErrors = {
     status: 431,
     message: "request headers exceed the sidecar's header size limit",
   },
+  VX_ERR_BODY_OVER_BROKER_LIMIT: {
+    status: 413,
+    message:
+      "request body is larger than NATS's max_payload allows (the broker's limit is below queue.maxBodyBytes); send less, or raise max_payload",
+  },
   VX_ERR_BAD_REQUEST: { status: 400, message: "malformed HTTP request" },
+  VX_ERR_REQUEST_TIMEOUT: {
+    status: 408,
+    message: "the client did not send the request's headers (or the whole request) in time",
+  },
+  VX_ERR_UPGRADE_UNSUPPORTED: {
+    status: 501,
+    message:
+      "protocol upgrades (WebSocket) pass only in queue.mode direct; sync and async carry one request and its answer",
+  },
   VX_ERR_QUEUE_FULL: { status: 503, message: "queue is full (queue.maxQueueDepth); retry after Retry-After" },
   VX_ERR_QUEUE_TIMEOUT: {
     status: 503,

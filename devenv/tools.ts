@@ -14,6 +14,7 @@ export type Tool =
   | "nats-server"
   | "helm"
   | "vegeta"
+  | "go-httpbin"
   | "kubelet"
   | "kube-scheduler"
   | "kube-proxy"

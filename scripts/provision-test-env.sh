@@ -9,6 +9,7 @@
 #   nats-server                                      (Go module; Debian's as a fallback)
 #   helm                                             (Go module)
 #   vegeta                                           (Go module; the benchmarks' open-loop load)
+#   go-httpbin                                       (Go module; the HTTP fidelity suite's app)
 # Versions: devenv/tools/versions.env. A binary already in the cache is reused.
 # KUBEBUILDER_ASSETS, when it holds kube-apiserver and etcd, is used for those two.
 # Prints the bin directory on its last line. Fails naming what it could not provide.
@@ -145,6 +146,17 @@ provision_vegeta() {
     fail "could not build vegeta $VEGETA_VERSION from Go modules"
 }
 
+provision_go_httpbin() {
+  if have go-httpbin "$GO_HTTPBIN_VERSION"; then
+    log "go-httpbin $GO_HTTPBIN_VERSION: cached"
+    ln -sfn "go-httpbin-$GO_HTTPBIN_VERSION" "$bin/go-httpbin"
+    return
+  fi
+  need_go "go-httpbin $GO_HTTPBIN_VERSION"
+  go_install go-httpbin "$GO_HTTPBIN_VERSION" "github.com/mccutchen/go-httpbin/v2/cmd/go-httpbin" ||
+    fail "could not build go-httpbin $GO_HTTPBIN_VERSION from Go modules"
+}
+
 provision_coredns() {
   # The plugin set (main.go) is part of the build's identity.
   local version
@@ -217,6 +229,7 @@ provision_k8s
 provision_nats
 provision_helm
 provision_vegeta
+provision_go_httpbin
 provision_coredns
 provision_pause
 provision_node_packages

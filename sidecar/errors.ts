@@ -1,7 +1,7 @@
 // The sidecar's errors as HTTP answers, in one place (`sendError`): the code's status
 // from the table in api/errors.ts (the config's overflow status for overflow codes),
 // and a JSON body with the code and its sentence.
-import type { ServerResponse } from "node:http";
+import { STATUS_CODES, type ServerResponse } from "node:http";
 import { statusPathPrefix } from "../api/contract.ts";
 import { type ErrorCode, errorTable, isSidecarErrorCode } from "../api/errors.ts";
 
@@ -18,21 +18,18 @@ export interface OverflowResponse {
   retryAfterSeconds: number;
 }
 
-/** Writes the error response (JSON body with code and message) if headers were not sent yet. */
-export function sendError(
-  res: ServerResponse,
+/** The status, headers and JSON body that answer `code`. */
+export function errorAnswer(
   code: ErrorCode,
   requestId: string | undefined,
   overflow: OverflowResponse,
-): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
+  detail?: string,
+): { status: number; headers: Record<string, string | number>; body: string } {
   const isOverflow = overflowCodes.has(code);
   // An operator code never reaches a client; were one to, it is an internal error.
   const status = isOverflow ? overflow.status : isSidecarErrorCode(code) ? errorTable[code].status : 500;
-  const body = JSON.stringify({ code, message: errorTable[code].message, requestId });
+  const message = detail ? `${errorTable[code].message}: ${detail}` : errorTable[code].message;
+  const body = JSON.stringify({ code, message, requestId });
   const headers: Record<string, string | number> = {
     "content-type": "application/json",
     "content-length": Buffer.byteLength(body),
@@ -45,6 +42,29 @@ export function sendError(
     if (requestId) headers["location"] = `${statusPathPrefix}${requestId}`;
   }
   if (isOverflow) headers["retry-after"] = overflow.retryAfterSeconds;
-  res.writeHead(status, headers);
-  res.end(body);
+  return { status, headers, body };
+}
+
+/** Writes the error response (JSON body with code and message) if headers were not sent yet. */
+export function sendError(
+  res: ServerResponse,
+  code: ErrorCode,
+  requestId: string | undefined,
+  overflow: OverflowResponse,
+  detail?: string,
+): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const answer = errorAnswer(code, requestId, overflow, detail);
+  res.writeHead(answer.status, answer.headers);
+  res.end(answer.body);
+}
+
+/** The same answer as raw bytes, closing the connection: for a socket the parser gave up on. */
+export function rawErrorAnswer(code: ErrorCode, overflow: OverflowResponse, detail?: string): string {
+  const { status, headers, body } = errorAnswer(code, undefined, overflow, detail);
+  const lines = Object.entries(headers).map(([k, v]) => `${k}: ${v}`);
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}\r\n${lines.join("\r\n")}\r\nconnection: close\r\n\r\n${body}`;
 }

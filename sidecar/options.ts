@@ -26,6 +26,9 @@ export interface SidecarOptions {
   graceMs: number;
   renderFile: string | undefined;
   maxHeaderBytes: number;
+  /** How long a client may take to send a request's headers, and its whole request (408 past it). */
+  clientHeadersTimeoutMs: number;
+  clientRequestTimeoutMs: number;
   /** Create the stream and consumer when missing (local mode; the operator does it in a cluster). */
   ensureStream: boolean;
   logLevel: Level;
@@ -105,6 +108,20 @@ export const sidecarFlags = [
     doc: "request header limit (431 above)",
   },
   {
+    flag: "client-headers-timeout-ms",
+    env: "VELTRIX_CLIENT_HEADERS_TIMEOUT_MS",
+    value: "N",
+    default: "10000",
+    doc: "time a client has to send a request's headers (408 past it)",
+  },
+  {
+    flag: "client-request-timeout-ms",
+    env: "VELTRIX_CLIENT_REQUEST_TIMEOUT_MS",
+    value: "N",
+    default: "60000",
+    doc: "time a client has to send a whole request, headers and body (408 past it); at least the headers' time",
+  },
+  {
     flag: "ensure-stream",
     env: "VELTRIX_ENSURE_STREAM",
     boolean: true,
@@ -157,6 +174,8 @@ export function parseOptions(
     graceMs: flagInteger("grace-ms", f["grace-ms"]),
     renderFile: f["render-file"] || undefined,
     maxHeaderBytes: flagInteger("max-header-bytes", f["max-header-bytes"]),
+    clientHeadersTimeoutMs: flagInteger("client-headers-timeout-ms", f["client-headers-timeout-ms"]),
+    clientRequestTimeoutMs: flagInteger("client-request-timeout-ms", f["client-request-timeout-ms"]),
     ensureStream: flagBoolean("ensure-stream", f["ensure-stream"]),
     logLevel: parseLevel("log-level", f["log-level"]),
   };

@@ -85,6 +85,7 @@ export async function createSidecar(opts: SidecarOptions, worker = 0): Promise<S
     metrics,
     queue: queue?.client,
     maxHeaderBytes: opts.maxHeaderBytes,
+    clientTimeouts: { headersMs: opts.clientHeadersTimeoutMs, requestMs: opts.clientRequestTimeoutMs },
     // Called only once requests arrive, after `sc` below exists. A worker answers the
     // kubelet for the whole pod: its own state and what the primary last said of all.
     readiness: () => {

@@ -1,5 +1,5 @@
 // Header rules of the proxy, pure: hop-by-hop headers (RFC 9110 §7.6.1, and any named
-// in Connection) never cross it; Veltrix's own headers are set by the sidecar only.
+// in Connection) never cross it (Trailer does: it announces the trailers that follow); Veltrix's own headers are set by the sidecar only.
 import { randomFillSync } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
 import { v7 as timeOrderedUuid } from "uuid";
@@ -18,7 +18,6 @@ const hopByHop: ReadonlySet<string> = new Set([
   "proxy-authorization",
   "proxy-connection",
   "te",
-  "trailer",
   "transfer-encoding",
   "upgrade",
   "http2-settings",
@@ -53,7 +52,9 @@ export function endToEnd(
   const out: HeaderMap = {};
   for (const name in headers) {
     const v = headers[name];
-    if (v === undefined || hopByHop.has(name) || named?.has(name) || (dropOurs && ours.has(name))) continue;
+    if (v === undefined || hopByHop.has(name) || named?.has(name)) continue;
+    // A request's Expect was met here: node:http answered 100 Continue and reads the body.
+    if (dropOurs && (ours.has(name) || name === "expect")) continue;
     out[name] = v;
   }
   return out;

@@ -2,8 +2,7 @@
 // `streamTo` pipes the client's body up and the app's response down (direct mode);
 // `call` sends a buffered body and collects the response (queued modes, where the
 // request travelled through JetStream and the reply travels back the same way).
-import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Readable } from "node:stream";
+import type { ServerResponse } from "node:http";
 import { Pool, errors as undiciErrors, type Dispatcher } from "undici";
 import { VeltrixError } from "../../api/errors.ts";
 import { endToEnd, type HeaderMap } from "./headers.ts";
@@ -23,8 +22,11 @@ export interface Buffered {
 
 export class Upstream {
   readonly pool: Pool;
+  /** Where the app listens (an upgraded connection opens its own socket to it). */
+  readonly origin: UpstreamOptions;
 
   constructor(opts: UpstreamOptions) {
+    this.origin = opts;
     this.pool = new Pool(`http://${opts.host}:${opts.port}`, {
       keepAliveTimeout: 30_000,
       keepAliveMaxTimeout: 600_000,
@@ -40,8 +42,9 @@ export class Upstream {
    * an abort-signal listener and a promise per request that this path does not need.
    */
   streamTo(
-    req: IncomingMessage,
-    body: Readable | null,
+    path: string,
+    method: string,
+    body: Buffer | null,
     headers: HeaderMap,
     responseHeaders: HeaderMap,
     res: ServerResponse,
@@ -66,8 +69,8 @@ export class Upstream {
       };
       this.pool.dispatch(
         {
-          path: req.url ?? "/",
-          method: req.method ?? "GET",
+          path,
+          method,
           headers,
           body,
           headersTimeout: timeoutMs,
@@ -88,7 +91,8 @@ export class Upstream {
               res.once("drain", onDrain);
             }
           },
-          onResponseEnd() {
+          onResponseEnd(_c, trailers) {
+            if (Object.keys(trailers).length > 0) res.addTrailers(endToEnd(trailers, false));
             res.end();
             settle(undefined);
           },
@@ -134,7 +138,8 @@ export class Upstream {
           onResponseStart(_c, statusCode, h) {
             status = statusCode;
             resHeaders = endToEnd(h, false);
-            delete resHeaders["content-length"];
+            // The body is re-framed on the way back; a HEAD answer's length is the app's to say.
+            if (method !== "HEAD") delete resHeaders["content-length"];
           },
           onResponseData(_c, chunk) {
             if (size + chunk.length <= maxBody) chunks.push(chunk);

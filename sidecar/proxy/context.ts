@@ -1,8 +1,8 @@
 // What every stage of the proxy shares: one admitted request (its context), and the
 // parts the modes use (store, metrics, queue, answers) behind one small interface.
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
 import { type ErrorCode, VeltrixError } from "../../api/errors.ts";
-import type { HeaderMap } from "../app/headers.ts";
+import { endToEnd, type HeaderMap, veltrixHeaders } from "../app/headers.ts";
 import type { Upstream } from "../app/upstream.ts";
 import type { AppliedRevision, ResolvedRef } from "../config/current-config.ts";
 import type { Metrics } from "../metrics.ts";
@@ -16,6 +16,8 @@ const log = logger("proxy");
 /** One request past admission: it has an id, a revision, a record, and the app's headers. */
 export interface RequestContext {
   readonly id: string;
+  /** The origin-form target the app is sent (request-shape.ts). */
+  readonly target: string;
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   /** What the app receives: the end-to-end headers plus Veltrix's own. */
@@ -57,4 +59,15 @@ export function failureCode(err: unknown, res: ServerResponse): ErrorCode | "cli
   if (res.destroyed || (err instanceof Error && err.name === "AbortError")) return "client_closed";
   log.error("request failed", { err });
   return "VX_ERR_INTERNAL";
+}
+
+/** What the app receives: the request's end-to-end headers plus Veltrix's own. */
+export function appHeaders(id: string, req: { headers: IncomingHttpHeaders }, ref: ResolvedRef): HeaderMap {
+  const headers = endToEnd(req.headers, true);
+  headers[veltrixHeaders.requestId] = id;
+  headers[veltrixHeaders.revision] = ref.revision;
+  headers[veltrixHeaders.attempt] = "1";
+  const plus = ref.key.indexOf("+");
+  if (plus > 0) headers[veltrixHeaders.overrides] = ref.key.slice(plus + 1).replaceAll("+", ",");
+  return headers;
 }

@@ -1,16 +1,33 @@
 // `direct` mode: the request goes straight to the app under the pod's concurrency bound
-// (the limiter), streamed both ways.
+// (the limiter). A body is read whole first (body.ts), so only a request that has
+// arrived takes a slot; the answer streams back.
 import { veltrixHeaders } from "../app/headers.ts";
-import { hasBody, limitBody } from "./body.ts";
+import { admittedBody } from "./body.ts";
 import { failureCode, type ModeParts, type RequestContext } from "./context.ts";
 import type { Acquire } from "./limiter.ts";
 
-/** Runs one admitted request; `got` is the slot the admission asked for. */
-export async function runDirect(p: ModeParts, ctx: RequestContext, got: Acquire): Promise<void> {
+/**
+ * Runs one admitted request; `got` is the slot the admission asked for, or undefined for
+ * a request with a body, which asks once the body is in.
+ */
+export async function runDirect(
+  p: ModeParts,
+  ctx: RequestContext,
+  asked: Acquire | undefined,
+): Promise<void> {
   const { store, metrics, upstream } = p;
-  const { id, req, res, rev, receivedAt } = ctx;
+  const { id, res, rev, receivedAt } = ctx;
   const s = rev.settings;
-  const waited = got !== "granted";
+  let body: Buffer | null = null;
+  let got = asked;
+  if (got === undefined) {
+    const read = await admittedBody(p, ctx);
+    if (read === undefined) return;
+    body = read;
+    got = p.limiter.acquire(s.maxWaitMs);
+  }
+  // Recorded as dispatched at admission only when it got its slot there.
+  const waited = asked !== "granted";
   if (waited) {
     const ok = got === "full" ? false : await got;
     if (!ok) return p.shed(ctx, "direct", got === "full" ? "VX_ERR_QUEUE_FULL" : "VX_ERR_QUEUE_TIMEOUT");
@@ -24,14 +41,17 @@ export async function runDirect(p: ModeParts, ctx: RequestContext, got: Acquire)
   const dispatchedAt = waited ? Date.now() : receivedAt;
   if (waited) store.update(id, { state: "dispatched", at: dispatchedAt, attempt: 1 });
   p.hot.directQueueWait.observe((dispatchedAt - receivedAt) / 1000);
-  const body = hasBody(req)
-    ? req.headers["content-length"] !== undefined
-      ? req
-      : limitBody(req, s.maxBodyBytes)
-    : null;
   try {
     const ours = { [veltrixHeaders.requestId]: id, [veltrixHeaders.revision]: rev.doc.revision };
-    const status = await upstream.streamTo(req, body, ctx.headers, ours, res, s.requestTimeoutMs);
+    const status = await upstream.streamTo(
+      ctx.target,
+      ctx.req.method ?? "GET",
+      body,
+      ctx.headers,
+      ours,
+      res,
+      s.requestTimeoutMs,
+    );
     const now = Date.now();
     metrics.upstreamLatency.observe((now - dispatchedAt) / 1000);
     store.update(id, { state: "done", at: now, status });

@@ -3,10 +3,8 @@
 // 202 with the request's status URL once JetStream and the record store have it.
 import { statusPathPrefix } from "../../api/contract.ts";
 import type { Job } from "../queue/port.ts";
-import { readBody, hasBody } from "./body.ts";
+import { admittedBody } from "./body.ts";
 import { failureCode, type ModeParts, type RequestContext } from "./context.ts";
-
-const noBody = Buffer.alloc(0);
 
 export async function runQueued(p: ModeParts, ctx: RequestContext, mode: "sync" | "async"): Promise<void> {
   const { store, metrics } = p;
@@ -14,23 +12,14 @@ export async function runQueued(p: ModeParts, ctx: RequestContext, mode: "sync" 
   const queue = p.queue;
   if (!queue) throw new Error("queued mode without a queue client");
   const s = rev.settings;
-  let body: Buffer;
-  try {
-    // No body framing means no body: leave the stream unread (reading it makes the
-    // socket allocate read buffers that a held request would keep).
-    body = hasBody(req) ? await readBody(req, s.maxBodyBytes) : noBody;
-  } catch (err) {
-    const code = failureCode(err, res);
-    store.update(id, { state: "failed", at: Date.now(), error: code });
-    if (code !== "client_closed") p.fail(ctx, code);
-    return;
-  }
+  const body = await admittedBody(p, ctx);
+  if (body === undefined) return;
   const job: Job = {
     id,
     revision: ref.revision,
     configKey: ref.key,
     method: req.method ?? "GET",
-    path: req.url ?? "/",
+    path: ctx.target,
     headers: ctx.headers,
     body,
     receivedAt: ctx.receivedAt,
@@ -53,7 +42,7 @@ export async function runQueued(p: ModeParts, ctx: RequestContext, mode: "sync" 
     }
     store.update(id, { state: "queued", at: Date.now() });
     const reply = await queue.sync(job);
-    reply.headers["content-length"] = String(reply.body.length);
+    frameReply(job.method, reply.status, reply.headers, reply.body.length);
     if (!res.destroyed) {
       res.writeHead(reply.status, reply.headers);
       res.end(reply.body);
@@ -67,4 +56,20 @@ export async function runQueued(p: ModeParts, ctx: RequestContext, mode: "sync" 
     metrics.requests.inc({ mode, outcome: code });
     if (code !== "client_closed") p.fail(ctx, code);
   }
+}
+
+/**
+ * Frames a buffered reply for the client (RFC 9110 §8.6): its body's length, except that
+ * 1xx, 204 and 304 answers carry none and a HEAD answer keeps the app's (the GET's length).
+ * Trailers did not travel with it, so none is announced.
+ */
+export function frameReply(
+  method: string,
+  status: number,
+  headers: Record<string, unknown>,
+  length: number,
+): void {
+  delete headers["trailer"];
+  if (status < 200 || status === 204 || status === 304) delete headers["content-length"];
+  else if (method !== "HEAD") headers["content-length"] = String(length);
 }

@@ -4,23 +4,27 @@
 // (`direct`, direct.ts) or through JetStream (`sync`, `async`, queued.ts).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import { statusPathPrefix } from "../../api/contract.ts";
 import type { ErrorCode } from "../../api/errors.ts";
-import { endToEnd, requestIdFrom, veltrixHeaders } from "../app/headers.ts";
+import { requestIdFrom, veltrixHeaders } from "../app/headers.ts";
 import type { Upstream } from "../app/upstream.ts";
 import { resolveIn, type AppliedRevision, type CurrentConfig } from "../config/current-config.ts";
 import { contract } from "../config/settings.ts";
-import { sendError } from "../errors.ts";
+import { rawErrorAnswer, sendError } from "../errors.ts";
 import { listenerRoles, listenOn } from "../listen.ts";
 import { logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import type { QueueClient } from "../queue/port.ts";
 import type { Readiness } from "../readiness.ts";
 import type { RequestStore } from "../state/store.ts";
-import { type HotMetrics, hotMetrics, type ModeParts, type RequestContext } from "./context.ts";
+import { appHeaders, type HotMetrics, hotMetrics, type ModeParts, type RequestContext } from "./context.ts";
+import { hasBody } from "./body.ts";
 import { runDirect } from "./direct.ts";
 import { Limiter } from "./limiter.ts";
 import { runQueued } from "./queued.ts";
+import { isRefusal, routedPath, shapeOf } from "./request-shape.ts";
+import { passUpgrade } from "./upgrade.ts";
 
 const log = logger("proxy");
 
@@ -31,6 +35,8 @@ export interface ProxyDeps {
   metrics: Metrics;
   queue: QueueClient | undefined;
   maxHeaderBytes: number;
+  /** How long a client may take to send its headers, and its whole request (408 past them). */
+  clientTimeouts: { headersMs: number; requestMs: number };
   /** This process's readiness, for the kubelet's probes (see `probePaths`). */
   readiness: () => Readiness;
 }
@@ -66,28 +72,57 @@ export class ProxyServer implements ModeParts {
       () => cfg.current.settings.maxQueueDepth,
     );
     cfg.onChange(() => this.limiter.pump());
+    const { headersMs, requestMs } = deps.clientTimeouts;
     this.server = createServer(
-      { maxHeaderSize: deps.maxHeaderBytes, insecureHTTPParser: false, keepAliveTimeout: 65_000 },
+      {
+        maxHeaderSize: deps.maxHeaderBytes,
+        insecureHTTPParser: false,
+        keepAliveTimeout: 65_000,
+        // The Host rules are checked in `handle` (request-shape.ts), answered with our JSON error.
+        requireHostHeader: false,
+        headersTimeout: headersMs,
+        requestTimeout: Math.max(requestMs, headersMs),
+        // How often the timeouts above are checked (Node's 30 s made a 60 s limit ~80 s).
+        connectionsCheckingInterval: Math.min(1000, headersMs),
+      },
       (req, res) => {
         this.inProgress++;
         this.handle(req, res).then(this.finished, (err: unknown) => {
           log.error("unhandled", { err });
-          sendError(res, "VX_ERR_INTERNAL", undefined, this.overflow());
+          try {
+            sendError(res, "VX_ERR_INTERNAL", undefined, this.overflow());
+          } catch (answerErr) {
+            log.error("could not answer", { err: answerErr });
+            res.destroy();
+          }
           this.finished();
         });
       },
     );
-    this.server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
-      if (!socket.writable) return socket.destroy();
-      const code: ErrorCode =
-        err.code === "HPE_HEADER_OVERFLOW" ? "VX_ERR_HEADERS_TOO_LARGE" : "VX_ERR_BAD_REQUEST";
-      const status =
-        code === "VX_ERR_HEADERS_TOO_LARGE" ? "431 Request Header Fields Too Large" : "400 Bad Request";
-      const body = JSON.stringify({ code });
-      socket.end(
-        `HTTP/1.1 ${status}\r\ncontent-type: application/json\r\nx-veltrix-error: ${code}\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
-      );
-    });
+    this.server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) =>
+      this.refuse(socket, clientErrorCode(err.code)),
+    );
+    this.server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+      this.upgrade(req, socket, head),
+    );
+  }
+
+  /** Answers on a raw socket (one the parser gave up on, or an upgrade) and closes it. */
+  readonly refuse = (socket: Duplex, code: ErrorCode, detail?: string): void => {
+    if (!socket.writable) return void socket.destroy();
+    socket.end(rawErrorAnswer(code, this.overflow(), detail));
+  };
+
+  /** An upgrade (WebSocket): passed to the app in `direct` (upgrade.ts), refused otherwise. */
+  private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const rev = this.deps.config.current;
+    const shape = shapeOf(req);
+    if (isRefusal(shape)) return this.refuse(socket, shape.code, shape.detail);
+    if (this.draining) return this.refuse(socket, "VX_ERR_DRAINING");
+    if (this.modeFor(rev) !== "direct") return this.refuse(socket, "VX_ERR_UPGRADE_UNSUPPORTED");
+    const id = requestIdFrom(req.headers[veltrixHeaders.requestId]);
+    const headers = appHeaders(id, req, resolveIn(rev, routedPath(shape.target), req.headers));
+    void passUpgrade(this, req, socket, head, shape.target, headers, rev.settings.maxWaitMs);
   }
 
   private readonly finished = (): void => {
@@ -141,18 +176,27 @@ export class ProxyServer implements ModeParts {
       if (url === probePaths.readyz) return probeAnswer(res, this.deps.readiness().reasons.length === 0);
     }
     const rev = this.deps.config.current;
+    const shape = shapeOf(req);
+    if (isRefusal(shape)) {
+      res.setHeader("connection", "close");
+      this.metrics.requests.inc({ mode: rev.settings.mode, outcome: shape.code });
+      return sendError(res, shape.code, id, this.overflow(), shape.detail);
+    }
+    if (shape.target === "*") return answerOptionsAsterisk(res);
     const refused = this.refusal(req, rev);
     if (refused) {
-      if (refused !== "VX_ERR_BROKER_UNAVAILABLE") res.setHeader("connection", "close");
+      // A refused body is read and dropped (node:http does it, within the client request
+      // timeout) so the client, still sending, can read the 413 and not a reset connection.
+      if (refused === "VX_ERR_DRAINING") res.setHeader("connection", "close");
       this.metrics.requests.inc({ mode: rev.settings.mode, outcome: refused });
       return sendError(res, refused, id, this.overflow());
     }
     const mode = this.modeFor(rev);
-    // Direct mode takes its slot now: a request that gets one at once is recorded as
-    // dispatched in one write instead of two.
-    const got = mode === "direct" ? this.limiter.acquire(rev.settings.maxWaitMs) : undefined;
-    const ctx = this.admit(id, req, res, rev, mode, got === "granted");
-    if (mode === "direct") return runDirect(this, ctx, got ?? "full");
+    // Direct mode takes its slot now unless a body must arrive first: a request that gets
+    // one at once is recorded as dispatched in one write instead of two.
+    const got = mode === "direct" && !hasBody(req) ? this.limiter.acquire(rev.settings.maxWaitMs) : undefined;
+    const ctx = this.admit(id, shape.target, req, res, rev, mode, got === "granted");
+    if (mode === "direct") return runDirect(this, ctx, got);
     res.setHeader(veltrixHeaders.requestId, id);
     res.setHeader(veltrixHeaders.revision, ctx.ref.revision);
     return runQueued(this, ctx, mode);
@@ -177,14 +221,14 @@ export class ProxyServer implements ModeParts {
   /** Resolves the request's config under `rev`, records it, and builds the app's headers. */
   private admit(
     id: string,
+    target: string,
     req: IncomingMessage,
     res: ServerResponse,
     rev: AppliedRevision,
     mode: "direct" | "sync" | "async",
     dispatched: boolean,
   ): RequestContext {
-    const path = req.url ?? "/";
-    const ref = resolveIn(rev, path, req.headers);
+    const ref = resolveIn(rev, routedPath(target), req.headers);
     const receivedAt = Date.now();
     if (ref.isNew) this.store.putConfig(ref.key, ref.revision, ref.json);
     this.store.admit({
@@ -193,17 +237,11 @@ export class ProxyServer implements ModeParts {
       configHash: ref.key,
       mode,
       method: req.method ?? "GET",
-      path,
+      path: target,
       receivedAt,
       dispatched,
     });
-    const headers = endToEnd(req.headers, true);
-    headers[veltrixHeaders.requestId] = id;
-    headers[veltrixHeaders.revision] = ref.revision;
-    headers[veltrixHeaders.attempt] = "1";
-    const plus = ref.key.indexOf("+");
-    if (plus > 0) headers[veltrixHeaders.overrides] = ref.key.slice(plus + 1).replaceAll("+", ",");
-    return { id, req, res, headers, rev, ref, receivedAt };
+    return { id, target, req, res, headers: appHeaders(id, req, ref), rev, ref, receivedAt };
   }
 
   private async status(id: string, res: ServerResponse): Promise<void> {
@@ -226,6 +264,19 @@ export class ProxyServer implements ModeParts {
     res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
     res.end(body);
   }
+}
+
+/** The server-wide OPTIONS (RFC 9110 §9.3.7): answered here, as Go's net/http does; the app's pool cannot send `*`. */
+function answerOptionsAsterisk(res: ServerResponse): void {
+  res.writeHead(200, { "content-length": 0 });
+  res.end();
+}
+
+/** The code a request the parser refused is answered with. */
+function clientErrorCode(code: string | undefined): ErrorCode {
+  if (code === "HPE_HEADER_OVERFLOW") return "VX_ERR_HEADERS_TOO_LARGE";
+  if (code === "ERR_HTTP_REQUEST_TIMEOUT") return "VX_ERR_REQUEST_TIMEOUT";
+  return "VX_ERR_BAD_REQUEST";
 }
 
 function probeAnswer(res: ServerResponse, ok: boolean): void {

@@ -200,6 +200,9 @@ export class JetStreamQueueClient implements QueueClient {
       const text = err instanceof Error ? err.message : String(err);
       if (/maximum messages/i.test(text))
         throw new VeltrixError("VX_ERR_QUEUE_FULL", undefined, { cause: err });
+      // The client refuses before sending: nothing was published.
+      if (/max_payload/i.test(text))
+        throw new VeltrixError("VX_ERR_BODY_OVER_BROKER_LIMIT", undefined, { cause: err });
       if (err instanceof PublishError && err.indefinite)
         throw new VeltrixError("VX_ERR_OUTCOME_UNKNOWN", text, { cause: err });
       if (err instanceof PublishError && err.kind === "refused") {
