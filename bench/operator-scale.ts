@@ -34,6 +34,12 @@ export interface ScaleOptions {
   namespace: string;
   workers?: number;
   timeoutMs?: number;
+  /** The operator's entry point (default operator/main.ts; the image runs the bundle's operator/main.js). */
+  entry?: string;
+  /** The operator's environment (default this process's). */
+  env?: NodeJS.ProcessEnv;
+  /** After all are Ready, wait this long and read RSS again (idle with every config in the cache). */
+  settleMs?: number;
 }
 
 export interface ScaleResult {
@@ -45,6 +51,8 @@ export interface ScaleResult {
   rssIdleMiB: number;
   rssPeakMiB: number;
   rssEndMiB: number;
+  /** RSS `settleMs` after all were Ready (undefined without settleMs). */
+  rssSettledMiB?: number;
   /** V8 heap in use at the end, after all were Ready (what the caches and queues hold). */
   heapUsedEndMiB: number;
   apiRequests: number;
@@ -89,7 +97,7 @@ export async function runOperatorScale(o: ScaleOptions): Promise<ScaleResult> {
     name: "operator",
     command: process.execPath,
     args: [
-      join(repoRoot, "operator/main.ts"),
+      o.entry ?? join(repoRoot, "operator/main.ts"),
       `--kubeconfig=${o.kubeconfigPath}`,
       `--nats-url=${o.natsUrl}`,
       "--leader-elect=false",
@@ -101,6 +109,7 @@ export async function runOperatorScale(o: ScaleOptions): Promise<ScaleResult> {
       "--webhook-cert-mode=disabled",
     ],
     logFile: join(o.dir, "operator.log"),
+    ...(o.env ? { env: o.env } : {}),
   });
   proc.start();
   const scrape = async (): Promise<string> => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
@@ -191,6 +200,11 @@ export async function runOperatorScale(o: ScaleOptions): Promise<ScaleResult> {
     await sampler;
     const end = await scrape();
     const verbsEnd = byVerb(end);
+    let rssSettled: number | undefined;
+    if (o.settleMs !== undefined) {
+      await sleep(o.settleMs);
+      rssSettled = metric(await scrape(), "veltrix_operator_process_resident_memory_bytes");
+    }
     const apiRequestsByVerb: Record<string, number> = {};
     for (const [v, n] of Object.entries(verbsEnd)) apiRequestsByVerb[v] = n - (verbsIdle[v] ?? 0);
     const apiRequests = metric(end, "veltrix_operator_api_requests_total") - requestsIdle;
@@ -203,6 +217,7 @@ export async function runOperatorScale(o: ScaleOptions): Promise<ScaleResult> {
       rssIdleMiB: mib(rssIdle),
       rssPeakMiB: mib(rssPeak),
       rssEndMiB: mib(metric(end, "veltrix_operator_process_resident_memory_bytes")),
+      ...(rssSettled === undefined ? {} : { rssSettledMiB: mib(rssSettled) }),
       heapUsedEndMiB: mib(metric(end, "veltrix_operator_nodejs_heap_size_used_bytes")),
       apiRequests,
       apiRequestsByVerb,

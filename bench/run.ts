@@ -1,7 +1,8 @@
 // `npm run bench`: the story's experiment (bench/story.ts, which also writes its section
 // of docs/benchmarks.md and the charts in docs/bench/), then the other benchmarks
-// (proxy overhead and saturation against HAProxy, memory per held request, the record
-// store, admission with and without the webhook, the operator at scale), each writing
+// (proxy overhead and saturation against HAProxy, memory per held request, the sidecar's
+// footprint per pod, the record store, admission with and without the webhook, the
+// operator at scale), each writing
 // bench/results/<name>.json.
 // `npm run bench -- --quick`: every scenario of the story at small scale (CI runs it as
 // test/bench/story-quick.test.ts; it fails only when the harness is broken, and leaves
@@ -17,6 +18,7 @@ if (!quick && !pass.some((a) => a.startsWith("--only=")))
   scripts.push(
     ["sidecar-proxy.ts", []],
     ["sidecar-memory.ts", []],
+    ["sidecar-footprint.ts", []],
     ["sidecar-store.ts", []],
     ["webhook-latency.ts", []],
     ["operator-scale.ts", []],

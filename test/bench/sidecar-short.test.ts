@@ -1,33 +1,14 @@
 // The sidecar benchmarks in their short mode, so CI (.ci/run → scripts/test.sh) runs
 // them on every change. Speed is not asserted here (see docs/benchmarks.md); that they
 // run end to end against the real processes and report every case is.
-import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { repoRoot } from "../../devenv/tools.ts";
+import { benchResults, runBench } from "./run-bench.ts";
 
-function runBench(file: string): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(repoRoot, "bench", file), "--short"], { cwd: repoRoot });
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
-    child.on("error", reject);
-    child.on("exit", (code) => resolve({ code, out }));
-  });
-}
-
-function results(name: string): { short: boolean; data: unknown } {
-  return JSON.parse(readFileSync(join(repoRoot, "bench", "results", `${name}.json`), "utf8")) as {
-    short: boolean;
-    data: unknown;
-  };
-}
+const results = (name: string): { short: boolean; data: unknown } => benchResults(name);
 
 describe("sidecar benchmarks (short mode)", () => {
   it("store bench reports every binding", async () => {
-    const { code, out } = await runBench("sidecar-store.ts");
+    const { code, out } = await runBench("sidecar-store.ts", ["--short"]);
     expect(code, out).toBe(0);
     const r = results("sidecar-store");
     expect(r.short).toBe(true);
@@ -42,7 +23,7 @@ describe("sidecar benchmarks (short mode)", () => {
   }, 120_000);
 
   it("proxy bench measures app, anchors and both sidecar modes", async () => {
-    const { code, out } = await runBench("sidecar-proxy.ts");
+    const { code, out } = await runBench("sidecar-proxy.ts", ["--short"]);
     expect(code, out).toBe(0);
     // wrk and HAProxy are installed by scripts/lib/setup.sh; a bench that could not
     // measure is a failure, not a pass.
@@ -73,7 +54,7 @@ describe("sidecar benchmarks (short mode)", () => {
   }, 300_000);
 
   it("memory bench reports RSS per held request for every case", async () => {
-    const { code, out } = await runBench("sidecar-memory.ts");
+    const { code, out } = await runBench("sidecar-memory.ts", ["--short"]);
     expect(code, out).toBe(0);
     const rows = (results("sidecar-memory").data as { rows: { case: string; "KiB/held (all)": number }[] })
       .rows;

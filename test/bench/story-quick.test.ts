@@ -3,11 +3,8 @@
 // on every change. Speed and the bars are not asserted (a shared 2-core machine makes
 // them noise here; docs/benchmarks.md has the full run): that every scenario runs end to
 // end against the real processes and reports every contender with numbers is.
-import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { expect, it } from "vitest";
-import { repoRoot } from "../../devenv/tools.ts";
+import { benchResults, runBench } from "./run-bench.ts";
 
 type Row = Record<string, string | number | null>;
 interface Quick {
@@ -24,16 +21,9 @@ interface Quick {
 }
 
 it("npm run bench -- --quick runs every scenario of the story and reports every contender", async () => {
-  const { code, out } = await new Promise<{ code: number | null; out: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, [join(repoRoot, "bench", "run.ts"), "--quick"], { cwd: repoRoot });
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
-    child.on("error", reject);
-    child.on("exit", (code) => resolve({ code, out }));
-  });
+  const { code, out } = await runBench("run.ts", ["--quick"]);
   expect(code, out).toBe(0);
-  const r = JSON.parse(readFileSync(join(repoRoot, "bench/results/story-quick.json"), "utf8")) as Quick;
+  const r = benchResults<Quick>("story-quick");
   expect(r.short).toBe(true);
   const d = r.data;
   expect(d.capacity.rows.map((x) => x["design"])).toEqual(["old", "veltrix"]);
