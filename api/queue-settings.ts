@@ -13,6 +13,8 @@ export interface QueueSettings {
   requestTimeoutMs: number;
   maxBodyBytes: number;
   maxDeliver: number;
+  /** Delay before the first redelivery after a failed attempt; doubles per attempt (retryDelay). */
+  retryDelayMs: number;
   overflowStatus: number;
   retryAfterSeconds: number;
   onBrokerUnavailable: "fail" | "direct";
@@ -32,6 +34,7 @@ export function queueSettings(doc: Pick<ConfigDocument, "queue" | "store">): Que
     requestTimeoutMs: parseDuration(q.requestTimeout),
     maxBodyBytes: q.maxBodyBytes,
     maxDeliver: q.maxDeliver,
+    retryDelayMs: parseDuration(q.retryDelay),
     overflowStatus: q.overflow.status,
     retryAfterSeconds: Math.ceil(parseDuration(q.overflow.retryAfter) / 1000),
     onBrokerUnavailable: q.onBrokerUnavailable,

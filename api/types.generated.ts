@@ -74,8 +74,10 @@ export interface VeltrixConfigSpecQueueResolved {
   requestTimeout: string;
   /** Largest request body accepted, in bytes; larger requests get 413. */
   maxBodyBytes: number;
-  /** How many times a queued request is delivered before it is given up (failed). */
+  /** How many times a queued request is delivered before it is given up (dead-lettered). With retryDelay's default the retries span 15 s, past a typical container restart of the app. */
   maxDeliver: number;
+  /** How long a request waits before it is delivered again after the app could not be reached; doubles with every attempt, up to 1m (Go duration). */
+  retryDelay: string;
   /** The response a client gets when the queue is full or its wait runs out. */
   overflow: VeltrixConfigSpecQueueOverflowResolved;
   /** What sync and async requests do while NATS is unreachable: fail (overflow response) or direct (bypass the broker, keep only the per-pod bound). */
@@ -259,8 +261,10 @@ export interface VeltrixConfigSpecQueue {
   requestTimeout?: string;
   /** Largest request body accepted, in bytes; larger requests get 413. */
   maxBodyBytes?: number;
-  /** How many times a queued request is delivered before it is given up (failed). */
+  /** How many times a queued request is delivered before it is given up (dead-lettered). With retryDelay's default the retries span 15 s, past a typical container restart of the app. */
   maxDeliver?: number;
+  /** How long a request waits before it is delivered again after the app could not be reached; doubles with every attempt, up to 1m (Go duration). */
+  retryDelay?: string;
   /** The response a client gets when the queue is full or its wait runs out. */
   overflow?: VeltrixConfigSpecQueueOverflow;
   /** What sync and async requests do while NATS is unreachable: fail (overflow response) or direct (bypass the broker, keep only the per-pod bound). */
@@ -315,7 +319,8 @@ export const specDefaults = {
     maxWait: "30s",
     requestTimeout: "60s",
     maxBodyBytes: 1048576,
-    maxDeliver: 3,
+    maxDeliver: 5,
+    retryDelay: "1s",
     overflow: {
       status: 503,
       retryAfter: "5s",

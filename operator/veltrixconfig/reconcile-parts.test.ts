@@ -78,7 +78,7 @@ describe("stream and consumer", () => {
     expect(desiredConsumer(spec)).toMatchObject({
       durable_name: "sidecars",
       ack_policy: "explicit",
-      max_deliver: 4, // maxDeliver 3 + the dead-letter delivery
+      max_deliver: 6, // maxDeliver 5 + the dead-letter delivery
       ack_wait: 25_000_000_000,
     });
   });

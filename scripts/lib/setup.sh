@@ -6,19 +6,21 @@ VELTRIX_ROOT="$(cd "$here_lib/../.." && pwd)"
 # shellcheck source=node.sh
 . "$here_lib/node.sh"
 
-# The benchmarks' load generator and anchor (wrk, HAProxy) come from Debian's
-# packages; their short modes run in the test suite, so they are installed here
-# when missing and this user may (root with apt-get), and named when not.
+# The benchmarks' load generator and anchor (wrk, HAProxy) and the fault suite's clock
+# skew (libfaketime) come from Debian's packages; their short modes run in the test
+# suite, so they are installed here when missing and this user may (root with
+# apt-get), and named when not.
 veltrix_ensure_debian_tools() {
   local missing=()
   command -v wrk >/dev/null 2>&1 || missing+=(wrk)
   command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
+  command -v faketime >/dev/null 2>&1 || missing+=(faketime)
   [ ${#missing[@]} -eq 0 ] && return 0
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "veltrix: apt-get install ${missing[*]}" >&2
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}") >&2 && return 0
   fi
-  echo "veltrix: WARNING: ${missing[*]} missing (apt-get install ${missing[*]}); the benchmark tests will fail" >&2
+  echo "veltrix: WARNING: ${missing[*]} missing (apt-get install ${missing[*]}); the benchmark and fault tests will fail" >&2
 }
 
 veltrix_setup() {

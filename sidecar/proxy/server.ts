@@ -99,9 +99,12 @@ export class ProxyServer implements ModeParts {
         });
       },
     );
-    this.server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) =>
-      this.refuse(socket, clientErrorCode(err.code)),
-    );
+    this.server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
+      // An answer already under way (node:http's own check) cannot be followed by another.
+      const answering = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
+      if (answering?.headersSent) return socket.destroy();
+      this.refuse(socket, clientErrorCode(err.code));
+    });
     this.server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) =>
       this.upgrade(req, socket, head),
     );

@@ -30,7 +30,10 @@ const log = logger("executor");
 export const maxOutcomeBody = 256 * 1024;
 /** Largest sync reply body: below NATS's default max_payload of 1 MiB with room for headers. */
 export const maxReplyBody = 960 * 1024;
-const retryDelayMs = 500;
+/** Longest wait before a redelivery, however many attempts failed. */
+const maxRetryDelayMs = 60_000;
+/** Back-off before redelivering after a claim went unanswered. */
+const unclaimedDelayMs = 500;
 /** How long the server keeps a pull open waiting for messages. */
 const pullExpiresMs = 5_000;
 /** Pause after the server refused a pull (consumer gone, JetStream down). */
@@ -169,7 +172,7 @@ export class Executor {
     if (kind === "sync" && reply) {
       const claim = job.claim ? await this.claim(reply) : legacyClaim(job, attempt);
       if (claim === "no answer") {
-        m.nak(retryDelayMs);
+        m.nak(unclaimedDelayMs);
         return;
       }
       if (typeof claim !== "number") {
@@ -245,7 +248,7 @@ export class Executor {
       }
       if (attempt < s.maxDeliver && !this.stopping) {
         store.update(id, { state: "queued", at: Date.now(), attempt, error: code });
-        store.afterCommit(() => m.nak(retryDelayMs * attempt));
+        store.afterCommit(() => m.nak(retryDelay(s.retryDelayMs, attempt)));
         return;
       }
       if (this.stopping && attempt < s.maxDeliver) {
@@ -327,6 +330,11 @@ export class Executor {
     dh.set(wireHeaders.error, error);
     this.d.nc.publish(this.d.names.deadLetterSubject, m.data, { headers: dh });
   }
+}
+
+/** The wait before redelivering after `attempt` failed: retryDelay, doubling per attempt. */
+export function retryDelay(firstMs: number, attempt: number): number {
+  return Math.min(maxRetryDelayMs, firstMs * 2 ** (attempt - 1));
 }
 
 /**

@@ -60,6 +60,12 @@ export const invalidCases: InvalidCase[] = [
     message: "queue.requestTimeout must be greater than zero",
   },
   {
+    what: "a malformed retryDelay",
+    spec: { queue: { retryDelay: "1 sec" } },
+    field: "spec.queue.retryDelay",
+    message: duration("queue.retryDelay"),
+  },
+  {
     what: "a malformed retryAfter",
     spec: { queue: { overflow: { retryAfter: "soon" } } },
     field: "spec.queue.overflow.retryAfter",

@@ -46,7 +46,7 @@ export async function createNamespace(prefix: string, labels: Record<string, str
 /** Polls until `check` returns a value other than undefined. */
 export async function eventually<T>(
   what: string,
-  check: () => Promise<T | undefined>,
+  check: () => Promise<T | undefined> | T | undefined,
   timeoutMs = 30_000,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;

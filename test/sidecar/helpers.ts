@@ -27,13 +27,15 @@ export interface App {
   release(): Promise<number>;
 }
 
-export async function startApp(dir: string, name = "app"): Promise<App> {
+/** `execLog`: a file the app appends every execution to (see fixtures/app.ts). */
+export async function startApp(dir: string, name = "app", opts: { execLog?: string } = {}): Promise<App> {
   const port = await freePort();
   const proc = new ManagedProcess({
     name,
     command: node,
     args: [join(repoRoot, "test/sidecar/fixtures/app.ts"), String(port)],
     logFile: join(dir, `${name}.log`),
+    ...(opts.execLog ? { env: { ...process.env, VX_APP_EXEC_LOG: opts.execLog } } : {}),
   });
   proc.start();
   const base = `http://127.0.0.1:${port}`;
@@ -107,6 +109,8 @@ export async function startSidecar(opts: {
   waitReady?: boolean;
   /** With NATS, create the stream, consumer and outcome bucket (local mode; default true). */
   ensureStream?: boolean;
+  /** Extra environment (e.g. libfaketime's, for a sidecar whose clock is skewed). */
+  env?: NodeJS.ProcessEnv;
 }): Promise<Sidecar> {
   const name = opts.name ?? "sidecar";
   const port = opts.port ?? (await freePort());
@@ -136,7 +140,13 @@ export async function startSidecar(opts: {
       : []),
     ...(opts.extraArgs ?? []),
   ];
-  const proc = new ManagedProcess({ name, command: node, args, logFile: join(opts.dir, `${name}.log`) });
+  const proc = new ManagedProcess({
+    name,
+    command: node,
+    args,
+    logFile: join(opts.dir, `${name}.log`),
+    ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),
+  });
   const admin = `http://127.0.0.1:${adminPort}`;
   const sc: Sidecar = {
     url: `http://127.0.0.1:${port}`,

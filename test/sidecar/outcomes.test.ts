@@ -20,6 +20,7 @@ const settings = (retentionMs: number): QueueSettings => ({
   requestTimeoutMs: 1_000,
   maxBodyBytes: 1_000,
   maxDeliver: 1,
+  retryDelayMs: 1_000,
   overflowStatus: 503,
   retryAfterSeconds: 1,
   onBrokerUnavailable: "fail",
