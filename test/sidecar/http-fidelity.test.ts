@@ -93,7 +93,7 @@ describe("HTTP fidelity: go-httpbin directly, through HAProxy, through the sidec
     const doc = readFileSync(join(repoRoot, "docs/sidecar.md"), "utf8");
     const section =
       doc.split("## How the sidecar differs from a direct connection")[1]?.split("\n## ")[0] ?? "";
-    const rows = new Set([...section.matchAll(/^\| `([a-z0-9-]+)` \|/gm)].map((m) => m[1] ?? ""));
+    const rows = new Set([...section.matchAll(/^\| `([a-z0-9-]+)`\s*\|/gm)].map((m) => m[1] ?? ""));
     const used = new Set(
       groups.flatMap((g) =>
         g.cases.flatMap((c) => [
