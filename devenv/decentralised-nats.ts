@@ -1,13 +1,14 @@
-// A real nats-server with NATS decentralised auth, as the operator's minting expects it: a
-// NATS operator, its system account and one application account whose signing key the
-// Veltrix operator holds, preloaded in the memory resolver (so the server admits any user
-// that account signs, with no config change or restart). Also writes the Veltrix operator's
-// own user (the whole account, separate from every sidecar's), a system-account user, and
-// an operator signing key, with which the Veltrix operator pushes the account's revocations.
-import { writeFileSync } from "node:fs";
+// A real nats-server with NATS decentralised auth, as the operator's minting expects it: the
+// keys and JWTs of one installation (operator/nats-identity/nats-auth-secret.ts, what the
+// operator makes for the chart's bundled NATS) written to files, and nats-server started with
+// their auth.conf (the memory resolver with the accounts preloaded), so the server admits any
+// user the account's signing key signs, with no config change or restart.
 import { join } from "node:path";
-import { encodeAccount, encodeOperator, encodeUser, fmtCreds } from "@nats-io/jwt";
-import { createAccount, createOperator, createUser, type KeyPair } from "@nats-io/nkeys";
+import {
+  generateNatsAuth,
+  natsAuthKeys,
+  writeNatsAuthFiles,
+} from "../operator/nats-identity/nats-auth-secret.ts";
 import { type NatsServer, startNats } from "./nats.ts";
 
 export interface DecentralisedNats {
@@ -26,88 +27,25 @@ export interface DecentralisedNats {
   accountJwtFile: string;
 }
 
-/** Unlimited account limits, JetStream on (a missing limit reads as 0 to nats-server). */
-const unlimited = {
-  subs: -1,
-  data: -1,
-  payload: -1,
-  imports: -1,
-  exports: -1,
-  wildcards: true,
-  conn: -1,
-  leaf: -1,
-  mem_storage: -1,
-  disk_storage: -1,
-  streams: -1,
-  consumer: -1,
-};
-
-const seedOf = (k: KeyPair): string => new TextDecoder().decode(k.getSeed());
-
-async function writeCreds(file: string, name: string, account: KeyPair): Promise<void> {
-  const user = createUser();
-  const jwt = await encodeUser(name, user, account);
-  writeFileSync(file, fmtCreds(jwt, user), { mode: 0o600 });
-}
-
 export async function startDecentralisedNats(opts: {
   dir: string;
   name?: string;
 }): Promise<DecentralisedNats> {
-  const { dir } = opts;
-  const operator = createOperator();
-  const operatorSigning = createOperator();
-  const system = createAccount();
-  const app = createAccount();
-  const signing = createAccount();
-  const operatorJwt = await encodeOperator("veltrix-test", operator, {
-    system_account: system.getPublicKey(),
-    signing_keys: [operatorSigning.getPublicKey()],
-  });
-  const systemJwt = await encodeAccount(
-    "SYS",
-    system,
-    { limits: { conn: -1, subs: -1, data: -1, payload: -1 } },
-    {
-      signer: operator,
-    },
-  );
-  const appJwt = await encodeAccount(
-    "VELTRIX",
-    app,
-    { limits: unlimited, signing_keys: [signing.getPublicKey()] },
-    { signer: operator },
-  );
-  const accountSigningKeyFile = join(dir, "account-signing.nk");
-  writeFileSync(accountSigningKeyFile, seedOf(signing), { mode: 0o600 });
-  const operatorSigningKeyFile = join(dir, "operator-signing.nk");
-  writeFileSync(operatorSigningKeyFile, seedOf(operatorSigning), { mode: 0o600 });
-  const accountJwtFile = join(dir, "account.jwt");
-  writeFileSync(accountJwtFile, appJwt);
-  const operatorCredsFile = join(dir, "veltrix-operator.creds");
-  await writeCreds(operatorCredsFile, "veltrix-operator", app);
-  const systemCredsFile = join(dir, "system.creds");
-  await writeCreds(systemCredsFile, "system", system);
+  const data = await generateNatsAuth("veltrix-test");
+  const files = writeNatsAuthFiles(data, join(opts.dir, "nats-auth"));
   const nats = await startNats({
-    dir,
+    dir: opts.dir,
     ...(opts.name && { name: opts.name }),
-    extraConfig: [
-      `operator: ${JSON.stringify(operatorJwt)}`,
-      `system_account: ${JSON.stringify(system.getPublicKey())}`,
-      "resolver: MEMORY",
-      "resolver_preload: {",
-      `  ${system.getPublicKey()}: ${JSON.stringify(systemJwt)}`,
-      `  ${app.getPublicKey()}: ${JSON.stringify(appJwt)}`,
-      "}",
-    ].join("\n"),
+    extraConfig: data[natsAuthKeys.serverConfig],
   });
+  const path = (key: keyof typeof files): string => files[key] ?? "";
   return {
     nats,
-    account: app.getPublicKey(),
-    accountSigningKeyFile,
-    operatorCredsFile,
-    systemCredsFile,
-    operatorSigningKeyFile,
-    accountJwtFile,
+    account: data[natsAuthKeys.account],
+    accountSigningKeyFile: path(natsAuthKeys.accountSigningKey),
+    operatorCredsFile: path(natsAuthKeys.operatorCreds),
+    systemCredsFile: path(natsAuthKeys.systemCreds),
+    operatorSigningKeyFile: path(natsAuthKeys.operatorSigningKey),
+    accountJwtFile: path(natsAuthKeys.accountJwt),
   };
 }

@@ -1,12 +1,14 @@
 // The operator process: `node operator/main.ts --kubeconfig ... --nats-url ...`.
 // Every flag has an environment variable and a default; docs/operator.md lists them
 // (a unit test keeps that table and this one in step).
-import { readFileSync } from "node:fs";
-import { hostname } from "node:os";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { hostname, tmpdir } from "node:os";
+import { join } from "node:path";
+import { CoreV1Api, type KubeConfig, type V1OwnerReference } from "@kubernetes/client-node";
 import { pathToFileURL } from "node:url";
 import { parseDuration } from "../api/resolve.ts";
 import { loadKubeConfig } from "./runtime/kube-config.ts";
-import { createLogger, parseLevel } from "../lib/log.ts";
+import { createLogger, type Logger, parseLevel } from "../lib/log.ts";
 import {
   flagBoolean,
   flagInteger,
@@ -18,6 +20,7 @@ import {
 import { natsClientSettings, natsFlags } from "../lib/nats-flags.ts";
 import { accountOf } from "./nats-identity/account-claims.ts";
 import { accountSigner, type NatsUserMinting, operatorSigningKey } from "./nats-identity/mint.ts";
+import { ensureNatsAuthSecret, natsAuthFlags, writeNatsAuthFiles } from "./nats-identity/nats-auth-secret.ts";
 import type { RevocationAuthority } from "./nats-identity/revocation.ts";
 import { Operator } from "./operator.ts";
 import { deploymentOwner } from "./runtime/owner.ts";
@@ -31,6 +34,20 @@ const operatorFlags = [
     doc: "kubeconfig file; in-cluster config when empty",
   },
   ...natsFlags({ default: "nats://nats:4222", doc: "NATS server URL(s), comma-separated" }),
+  {
+    flag: "nats-auth-secret",
+    env: "VELTRIX_NATS_AUTH_SECRET",
+    value: "NAME",
+    default: "",
+    doc: "Secret in --namespace with the installation's NATS keys (docs/security.md); fills the empty --nats-credentials, --nats-account-* and revocation flags",
+  },
+  {
+    flag: "nats-auth-generate",
+    env: "VELTRIX_NATS_AUTH_GENERATE",
+    boolean: true,
+    default: "false",
+    doc: "make that Secret (new NATS operator, accounts and keys) when it does not exist: the chart's bundled NATS",
+  },
   {
     flag: "nats-account-signing-key",
     env: "VELTRIX_NATS_ACCOUNT_SIGNING_KEY",
@@ -215,6 +232,32 @@ function natsUserMinting(f: FlagValues<typeof flags>): NatsUserMinting | undefin
   return { signer, validityMs, revocation };
 }
 
+/** With --nats-auth-secret: its keys as files in a private directory, filling the empty flags. */
+async function useNatsAuthSecret(
+  f: FlagValues<typeof flags>,
+  kc: KubeConfig,
+  ownerReferences: V1OwnerReference[],
+  log: Logger,
+): Promise<void> {
+  const name = f["nats-auth-secret"];
+  if (!name) return;
+  const data = await ensureNatsAuthSecret(kc.makeApiClient(CoreV1Api), {
+    namespace: f.namespace,
+    name,
+    generate: flagBoolean("nats-auth-generate", f["nats-auth-generate"]),
+    ownerReferences,
+  });
+  const paths = writeNatsAuthFiles(data, mkdtempSync(join(tmpdir(), "veltrix-nats-auth-")));
+  const filled: string[] = [];
+  for (const [flag, value] of Object.entries(natsAuthFlags(paths, data))) {
+    const key = flag as keyof typeof f;
+    if (f[key]) continue;
+    f[key] = value;
+    filled.push(flag);
+  }
+  log.info("NATS keys from the auth Secret", { secret: `${f.namespace}/${name}`, filled });
+}
+
 async function main(): Promise<void> {
   const f = readFlags(process.argv.slice(2), process.env);
   const log = createLogger({
@@ -226,6 +269,7 @@ async function main(): Promise<void> {
   const ownerReferences = await deploymentOwner(kc, f.namespace, f["owner-deployment"], (message, fields) =>
     log.warn(message, fields),
   );
+  await useNatsAuthSecret(f, kc, ownerReferences, log);
   const op = new Operator({
     kc,
     natsUrl: f["nats-url"],
