@@ -2,7 +2,7 @@
 // (the limiter). A body is read whole first (body.ts), so only a request that has
 // arrived takes a slot; the answer streams back.
 import { veltrixHeaders } from "../app/headers.ts";
-import { admittedBody } from "./body.ts";
+import { admittedBody, hasBody } from "./body.ts";
 import { failureCode, type ModeParts, type RequestContext } from "./context.ts";
 import type { Acquire } from "./limiter.ts";
 
@@ -23,7 +23,7 @@ export async function runDirect(
   if (got === undefined) {
     const read = await admittedBody(p, ctx);
     if (read === undefined) return;
-    body = read;
+    if (hasBody(ctx.req)) body = read;
     got = p.limiter.acquire(s.maxWaitMs);
   }
   // Recorded as dispatched at admission only when it got its slot there.

@@ -2,7 +2,8 @@
 // status URLs) → drain → limits → admission (id, the revision and resolved config it
 // runs with, its record) → the config's mode: straight to the app under the local bound
 // (`direct`, direct.ts) or through JetStream (`sync`, `async`, queued.ts).
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import { createServer } from "../http.ts";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { statusPathPrefix } from "../../api/contract.ts";
@@ -21,7 +22,8 @@ import type { RequestStore } from "../state/store.ts";
 import { appHeaders, type HotMetrics, hotMetrics, type ModeParts, type RequestContext } from "./context.ts";
 import { hasBody } from "./body.ts";
 import { runDirect } from "./direct.ts";
-import { Limiter } from "./limiter.ts";
+import { type Acquire, Limiter } from "./limiter.ts";
+import { takeTurn } from "./pipeline-order.ts";
 import { runQueued } from "./queued.ts";
 import { isRefusal, routedPath, shapeOf } from "./request-shape.ts";
 import { passUpgrade } from "./upgrade.ts";
@@ -87,7 +89,12 @@ export class ProxyServer implements ModeParts {
       },
       (req, res) => {
         this.inProgress++;
-        this.handle(req, res).then(this.finished, (err: unknown) => {
+        const turn = takeTurn(req.socket, req.method);
+        const finished = (): void => {
+          turn.done();
+          this.finished();
+        };
+        this.handle(req, res, turn.ready).then(finished, (err: unknown) => {
           log.error("unhandled", { err });
           try {
             sendError(res, "VX_ERR_INTERNAL", undefined, this.overflow());
@@ -95,7 +102,7 @@ export class ProxyServer implements ModeParts {
             log.error("could not answer", { err: answerErr });
             res.destroy();
           }
-          this.finished();
+          finished();
         });
       },
     );
@@ -170,7 +177,12 @@ export class ProxyServer implements ModeParts {
     sendError(ctx.res, code, ctx.id, this.overflow());
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** `ready`: the request's turn on its connection, when it must wait for one (pipeline-order.ts). */
+  private async handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    ready: Promise<void> | undefined,
+  ): Promise<void> {
     const id = requestIdFrom(req.headers[veltrixHeaders.requestId]);
     const url = req.url ?? "/";
     if (req.method === "GET" && url.startsWith("/_veltrix/")) {
@@ -195,13 +207,26 @@ export class ProxyServer implements ModeParts {
       return sendError(res, refused, id, this.overflow());
     }
     const mode = this.modeFor(rev);
+    if (ready) {
+      // Pipelined behind a request it must not overtake: recorded now, run in its turn.
+      const waiting = this.admit(id, shape.target, req, res, rev, mode, false);
+      await ready;
+      return this.run(waiting, mode, undefined);
+    }
     // Direct mode takes its slot now unless a body must arrive first: a request that gets
     // one at once is recorded as dispatched in one write instead of two.
     const got = mode === "direct" && !hasBody(req) ? this.limiter.acquire(rev.settings.maxWaitMs) : undefined;
-    const ctx = this.admit(id, shape.target, req, res, rev, mode, got === "granted");
+    return this.run(this.admit(id, shape.target, req, res, rev, mode, got === "granted"), mode, got);
+  }
+
+  private run(
+    ctx: RequestContext,
+    mode: "direct" | "sync" | "async",
+    got: Acquire | undefined,
+  ): Promise<void> {
     if (mode === "direct") return runDirect(this, ctx, got);
-    res.setHeader(veltrixHeaders.requestId, id);
-    res.setHeader(veltrixHeaders.revision, ctx.ref.revision);
+    ctx.res.setHeader(veltrixHeaders.requestId, ctx.id);
+    ctx.res.setHeader(veltrixHeaders.revision, ctx.ref.revision);
     return runQueued(this, ctx, mode);
   }
 

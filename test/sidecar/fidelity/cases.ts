@@ -112,6 +112,16 @@ export const groups: FidelityGroup[] = [
         app: "2xx",
       },
       {
+        // The sidecars' configs have an override for /anything/admin (targets.ts).
+        name: "an override matches the path the app routes on",
+        request: http(["GET /anything/%61dmin HTTP/1.1", host]),
+        app: "2xx",
+        bodyHas: {
+          direct: { text: '"X-Veltrix-Overrides"' },
+          sync: { text: '"X-Veltrix-Overrides"' },
+        },
+      },
+      {
         name: "absolute-form target naming another authority",
         request: http(["GET http://other.test/anything HTTP/1.1", host]),
         app: "2xx",
