@@ -183,6 +183,13 @@ export class Executor {
       }
       attempt = Math.max(attempt, claim);
     }
+    if (kind === "async" && (await this.finishedBefore(id))) {
+      // Delivered again after it ran to its end (an ack lost with nats-server, which may
+      // then number the delivery 1 again): never run twice what already has its outcome.
+      m.ack();
+      metrics.requests.inc({ mode: "async", outcome: "repeat skipped" });
+      return;
+    }
     const now = Date.now();
     if (attempt > s.maxDeliver)
       return this.deadLetter(m, id, kind, reply, attempt, "executor lost on the last attempt");
@@ -258,6 +265,19 @@ export class Executor {
       await this.deadLetter(m, id, kind, reply, attempt, code);
     } finally {
       metrics.inFlight.dec();
+    }
+  }
+
+  /** True when the async request's shared outcome is final ("done" or dead-lettered). */
+  private async finishedBefore(id: string): Promise<boolean> {
+    try {
+      const e = await this.d.outcomes.get(outcomeKey(this.d.names, id));
+      if (!e || e.operation !== "PUT") return false;
+      const state = (e.json<{ state?: string }>() ?? {}).state;
+      return state === "done" || state === "expired";
+    } catch {
+      // The bucket unreadable: at least once still holds; run it.
+      return false;
     }
   }
 

@@ -1,8 +1,17 @@
 import { randomBytes } from "node:crypto";
-import { jetstream } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
 import { connect, headers as natsHeaders, type Msg } from "@nats-io/transport-node";
 import { afterAll, describe, expect, it } from "vitest";
-import { deadLetterSubject, queueSubjectPrefix } from "../../api/contract.ts";
+import {
+  consumerName,
+  deadLetterSubject,
+  outcomeBucketName,
+  outcomeKey,
+  queueSubjectPrefix,
+  streamName,
+} from "../../api/contract.ts";
+import { jobHeaders } from "../../sidecar/queue/envelope.ts";
 import { eventually, natsUrl, tempDir } from "../harness/env.ts";
 import { startNats } from "../../devenv/nats.ts";
 import { startApp, startSidecar, writeVeltrixConfig, type App, type Sidecar } from "./helpers.ts";
@@ -271,6 +280,45 @@ describe("async mode over real JetStream", () => {
       ["not ours", "malformed message: Vx-Job version 99, this sidecar reads 1"],
     ]);
     expect((await a0.stats()).count).toBe(0);
+  });
+
+  it("an async request delivered again after its outcome is final is acknowledged, never run twice", async () => {
+    const dir = tempDir("sidecar-repeat");
+    const a0 = await app(dir, "app");
+    const ref = { namespace: "default", name: uniq("repeat") };
+    const configFile = writeVeltrixConfig(dir, { name: ref.name, queue: { mode: "async" } });
+    await sidecar({ dir, configFile, appPort: a0.port, natsUrl: natsUrl() });
+    const nc = await connect({ servers: natsUrl() });
+    cleanups.push(() => nc.close());
+    // As after nats-server lost an ack: the outcome says done, the stream delivers it again.
+    const outcomes = await new Kvm(nc).open(outcomeBucketName(ref));
+    await outcomes.put(
+      outcomeKey(ref, "ran-before"),
+      JSON.stringify({ id: "ran-before", state: "done", attempt: 1 }),
+    );
+    const js = jetstream(nc);
+    for (const id of ["ran-before", "never-ran"])
+      await js.publish(`${queueSubjectPrefix(ref)}.async`, "body", {
+        headers: jobHeaders({
+          id,
+          revision: "r1",
+          configKey: "k",
+          method: "POST",
+          path: "/job",
+          // The holder forwards the id to the app in the request's headers.
+          headers: { "x-veltrix-request-id": id },
+          receivedAt: Date.now(),
+        }),
+      });
+    const jsm = await jetstreamManager(nc);
+    await eventually("both handled", async () => {
+      const info = await jsm.consumers.info(streamName(ref), consumerName);
+      const seen = (await a0.stats()).seen;
+      return info.num_pending === 0 && info.num_ack_pending === 0 && seen["never-ran"] === 1
+        ? seen
+        : undefined;
+    });
+    expect((await a0.stats()).seen["ran-before"]).toBeUndefined();
   });
 
   it("a request survives kill -9 of the executing sidecar and completes once it is restarted", async () => {
