@@ -1,6 +1,8 @@
 // The bundled NATS (nats.install=true): the nats.conf the chart renders is started by the real
-// nats-server, which must come up with JetStream and answer the probe paths of the StatefulSet.
-import { writeFileSync } from "node:fs";
+// nats-server, which must come up with JetStream, answer the probe paths of the StatefulSet and,
+// with the auth.conf of the Secret the operator makes (the chart mounts it beside the config),
+// admit no client without credentials.
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { V1ConfigMap, V1StatefulSet } from "@kubernetes/client-node";
 import { afterAll, describe, expect, it } from "vitest";
@@ -8,6 +10,9 @@ import { tempDir } from "../harness/env.ts";
 import { freePort } from "../../devenv/ports.ts";
 import { ManagedProcess } from "../../devenv/process.ts";
 import { toolPath } from "../../devenv/tools.ts";
+import { connect, credsAuthenticator } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { generateNatsAuth, natsAuthKeys } from "../../operator/nats-identity/nats-auth-secret.ts";
 import { find, renderChart, valuesFiles } from "./chart.ts";
 
 describe("bundled NATS config (real nats-server)", () => {
@@ -16,7 +21,7 @@ describe("bundled NATS config (real nats-server)", () => {
     await nats?.stop();
   });
 
-  it("starts with JetStream and answers the liveness and readiness probes", async () => {
+  it("starts with JetStream and auth on, answers the probes, and refuses clients without credentials", async () => {
     const manifests = await renderChart({ values: [valuesFiles.bundledNats] });
     const conf = find<V1ConfigMap>(manifests, "ConfigMap", "vx-veltrix-nats").data?.["nats.conf"] ?? "";
     const sts = find<V1StatefulSet>(manifests, "StatefulSet", "vx-veltrix-nats");
@@ -30,8 +35,19 @@ describe("bundled NATS config (real nats-server)", () => {
       .replace(/^http_port: 8222$/m, `http: 127.0.0.1:${monitorPort}`)
       .replace("store_dir: /data/jetstream", `store_dir: ${JSON.stringify(join(dir, "jetstream"))}`);
     expect(local).not.toBe(conf);
-    const file = join(dir, "nats.conf");
-    writeFileSync(file, local);
+    // The pod's layout: the ConfigMap at /etc/nats, the auth Secret's auth.conf at /etc/nats-auth.
+    const auth = await generateNatsAuth();
+    const volume = (path: string, name: string, text: string): string => {
+      mkdirSync(join(dir, path), { recursive: true });
+      writeFileSync(join(dir, path, name), text);
+      return join(dir, path, name);
+    };
+    expect(sts.spec?.template.spec?.volumes?.find((v) => v.name === "auth")?.secret?.secretName).toBe(
+      "vx-veltrix-nats-auth",
+    );
+    expect(container?.volumeMounts?.find((m) => m.name === "auth")?.mountPath).toBe("/etc/nats-auth");
+    volume("etc/nats-auth", "auth.conf", auth[natsAuthKeys.serverConfig]);
+    const file = volume("etc/nats", "nats.conf", local);
     nats = new ManagedProcess({
       name: "bundled-nats",
       command: toolPath("nats-server"),
@@ -54,6 +70,17 @@ describe("bundled NATS config (real nats-server)", () => {
     };
     expect(varz.server_name).toBe("vx-veltrix-nats-0");
     expect(varz.jetstream?.config?.max_storage).toBe(Math.floor((2 * 1024 ** 3 * 9) / 10));
+
+    const url = `nats://127.0.0.1:${port}`;
+    await expect(connect({ servers: url, reconnect: false })).rejects.toThrow(/authori[sz]ation/i);
+    // The operator's own user has JetStream in its account.
+    const nc = await connect({
+      servers: url,
+      authenticator: credsAuthenticator(new TextEncoder().encode(auth[natsAuthKeys.operatorCreds])),
+    });
+    const account = await (await jetstreamManager(nc)).getAccountInfo();
+    expect(account.limits.max_storage).toBe(-1);
+    await nc.close();
   });
 
   it("keeps JetStream in an emptyDir instead of a PVC with persistence=emptyDir (no StorageClass needed)", async () => {
@@ -61,7 +88,7 @@ describe("bundled NATS config (real nats-server)", () => {
       find<V1StatefulSet>(manifests, "StatefulSet", "vx-veltrix-nats");
     const pvc = sts(await renderChart({ values: [valuesFiles.bundledNats] }));
     expect(pvc.spec?.volumeClaimTemplates?.map((t) => t.metadata?.name)).toEqual(["data"]);
-    expect(pvc.spec?.template.spec?.volumes?.map((v) => v.name)).toEqual(["config"]);
+    expect(pvc.spec?.template.spec?.volumes?.map((v) => v.name)).toEqual(["config", "auth"]);
     const empty = sts(
       await renderChart({ values: [valuesFiles.bundledNats], set: ["nats.bundled.persistence=emptyDir"] }),
     );

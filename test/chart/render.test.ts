@@ -417,6 +417,70 @@ describe("helm template: bundled NATS", () => {
     expect(envOf(deploy.spec?.template.spec?.containers[0])["VELTRIX_NATS_URL"]).toBe(url);
     expect(sidecarDefaults(manifests)["natsUrl"]).toBe(url);
   });
+
+  it("turns NATS decentralised auth on by default: keys made by the operator, sidecar users minted", async () => {
+    const manifests = await renderChart({ values: [valuesFiles.bundledNats] });
+    const conf = find<V1ConfigMap>(manifests, "ConfigMap", "vx-veltrix-nats").data?.["nats.conf"] ?? "";
+    expect(conf).toContain('include "../nats-auth/auth.conf"');
+    const env = envOf(find<V1Deployment>(manifests, "Deployment").spec?.template.spec?.containers[0]);
+    expect(env).toMatchObject({
+      VELTRIX_NATS_AUTH_SECRET: "vx-veltrix-nats-auth",
+      VELTRIX_NATS_AUTH_GENERATE: "true",
+    });
+    expect(sidecarDefaults(manifests)["natsCredentials"]).toEqual({ minted: true });
+    // Minted Secrets in app namespaces: by name, never listed or watched.
+    expect(rulesFor(find<V1ClusterRole>(manifests, "ClusterRole").rules, "secrets")).toEqual([
+      { apiGroups: [""], resources: ["secrets"], verbs: ["get", "create", "patch", "delete"] },
+    ]);
+    expect(rulesFor(find<V1Role>(manifests, "Role").rules, "secrets")).toContainEqual({
+      apiGroups: [""],
+      resources: ["secrets"],
+      resourceNames: ["vx-veltrix-nats-auth"],
+      verbs: ["get"],
+    });
+    // The flags the operator reads from that env.
+    const flags = readFlags([], env);
+    expect([flags["nats-auth-secret"], flags["nats-auth-generate"]]).toEqual([
+      "vx-veltrix-nats-auth",
+      "true",
+    ]);
+
+    const open = await renderChart({
+      values: [valuesFiles.bundledNats],
+      set: ["nats.bundled.auth.enabled=false"],
+    });
+    expect(find<V1ConfigMap>(open, "ConfigMap", "vx-veltrix-nats").data?.["nats.conf"]).not.toContain(
+      "include",
+    );
+    expect(
+      envOf(find<V1Deployment>(open, "Deployment").spec?.template.spec?.containers[0]),
+    ).not.toHaveProperty("VELTRIX_NATS_AUTH_SECRET");
+    expect(rulesFor(find<V1ClusterRole>(open, "ClusterRole").rules, "secrets")).toEqual([]);
+  });
+
+  it("serves TLS from a Secret when asked, and the operator and sidecars trust it", async () => {
+    const manifests = await renderChart({
+      values: [valuesFiles.bundledNats],
+      set: ["nats.bundled.tls.secretName=nats-serving"],
+    });
+    const conf = find<V1ConfigMap>(manifests, "ConfigMap", "vx-veltrix-nats").data?.["nats.conf"] ?? "";
+    expect(conf).toMatch(/tls \{\s+cert_file: \/etc\/nats-tls\/tls.crt\s+key_file: \/etc\/nats-tls\/tls.key/);
+    const sts = find<V1StatefulSet>(manifests, "StatefulSet", "vx-veltrix-nats");
+    expect(sts.spec?.template.spec?.volumes).toContainEqual({
+      name: "tls",
+      secret: { secretName: "nats-serving" },
+    });
+    const pod = find<V1Deployment>(manifests, "Deployment").spec?.template.spec;
+    expect(envOf(pod?.containers[0])).toMatchObject({
+      VELTRIX_NATS_TLS: "true",
+      VELTRIX_NATS_TLS_DIR: "/etc/veltrix/nats/tls",
+    });
+    expect(pod?.volumes).toContainEqual({
+      name: "nats-tls",
+      secret: { secretName: "nats-serving", items: [{ key: "ca.crt", path: "ca.crt" }] },
+    });
+    expect(sidecarDefaults(manifests)["natsTls"]).toBe(true);
+  });
 });
 
 describe("server-side dry run of every rendered manifest (real kube-apiserver)", () => {

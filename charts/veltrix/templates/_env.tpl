@@ -65,6 +65,20 @@
   value: {{ . | quote }}
 {{- end }}
 {{- end }}
+{{- with include "veltrix.natsAuthSecretName" . }}
+- name: VELTRIX_NATS_AUTH_SECRET
+  value: {{ . | quote }}
+{{- end }}
+{{- if and .Values.nats.install .Values.nats.bundled.auth.enabled }}
+- name: VELTRIX_NATS_AUTH_GENERATE
+  value: "true"
+{{- end }}
+{{- if include "veltrix.bundledNatsTls" . }}
+- name: VELTRIX_NATS_TLS
+  value: "true"
+- name: VELTRIX_NATS_TLS_DIR
+  value: /etc/veltrix/nats/tls
+{{- end }}
 - name: VELTRIX_SIDECAR_DEFAULTS_FILE
   value: /etc/veltrix/sidecar/defaults.json
 {{- end }}

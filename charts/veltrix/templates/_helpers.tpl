@@ -96,3 +96,17 @@ bytes: 90% of the volume, leaving room for the filesystem and NATS's own metadat
 {{- range until (int (get $pow $unit)) }}{{ $bytes = mul $bytes 1024 }}{{ end }}
 {{- div (mul $bytes 9) 10 }}
 {{- end }}
+
+{{/* Secret with the installation's NATS keys (operator/nats-identity/nats-auth-secret.ts); empty: no minting. */}}
+{{- define "veltrix.natsAuthSecretName" -}}
+{{- if .Values.nats.install }}
+{{- if .Values.nats.bundled.auth.enabled }}{{ include "veltrix.fullname" . }}-nats-auth{{ end }}
+{{- else }}
+{{- .Values.nats.authSecret }}
+{{- end }}
+{{- end }}
+
+{{/* "true" when the bundled NATS serves TLS. */}}
+{{- define "veltrix.bundledNatsTls" -}}
+{{- if and .Values.nats.install .Values.nats.bundled.tls.secretName }}true{{ end }}
+{{- end }}
