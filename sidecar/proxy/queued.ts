@@ -2,7 +2,8 @@
 // JetStream stream (sidecar/queue); `sync` waits for the app's answer, `async` answers
 // 202 with the request's status URL once JetStream and the record store have it.
 import { statusPathPrefix } from "../../api/contract.ts";
-import type { Job } from "../queue/port.ts";
+import type { ServerResponse } from "node:http";
+import type { Job, QueueClient } from "../queue/port.ts";
 import { admittedBody } from "./body.ts";
 import { failureCode, type ModeParts, type RequestContext } from "./context.ts";
 
@@ -41,7 +42,7 @@ export async function runQueued(p: ModeParts, ctx: RequestContext, mode: "sync" 
       return;
     }
     store.update(id, { state: "queued", at: Date.now() });
-    const reply = await queue.sync(job);
+    const reply = await syncUnlessAbandoned(queue, job, res);
     frameReply(job.method, reply.status, reply.headers, reply.body.length);
     if (!res.destroyed) {
       res.writeHead(reply.status, reply.headers);
@@ -50,11 +51,44 @@ export async function runQueued(p: ModeParts, ctx: RequestContext, mode: "sync" 
     store.update(id, { state: "done", at: Date.now(), status: reply.status });
     p.hot.syncDone.inc();
   } catch (err) {
+    if (err === abandoned) {
+      store.update(id, { state: "failed", at: Date.now(), error: abandonedError });
+      metrics.requests.inc({ mode, outcome: "abandoned" });
+      return;
+    }
     const code = failureCode(err, res);
     if (code === "VX_ERR_QUEUE_FULL" || code === "VX_ERR_QUEUE_TIMEOUT") return p.shed(ctx, mode, code);
     store.update(id, { state: "failed", at: Date.now(), error: code });
     metrics.requests.inc({ mode, outcome: code });
     if (code !== "client_closed") p.fail(ctx, code);
+  }
+}
+
+/** What the record of a sync request says when its client left before it was dispatched. */
+export const abandonedError = "client_closed_before_dispatch: not executed";
+const abandoned = new Error(abandonedError);
+
+/**
+ * Waits for the sync answer; a client that leaves before an executor claimed the request
+ * takes it back (QueueClient.abandon), so it never runs: rejects with `abandoned` then.
+ */
+async function syncUnlessAbandoned(
+  queue: QueueClient,
+  job: Job,
+  res: ServerResponse,
+): Promise<Awaited<ReturnType<QueueClient["sync"]>>> {
+  if (res.destroyed) throw abandoned;
+  let gaveUp = false;
+  const onClose = (): void => {
+    if (!res.writableFinished) gaveUp = queue.abandon(job.id);
+  };
+  res.once("close", onClose);
+  try {
+    return await queue.sync(job);
+  } catch (err) {
+    throw gaveUp ? abandoned : err;
+  } finally {
+    res.off("close", onClose);
   }
 }
 

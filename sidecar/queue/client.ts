@@ -109,6 +109,8 @@ export class JetStreamQueueClient implements QueueClient {
       this.waiting.set(job.id, w);
       this.arm(job.id, w, giveUpAt(w));
     });
+    // `abandon` may reject it while the publish is still out; the caller awaits it after.
+    result.catch(() => undefined);
     try {
       const duplicate = await this.publish(
         this.names.syncSubject,
@@ -246,6 +248,22 @@ export class JetStreamQueueClient implements QueueClient {
   deliverLocal(subject: string, result: JobResult, body: Buffer | undefined): boolean {
     if (!this.holds(subject)) return false;
     this.onReply(subject, result, body ?? empty);
+    return true;
+  }
+
+  /**
+   * The client left: a sync request no executor has claimed yet is given up here, so
+   * the claim it would ask for is refused and it never runs. False when one was granted
+   * (it runs, or ran, and its answer has no one to go to).
+   */
+  abandon(id: string): boolean {
+    const w = this.waiting.get(id);
+    if (!w || w.claims > 0) return false;
+    clearTimeout(w.timer);
+    this.waiting.delete(id);
+    w.reject(
+      new DOMException("the client closed the connection before the request was dispatched", "AbortError"),
+    );
     return true;
   }
 

@@ -10,6 +10,8 @@ export interface QueueClient {
   readonly available: boolean;
   /** Publishes a sync request and waits for the app's answer. Throws VeltrixError. */
   sync(job: Job): Promise<{ status: number; headers: HeaderMap; body: Buffer }>;
+  /** The sync request's client left: true when no executor claimed it, so it never runs. */
+  abandon(id: string): boolean;
   /** Publishes an async request; resolves once JetStream acknowledged it. */
   async(job: Job): Promise<void>;
   /** Outcome of an async request from the shared outcome bucket, any pod. */
