@@ -128,6 +128,7 @@ describe("chart on its own control plane: the operator with exactly the chart's 
     release: string,
     namespace: string,
     mounts: (env: Record<string, string>, own: string) => Promise<void> = async () => {},
+    chartNatsUrl = nats.url,
   ): Promise<RunningOperator> {
     const core = cp.kubeConfig().makeApiClient(CoreV1Api);
     const fullname = `${release}-veltrix`;
@@ -168,7 +169,7 @@ describe("chart on its own control plane: the operator with exactly the chart's 
         env[e.name] = ""; // value "" is omitted by the API server
       else throw new Error(`env ${e.name}: unsupported valueFrom in this test`);
     }
-    expect(env["VELTRIX_NATS_URL"]).toBe(nats.url);
+    expect(env["VELTRIX_NATS_URL"]).toBe(chartNatsUrl);
     // The sidecar-defaults ConfigMap the chart mounts at VELTRIX_SIDECAR_DEFAULTS_FILE.
     const defaults = await core.readNamespacedConfigMap({ name: `${fullname}-sidecar-defaults`, namespace });
     expect(env["VELTRIX_SIDECAR_DEFAULTS_FILE"]).toBe("/etc/veltrix/sidecar/defaults.json");
@@ -394,6 +395,96 @@ describe("chart on its own control plane: the operator with exactly the chart's 
         .kubeConfig()
         .makeApiClient(ApiextensionsV1Api)
         .readCustomResourceDefinition({ name: "veltrixconfigs.veltrix.io" });
+    });
+  });
+
+  describe("bundled NATS with auth (nats.install=true): NATS keys made, sidecar users minted and revoked", () => {
+    const namespace = "veltrix-bundled";
+    let op: RunningOperator;
+    let bundled: NatsServer | undefined;
+    beforeAll(async () => {
+      await install("vb", namespace, ["nats.install=true", "nats.bundled.persistence=emptyDir"]);
+      const port = await freePort();
+      // The bundled NATS pod: it starts once the operator made the Secret it mounts.
+      const natsUp = (async () => {
+        const secret = await eventually(
+          "the operator made vb-veltrix-nats-auth",
+          async () => {
+            try {
+              return await cp
+                .kubeConfig()
+                .makeApiClient(CoreV1Api)
+                .readNamespacedSecret({ name: "vb-veltrix-nats-auth", namespace });
+            } catch {
+              return undefined;
+            }
+          },
+          60_000,
+        );
+        const authConf = Buffer.from(secret.data?.["auth.conf"] ?? "", "base64").toString("utf8");
+        bundled = await startNats({ dir, name: "nats-bundled-rbac", port, extraConfig: authConf });
+      })();
+      op = await startOperatorAsChart(
+        "vb",
+        namespace,
+        async (env) => {
+          expect(env["VELTRIX_NATS_AUTH_SECRET"]).toBe("vb-veltrix-nats-auth");
+          expect(env["VELTRIX_NATS_AUTH_GENERATE"]).toBe("true");
+          // The Service's address on this machine.
+          env["VELTRIX_NATS_URL"] = `nats://127.0.0.1:${port}`;
+          await Promise.resolve();
+        },
+        `nats://vb-veltrix-nats.${namespace}.svc:4222`,
+      );
+      await natsUp;
+    }, 180_000);
+    afterAll(async () => {
+      await op?.process.stop();
+      await bundled?.stop();
+    });
+
+    it("mints a config's user into its namespace, injects it, and deletes it with the config, with no Forbidden", async () => {
+      const core = cp.kubeConfig().makeApiClient(CoreV1Api);
+      await createReady(op, "minimal.yaml", "bundled");
+      const minted = await eventually("the minted Secret", async () => {
+        try {
+          return await core.readNamespacedSecret({ name: "bundled-veltrix-nats", namespace: appNamespace });
+        } catch {
+          return undefined;
+        }
+      });
+      expect(Object.keys(minted.data ?? {})).toEqual(["creds"]);
+      const uid = "7d0c9a4e-0000-4000-8000-000000000003";
+      const admission = cp.kubeConfig().makeApiClient(AdmissionregistrationV1Api);
+      const caBundle = await eventually("caBundle", async () => {
+        const config = await admission.readMutatingWebhookConfiguration({ name: `vb-veltrix-${namespace}` });
+        return config.webhooks?.[0]?.clientConfig.caBundle || undefined;
+      });
+      const answer = await postReview(
+        op.webhookPort,
+        Buffer.from(caBundle, "base64").toString("utf8"),
+        podReview(uid, "bundled"),
+        `vb-veltrix.${namespace}.svc`,
+      );
+      const response = answer["response"] as { allowed: boolean; patch?: string };
+      expect(response.allowed).toBe(true);
+      expect(Buffer.from(response.patch ?? "", "base64").toString("utf8")).toContain(
+        '"secret":{"secretName":"bundled-veltrix-nats"}',
+      );
+
+      await cp
+        .kubeConfig()
+        .makeApiClient(CustomObjectsApi)
+        .deleteNamespacedCustomObject({ ...target, name: "bundled" });
+      await eventually("the minted Secret deleted with its config", async () => {
+        try {
+          await core.readNamespacedSecret({ name: "bundled-veltrix-nats", namespace: appNamespace });
+          return undefined;
+        } catch (err) {
+          return (err as { code?: number }).code === 404 ? true : undefined;
+        }
+      });
+      expect(op.forbiddenLines()).toEqual([]);
     });
   });
 
