@@ -3,6 +3,7 @@
 // shutdown: stop pulling, finish or nak, wait for held sync replies, drain NATS.
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { CurrentConfig } from "../config/current-config.ts";
+import { payloadLimitWarning } from "./payload-limit.ts";
 import type { Metrics } from "../metrics.ts";
 import type { Upstream } from "../app/upstream.ts";
 import type { Attachment } from "../attachment.ts";
@@ -59,7 +60,17 @@ export class QueueAttachment implements Attachment {
       stream: this.names.stream,
       executing: this.executor?.inFlight ?? 0,
       held: this.client.held,
+      ...this.payloadWarnings(),
     };
+  }
+
+  /** The gap between maxBodyBytes and the connected server's max_payload, if any. */
+  private payloadWarnings(): { warnings?: string[] } {
+    const warning = payloadLimitWarning(
+      this.d.config.current.settings.maxBodyBytes,
+      this.d.broker.connection?.info?.max_payload,
+    );
+    return warning ? { warnings: [warning] } : {};
   }
 
   private async bringUp(): Promise<void> {
@@ -83,6 +94,7 @@ export class QueueAttachment implements Attachment {
         await this.executor.start();
         this.lastError = "";
         log.info("attached", { stream: this.names.stream, consumer: this.names.consumer });
+        for (const warning of this.payloadWarnings().warnings ?? []) log.warn(warning);
         this.sampleDepth();
         return;
       } catch (err) {

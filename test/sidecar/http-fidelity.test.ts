@@ -89,6 +89,11 @@ describe("HTTP fidelity: go-httpbin directly, through HAProxy, through the sidec
     }, 180_000);
   }
 
+  it("a queued sidecar whose maxBodyBytes does not fit NATS's max_payload says so in /readyz", async () => {
+    const ready = (await (await fetch(`${sidecars.sync.admin}/readyz`)).json()) as { warnings?: string[] };
+    expect(ready.warnings?.join()).toContain("exceeds NATS's max_payload");
+  });
+
   it("every documented difference in the cases has its row in docs/sidecar.md, and every row a case", () => {
     const doc = readFileSync(join(repoRoot, "docs/sidecar.md"), "utf8");
     const section =
