@@ -1,7 +1,7 @@
 import { type Account, decode, encodeAccount } from "@nats-io/jwt";
 import { createAccount, createOperator } from "@nats-io/nkeys";
 import { describe, expect, it } from "vitest";
-import { accountOf, accountWithRevocations } from "./account-claims.ts";
+import { accountOf, accountWithRevocations, liveRevocations } from "./account-claims.ts";
 
 describe("the account JWT with revocations", () => {
   it("keeps the account's claims, sets exactly the revocations, and is signed by the operator signing key", async () => {
@@ -29,5 +29,17 @@ describe("the account JWT with revocations", () => {
 
     const none = decode<Account>(await accountWithRevocations(base, {}, signing));
     expect(none.nats.revocations).toBeUndefined();
+  });
+});
+
+describe("which revocations are still needed", () => {
+  it("drops users revoked longer ago than a minted user lives, keeps the rest", () => {
+    const now = new Date("2026-12-05T12:00:00Z");
+    const s = now.getTime() / 1000;
+    const day = 86_400_000;
+    expect(liveRevocations({ UOLD: s - 2 * 86_400, UNEW: s - 3_600, UNOW: s }, now, day)).toEqual({
+      live: { UNEW: s - 3_600, UNOW: s },
+      expired: ["UOLD"],
+    });
   });
 });

@@ -15,6 +15,24 @@ interface AccountClaims {
   nats: Partial<Account>;
 }
 
+/**
+ * The revocations still needed at `now`: a user revoked more than `keepMs` ago (the longest a
+ * minted user lives, plus slack) holds a JWT that expired anyway. Returns those and the rest.
+ */
+export function liveRevocations(
+  revoked: Revocations,
+  now: Date,
+  keepMs: number,
+): { live: Revocations; expired: string[] } {
+  const live: Revocations = {};
+  const expired: string[] = [];
+  for (const [user, at] of Object.entries(revoked)) {
+    if (now.getTime() - at * 1000 > keepMs) expired.push(user);
+    else live[user] = at;
+  }
+  return { live, expired };
+}
+
 /** The public key of the account `accountJwt` describes. */
 export function accountOf(accountJwt: string): string {
   return decode<Account>(accountJwt.trim()).sub;

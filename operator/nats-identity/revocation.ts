@@ -1,6 +1,6 @@
 // Revokes the NATS users of deleted VeltrixConfigs at once instead of letting them live
-// until their JWTs expire. The revoked users are kept in a KV bucket whose entries expire
-// with the longest a minted user lives (a revoked JWT past its expiry needs no revocation);
+// until their JWTs expire. The revoked users are kept in a KV bucket, dropped once they were
+// revoked longer ago than a minted user lives (a JWT past its expiry needs no revocation);
 // the account JWT with them as its revocations (account-claims.ts) is pushed over a
 // system-account connection to $SYS.REQ.ACCOUNT.<account>.CLAIMS.UPDATE, which the memory
 // and full resolvers of nats-server apply without a restart. Pushed again on every
@@ -9,7 +9,7 @@ import { type KV, Kvm } from "@nats-io/kv";
 import type { KeyPair } from "@nats-io/nkeys";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { type NatsClientSettings, natsConnectionOptions } from "../../lib/nats-auth.ts";
-import { accountOf, accountWithRevocations, type Revocations } from "./account-claims.ts";
+import { accountOf, accountWithRevocations, liveRevocations, type Revocations } from "./account-claims.ts";
 
 /** KV bucket of revoked users: key the user's public key, value its revocation time (s). */
 export const revokedUsersBucket = "veltrix-revoked-users";
@@ -39,25 +39,27 @@ export class UserRevocations {
   }
 
   private bucket(nc: NatsConnection): Promise<KV> {
-    return new Kvm(nc).create(revokedUsersBucket, { history: 1, ttl: this.keepMs });
+    return new Kvm(nc).create(revokedUsersBucket, { history: 1 });
   }
 
   /** Revokes `user` (issued before `now`) and pushes the account JWT. */
   async revoke(nc: NatsConnection, user: string, now: Date): Promise<void> {
     const kv = await this.bucket(nc);
     await kv.put(user, String(Math.floor(now.getTime() / 1000)));
-    await this.push(nc);
+    await this.push(nc, now);
   }
 
-  /** Pushes the account JWT with every revoked user still in the bucket. */
-  async push(nc: NatsConnection): Promise<number> {
+  /** Pushes the account JWT with every revoked user still needed at `now`; drops the others. */
+  async push(nc: NatsConnection, now = new Date()): Promise<number> {
     const kv = await this.bucket(nc);
-    const revoked: Revocations = {};
+    const all: Revocations = {};
     for await (const user of await kv.keys()) {
       const entry = await kv.get(user);
-      if (entry?.operation === "PUT") revoked[user] = Number(entry.string());
+      if (entry?.operation === "PUT") all[user] = Number(entry.string());
     }
-    const jwt = await accountWithRevocations(this.authority.accountJwt, revoked, this.authority.operatorKey);
+    const { live, expired } = liveRevocations(all, now, this.keepMs);
+    for (const user of expired) await kv.purge(user);
+    const jwt = await accountWithRevocations(this.authority.accountJwt, live, this.authority.operatorKey);
     const sys = await connect({
       servers: this.servers,
       name: "veltrix-operator-revocations",
@@ -80,6 +82,6 @@ export class UserRevocations {
     } finally {
       await sys.close();
     }
-    return Object.keys(revoked).length;
+    return Object.keys(live).length;
   }
 }
