@@ -2,8 +2,7 @@
 // status URLs) → drain → limits → admission (id, the revision and resolved config it
 // runs with, its record) → the config's mode: straight to the app under the local bound
 // (`direct`, direct.ts) or through JetStream (`sync`, `async`, queued.ts).
-import type { IncomingMessage, Server, ServerResponse } from "node:http";
-import { createServer } from "../http.ts";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { statusPathPrefix } from "../../api/contract.ts";
