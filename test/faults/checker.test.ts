@@ -58,14 +58,19 @@ describe("fault checker", () => {
     expect(judge([answer("1", 500, "VX_ERR_INTERNAL")], [], 4).unmarked).toEqual(["1"]);
   });
 
-  it("finds the bound passed and an async record that went backwards", () => {
+  it("finds the bound passed and async records that are not final or say done for what never ran", () => {
+    const async = { mode: "async" } as const;
     const v = judge(
-      [answer("1", 202, null, { mode: "async" })],
-      [ran("1", 1, 5)],
+      [answer("1", 202, null, async), answer("2", 202, null, async), answer("3", 202, null, async)],
+      [ran("1", 1, 5), ran("3", 1), ran("3", 2)],
       4,
-      new Map([["1", "queued"]]),
+      new Map([
+        ["1", "queued"],
+        ["2", "done"],
+        ["3", "expired"],
+      ]),
     );
     expect(v.overBound).toBe(true);
-    expect(v.recordDisagrees).toEqual(["1"]);
+    expect(v.recordDisagrees).toEqual(["1", "2"]);
   });
 });

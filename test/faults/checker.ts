@@ -70,7 +70,7 @@ export interface Verdict {
   indefinite: number;
   maxInFlight: number;
   overBound: boolean;
-  /** Async requests whose status URL disagrees with what ran (e.g. "queued" after it ran). */
+  /** Async requests whose status URL is not final after the drain, or says done for one that never ran. */
   recordDisagrees: string[];
 }
 
@@ -130,8 +130,13 @@ export function judge(
       if (new Set(attempts).size < attempts.length) v.undeclaredDuplicates.push(a.id);
       else v.declaredDuplicates++;
     }
+    // After the drain every async record is final: "done" (it ran to an answer) or
+    // "expired" (dead-lettered); "done" for a request that never ran is a lie too.
     const record = records.get(a.id);
-    if (a.mode === "async" && record !== undefined && runs.length > 0 && record !== "done")
+    if (
+      record !== undefined &&
+      (!["done", "expired"].includes(record) || (record === "done" && runs.length === 0))
+    )
       v.recordDisagrees.push(a.id);
   }
   return v;

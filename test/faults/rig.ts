@@ -96,18 +96,17 @@ export class Rig {
   /**
    * Runs `clients` clients, each sending one request at a time (alternating pods, each
    * with its own id) until `stop()` is called; `stop` resolves once every answer is in.
-   * `path` is the app path and query of every request.
+   * `path` is the app path and query of every request, or of the i-th.
    */
-  load(clients: number, path: string): { stop(): Promise<void> } {
+  load(clients: number, path: string | ((i: number) => string)): { stop(): Promise<void> } {
     let running = true;
     let n = 0;
     const client = async (c: number): Promise<void> => {
       while (running) {
         const i = n++;
         const pod = this.pods[(c + i) % 2] as Pod;
-        this.answers.push(
-          await this.send(pod, `${this.mode}-${c}-${i}-${randomBytes(3).toString("hex")}`, path),
-        );
+        const id = `${this.mode}-${c}-${i}-${randomBytes(3).toString("hex")}`;
+        this.answers.push(await this.send(pod, id, typeof path === "string" ? path : path(i)));
       }
     };
     const all = Promise.all(Array.from({ length: clients }, (_, c) => client(c)));

@@ -13,8 +13,8 @@ export interface Scenario {
   short: boolean;
   /** Rig settings beyond the defaults. */
   rig?: Partial<RigOptions>;
-  /** The app path every request asks for. */
-  path?: string;
+  /** The app path every request asks for, or the i-th request's. */
+  path?: string | ((i: number) => string);
   /** Injects the fault and ends it; the load runs throughout. */
   inject(rig: Rig): Promise<void>;
   /** A check that the fault did what it should (its positive control), after the drain. */
@@ -140,6 +140,18 @@ export const scenarios: Scenario[] = [
         () => b.sidecar.start(),
         500,
       );
+    },
+  },
+  {
+    name: "app slower than requestTimeout for some requests",
+    modes: ["sync", "async"],
+    short: false,
+    // One in four takes 1.5 s against a 1 s requestTimeout: 504 (sync) or retried, then
+    // dead-lettered (async); never run again behind the client's back.
+    path: (i) => (i % 4 === 0 ? "/work?delay=1500" : "/work?delay=50"),
+    rig: { requestTimeout: "1s", queue: { maxDeliver: 2, retryDelay: "200ms" } },
+    async inject() {
+      await sleep(3_000);
     },
   },
 ];
