@@ -1,12 +1,30 @@
 import { createServer, type Server } from "node:net";
 
-function listenEphemeral(): Promise<Server> {
-  return new Promise((resolve, reject) => {
+/**
+ * Ports are chosen below the kernel's ephemeral range (32768 and up by default), where
+ * no outgoing connection is ever given one: a port the OS handed out with `listen(0)`
+ * and then released was sometimes taken by a client socket before the process meant to
+ * listen on it could (EADDRINUSE under load). Below 30000 also keeps clear of NodePorts.
+ */
+const range = { first: 20_000, last: 29_999 };
+
+function listenOn(port: number): Promise<Server | undefined> {
+  return new Promise((resolve) => {
     const srv = createServer();
     srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => resolve(srv));
+    srv.once("error", () => resolve(undefined));
+    srv.listen(port, "127.0.0.1", () => resolve(srv));
   });
+}
+
+/** A listener on a random free port of `range`. */
+async function listenFree(): Promise<Server> {
+  for (let tries = 0; tries < 200; tries++) {
+    const port = range.first + Math.floor(Math.random() * (range.last - range.first + 1));
+    const srv = await listenOn(port);
+    if (srv) return srv;
+  }
+  throw new Error(`no free port in ${range.first}-${range.last} after 200 tries`);
 }
 
 type Ports<N extends number, Acc extends number[] = []> = Acc["length"] extends N
@@ -20,7 +38,7 @@ type Ports<N extends number, Acc extends number[] = []> = Acc["length"] extends 
 export async function freePorts<N extends number>(count: N): Promise<Ports<N>> {
   const servers: Server[] = [];
   try {
-    for (let i = 0; i < count; i++) servers.push(await listenEphemeral());
+    for (let i = 0; i < count; i++) servers.push(await listenFree());
     return servers.map((s) => {
       const addr = s.address();
       return typeof addr === "object" && addr ? addr.port : 0;
@@ -30,7 +48,7 @@ export async function freePorts<N extends number>(count: N): Promise<Ports<N>> {
   }
 }
 
-/** A TCP port free on 127.0.0.1 right now (the OS picks it). */
+/** A TCP port free on 127.0.0.1 right now. */
 export async function freePort(): Promise<number> {
   const [port] = await freePorts(1);
   return port;
