@@ -1,7 +1,7 @@
 // The operator process: `node operator/main.ts --kubeconfig ... --nats-url ...`.
 // Every flag has an environment variable and a default; docs/operator.md lists them
 // (a unit test keeps that table and this one in step).
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { CoreV1Api, type KubeConfig, type V1OwnerReference } from "@kubernetes/client-node";
@@ -247,7 +247,10 @@ async function useNatsAuthSecret(
     generate: flagBoolean("nats-auth-generate", f["nats-auth-generate"]),
     ownerReferences,
   });
-  const paths = writeNatsAuthFiles(data, mkdtempSync(join(tmpdir(), "veltrix-nats-auth-")));
+  const dir = mkdtempSync(join(tmpdir(), "veltrix-nats-auth-"));
+  // The keys live as long as the process (in the pod, /tmp is its own emptyDir anyway).
+  process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+  const paths = writeNatsAuthFiles(data, dir);
   const filled: string[] = [];
   for (const [flag, value] of Object.entries(natsAuthFlags(paths, data))) {
     const key = flag as keyof typeof f;
