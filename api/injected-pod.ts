@@ -41,11 +41,13 @@ export const injectedStatus = "injected";
 export const sidecarDefaults = {
   proxyPort: 15080,
   adminPort: 15090,
+  metricsPort: 15091,
   storeSize: "1Gi",
 } as const;
 
 /** Env the sidecar reads (its flags' variables, sidecar/options.ts) that the webhook sets. */
 export const sidecarEnv = {
+  metricsPort: "VELTRIX_METRICS_PORT",
   configName: "VELTRIX_CONFIG_NAME",
   namespace: "VELTRIX_NAMESPACE",
   podName: "VELTRIX_POD_NAME",

@@ -15,6 +15,10 @@ export const listenerRoles = {
     what: "the admin API",
     setting: "--admin-port, VELTRIX_ADMIN_PORT or the pod annotation veltrix.io/admin-port",
   },
+  metrics: {
+    what: "the metrics listener",
+    setting: "--metrics-port, VELTRIX_METRICS_PORT or the pod annotation veltrix.io/metrics-port",
+  },
 } as const satisfies Record<string, ListenerRole>;
 
 export function listenOn(server: Server, port: number, host: string, role: ListenerRole): Promise<number> {

@@ -15,6 +15,8 @@ export interface SidecarOptions {
   host: string;
   port: number;
   adminPort: number;
+  /** Port of the /metrics-only listener on `host`; 0: none. */
+  metricsPort: number;
   dataDir: string;
   natsUrl: string | undefined;
   /** Credentials and TLS for every NATS connection (lib/nats-auth.ts). */
@@ -58,6 +60,13 @@ export const sidecarFlags = [
     value: "N",
     default: String(sidecarDefaults.adminPort),
     doc: "admin listener port, always on 127.0.0.1",
+  },
+  {
+    flag: "metrics-port",
+    env: sidecarEnv.metricsPort,
+    value: "N",
+    default: "0",
+    doc: "a listener on the proxy's address serving only GET /metrics, for a cluster's Prometheus; 0: none (injected pods get 15091)",
   },
   { flag: "data-dir", env: sidecarEnv.dataDir, value: "DIR", default: "./veltrix-data", doc: "SQLite files" },
   ...natsFlags({
@@ -164,6 +173,7 @@ export function parseOptions(
     host: f.host,
     port: flagInteger("port", f.port),
     adminPort: flagInteger("admin-port", f["admin-port"]),
+    metricsPort: flagInteger("metrics-port", f["metrics-port"]),
     dataDir: f["data-dir"],
     natsUrl: f["nats-url"] || undefined,
     natsClient,

@@ -182,6 +182,8 @@ export async function startListeners(sc: Sidecar, admin: boolean): Promise<Sidec
       })
     : undefined;
   const adminPort = adminServer ? await adminServer.listen(sc.opts.adminPort) : 0;
+  if (adminServer && sc.opts.metricsPort > 0)
+    await adminServer.listenMetrics(sc.opts.metricsPort, sc.opts.host);
   const proxyPort = await sc.proxy.listen(sc.opts.port, sc.opts.host);
   return { proxyPort, adminPort, shutdown };
 }

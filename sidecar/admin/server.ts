@@ -27,6 +27,7 @@ const maxLongPollMs = 60_000;
 
 export class AdminServer {
   readonly server: Server;
+  private metricsServer: Server | undefined;
   private readonly deps: AdminDeps;
 
   constructor(deps: AdminDeps) {
@@ -43,9 +44,41 @@ export class AdminServer {
     return listenOn(this.server, port, host, listenerRoles.admin);
   }
 
+  /**
+   * A second listener serving only GET /metrics, on `host` (the pod's address): how a
+   * cluster's Prometheus scrapes the sidecar without reaching the admin API, which stays
+   * on 127.0.0.1. Everything else there answers 404.
+   */
+  async listenMetrics(port: number, host: string): Promise<number> {
+    const server = createServer((req, res) => {
+      const p = new URL(req.url ?? "/", "http://metrics").pathname;
+      if (p !== "/metrics" || (req.method !== "GET" && req.method !== "HEAD"))
+        return json(res, 404, { code: "VX_ERR_NOT_FOUND", message: "only GET /metrics is served here" });
+      this.metrics(res).catch((err: unknown) => {
+        log.error("metrics failed", { err });
+        if (!res.headersSent) json(res, 500, { code: "VX_ERR_INTERNAL" });
+      });
+    });
+    this.metricsServer = server;
+    return listenOn(server, port, host, listenerRoles.metrics);
+  }
+
   close(): void {
-    this.server.close();
-    this.server.closeAllConnections();
+    for (const s of [this.server, this.metricsServer]) {
+      s?.close();
+      s?.closeAllConnections();
+    }
+  }
+
+  private async metrics(res: ServerResponse): Promise<void> {
+    const { contentType, text } = this.deps.metricsText
+      ? await this.deps.metricsText()
+      : {
+          contentType: this.deps.metrics.registry.contentType,
+          text: await this.deps.metrics.registry.metrics(),
+        };
+    res.writeHead(200, { "content-type": contentType });
+    res.end(text);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -61,17 +94,7 @@ export class AdminServer {
         ...detail,
       });
     }
-    if (p === "/metrics") {
-      const { contentType, text } = this.deps.metricsText
-        ? await this.deps.metricsText()
-        : {
-            contentType: this.deps.metrics.registry.contentType,
-            text: await this.deps.metrics.registry.metrics(),
-          };
-      res.writeHead(200, { "content-type": contentType });
-      res.end(text);
-      return;
-    }
+    if (p === "/metrics") return this.metrics(res);
     if (p === "/v1/config") return this.config(req, res, url);
     if (p.startsWith("/v1/requests/"))
       return this.record(decodeURIComponent(p.slice("/v1/requests/".length)), res);

@@ -128,6 +128,7 @@ export async function runPrimary(opts: SidecarOptions): Promise<void> {
     }),
   });
   const port = await admin.listen(opts.adminPort);
+  if (opts.metricsPort > 0) await admin.listenMetrics(opts.metricsPort, opts.host);
   log.info("primary ready", { admin: `127.0.0.1:${port}`, workers: opts.workers });
   process.once("SIGTERM", () => void drain("SIGTERM"));
   process.once("SIGINT", () => void drain("SIGINT"));
