@@ -1,7 +1,8 @@
 // The sidecar's errors as HTTP answers, in one place (`sendError`): the code's status
 // from the table in api/errors.ts (the config's overflow status for overflow codes),
 // and a JSON body with the code and its sentence.
-import { STATUS_CODES, type ServerResponse } from "node:http";
+import type { ServerResponse } from "node:http";
+import { STATUS_CODES } from "./http.ts";
 import { statusPathPrefix } from "../api/contract.ts";
 import { type ErrorCode, errorTable, isSidecarErrorCode } from "../api/errors.ts";
 

@@ -1,6 +1,7 @@
 // The admin listener (localhost only): health, readiness, metrics, the app's config
 // API with ETag and long-poll, request records with their resolved config, drain.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import { createServer } from "../http.ts";
 import type { CurrentConfig } from "../config/current-config.ts";
 import { listenerRoles, listenOn } from "../listen.ts";
 import type { Metrics } from "../metrics.ts";

@@ -3,9 +3,10 @@
 // `call` sends a buffered body and collects the response (queued modes, where the
 // request travelled through JetStream and the reply travels back the same way).
 import type { ServerResponse } from "node:http";
-import { Pool, errors as undiciErrors, type Dispatcher } from "undici";
+import type { Dispatcher } from "undici";
 import { VeltrixError } from "../../api/errors.ts";
 import { endToEnd, type HeaderMap } from "./headers.ts";
+import { Pool, undiciErrors } from "./undici-pool.ts";
 
 export interface UpstreamOptions {
   host: string;

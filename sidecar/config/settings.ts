@@ -2,7 +2,8 @@
 // file in local mode) or a ConfigDocument (from NATS KV, the ConfigMap file, or disk)
 // into the numbers the sidecar runs with. Everything else imports from here.
 import { readFileSync } from "node:fs";
-import { parse as parseYaml } from "yaml";
+import { createRequire } from "node:module";
+import type { parse as parseYaml } from "yaml";
 import { configDocument, type ConfigDocument } from "../../api/resolve.ts";
 import type { VeltrixConfig } from "../../api/types.generated.ts";
 
@@ -35,8 +36,24 @@ export function concurrencyShare(total: number, share: WorkerShare): number {
  * without one.
  */
 export function loadConfigFile(path: string, namespace = "default"): ConfigDocument {
-  const parsed: unknown = parseYaml(readFileSync(path, "utf8"));
-  return toConfigDocument(parsed, namespace, path);
+  return toConfigDocument(parseConfigText(readFileSync(path, "utf8")), namespace, path);
+}
+
+/**
+ * JSON (what a pod reads: the operator's ConfigMap document) as JSON; anything else as YAML.
+ * The YAML parser is loaded only then: it is 4 MiB of the sidecar's heap and RSS that a pod
+ * never uses (docs/benchmarks.md, "The sidecar's footprint").
+ */
+function parseConfigText(text: string): unknown {
+  if (/^\s*[{[]/.test(text)) {
+    try {
+      return JSON.parse(text);
+    } catch {
+      // YAML that starts with a flow collection, parsed below.
+    }
+  }
+  const yaml = createRequire(import.meta.url)("yaml") as { parse: typeof parseYaml };
+  return yaml.parse(text);
 }
 
 export function toConfigDocument(parsed: unknown, namespace: string, source: string): ConfigDocument {

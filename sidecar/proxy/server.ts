@@ -2,14 +2,20 @@
 // status URLs) → drain → limits → admission (id, the revision and resolved config it
 // runs with, its record) → the config's mode: straight to the app under the local bound
 // (`direct`, direct.ts) or through JetStream (`sync`, `async`, queued.ts).
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import { createServer } from "../http.ts";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { statusPathPrefix } from "../../api/contract.ts";
 import type { ErrorCode } from "../../api/errors.ts";
 import { requestIdFrom, veltrixHeaders } from "../app/headers.ts";
 import type { Upstream } from "../app/upstream.ts";
-import { resolveIn, type AppliedRevision, type CurrentConfig } from "../config/current-config.ts";
+import {
+  resolveIn,
+  type AppliedRevision,
+  type CurrentConfig,
+  type ResolvedRef,
+} from "../config/current-config.ts";
 import { contract } from "../config/settings.ts";
 import { rawErrorAnswer, sendError } from "../errors.ts";
 import { listenerRoles, listenOn } from "../listen.ts";
@@ -130,8 +136,9 @@ export class ProxyServer implements ModeParts {
     if (this.draining) return this.refuse(socket, "VX_ERR_DRAINING");
     if (this.modeFor(rev) !== "direct") return this.refuse(socket, "VX_ERR_UPGRADE_UNSUPPORTED");
     const id = requestIdFrom(req.headers[veltrixHeaders.requestId]);
-    const headers = appHeaders(id, req, resolveIn(rev, routedPath(shape.target), req.headers));
-    void passUpgrade(this, req, socket, head, shape.target, headers, rev.settings.maxWaitMs);
+    const { ref } = this.record(id, shape.target, req, rev, "direct", false);
+    const headers = appHeaders(id, req, ref);
+    void passUpgrade(this, { id, req, socket, head, target: shape.target, headers }, rev.settings.maxWaitMs);
   }
 
   private readonly finished = (): void => {
@@ -255,6 +262,19 @@ export class ProxyServer implements ModeParts {
     mode: "direct" | "sync" | "async",
     dispatched: boolean,
   ): RequestContext {
+    const { ref, receivedAt } = this.record(id, target, req, rev, mode, dispatched);
+    return { id, target, req, res, headers: appHeaders(id, req, ref), rev, ref, receivedAt };
+  }
+
+  /** The request's record (and its resolved config, the first time that key is seen). */
+  private record(
+    id: string,
+    target: string,
+    req: IncomingMessage,
+    rev: AppliedRevision,
+    mode: "direct" | "sync" | "async",
+    dispatched: boolean,
+  ): { ref: ResolvedRef; receivedAt: number } {
     const ref = resolveIn(rev, routedPath(target), req.headers);
     const receivedAt = Date.now();
     if (ref.isNew) this.store.putConfig(ref.key, ref.revision, ref.json);
@@ -268,7 +288,7 @@ export class ProxyServer implements ModeParts {
       receivedAt,
       dispatched,
     });
-    return { id, target, req, res, headers: appHeaders(id, req, ref), rev, ref, receivedAt };
+    return { ref, receivedAt };
   }
 
   private async status(id: string, res: ServerResponse): Promise<void> {
