@@ -3,6 +3,7 @@
 // mode; each target must answer as the case says (the app's answer, a proxy's refusal, or a
 // mode's documented difference). After each group, the sidecars' file descriptors and
 // resident memory must come back near where they were before it.
+import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -11,7 +12,7 @@ import { eventually, natsUrl, tempDir } from "../harness/env.ts";
 import type { Sidecar } from "./helpers.ts";
 import { groups } from "./fidelity/cases.ts";
 import { differences, expectedAnswer, run } from "./fidelity/compare.ts";
-import type { RawExchange } from "./fidelity/raw-http.ts";
+import { exchange, type RawExchange } from "./fidelity/raw-http.ts";
 import {
   modes,
   startHaproxy,
@@ -88,6 +89,25 @@ describe("HTTP fidelity: go-httpbin directly, through HAProxy, through the sidec
       }
     }, 180_000);
   }
+
+  it("a WebSocket upgrade through direct has its record: done with the app's 101 once closed", async () => {
+    const id = `fidelity-ws-${randomBytes(4).toString("hex")}`;
+    const handshake =
+      `GET /websocket/echo HTTP/1.1\r\nHost: fidelity.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nx-veltrix-request-id: ${id}\r\n\r\n`;
+    const got = await exchange(sidecars.direct.port, Buffer.from(handshake), {
+      responses: 1,
+      methods: ["GET"],
+    });
+    expect(got.responses.map((r) => r.status)).toEqual([101]);
+    await eventually("the upgrade's record done", async () => {
+      const r = await fetch(`${sidecars.direct.admin}/v1/requests/${id}`);
+      const rec = r.ok
+        ? ((await r.json()) as { record: { state: string; status?: number } }).record
+        : undefined;
+      return rec?.state === "done" && rec.status === 101 ? true : undefined;
+    });
+  });
 
   it("a queued sidecar whose maxBodyBytes does not fit NATS's max_payload says so in /readyz", async () => {
     const ready = (await (await fetch(`${sidecars.sync.admin}/readyz`)).json()) as { warnings?: string[] };
