@@ -27,6 +27,8 @@ export const appPortName = "vx-app";
 /** Name of the sidecar's proxy port when the app port had no name to take over. */
 export const proxyPortFallbackName = "vx-proxy";
 export const adminPortName = "vx-admin";
+/** The sidecar's /metrics-only listener, on the pod's address (what a PodMonitor selects). */
+export const metricsPortName = "vx-metrics";
 
 export const statusAnnotation = "veltrix.io/status";
 /** Shared with the operator, which compares it with the config's current revision. */

@@ -49,6 +49,13 @@ function parsePortNumber(raw: string): Parsed<number> {
   return n >= 1 && n <= 65535 ? ok(n) : bad("must be a port number from 1 to 65535");
 }
 
+/** A port number, or 0 for "none". */
+function parsePortOrOff(raw: string): Parsed<number> {
+  if (raw === "0") return ok(0);
+  const n = parsePortNumber(raw);
+  return n.ok ? n : bad("must be a port number from 1 to 65535, or 0 for none");
+}
+
 /** A port of the app container: its number, or the name of one of its ports. */
 export type PortRef = { kind: "number"; port: number } | { kind: "name"; name: string };
 const ianaServiceName = /^(?=.*[a-z])[a-z0-9]([a-z0-9]|-(?=[a-z0-9]))*$/;
@@ -129,6 +136,14 @@ export const annotationTable = {
     defaultDoc: `${sidecarDefaults.adminPort}, the chart's \`sidecar.adminPort\`, or the VeltrixConfig's \`spec.sidecar.ports.admin\``,
     doc: "Port of the sidecar's admin API (`/healthz`, `/readyz`, `/metrics`, config) for the app.",
     parse: parsePortNumber,
+  }),
+  metricsPort: annotation({
+    key: "veltrix.io/metrics-port",
+    scope: "pod-or-namespace",
+    default: String(sidecarDefaults.metricsPort),
+    defaultDoc: String(sidecarDefaults.metricsPort),
+    doc: "Port of the sidecar's `/metrics`-only listener on the pod's address (container port `vx-metrics`), for a cluster's Prometheus; `0` turns it off.",
+    parse: parsePortOrOff,
   }),
   storeSize: annotation({
     key: "veltrix.io/store-size",

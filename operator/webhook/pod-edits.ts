@@ -8,6 +8,7 @@ import type { InjectionConfig, InjectionOptions, ResourceRequirements } from "./
 import {
   adminPortName,
   appEnv,
+  metricsPortName,
   appPortName,
   bootConfigMountPath,
   bootConfigVolumeName,
@@ -48,6 +49,8 @@ export interface AppTarget {
 export type Settings = AnnotationValues & {
   proxyPort: number;
   adminPort: number;
+  /** 0: no metrics listener. */
+  metricsPort: number;
   storeSize: string;
   configMountPath: string;
 };
@@ -58,6 +61,7 @@ export function completeSettings(v: AnnotationValues): Settings {
     ...v,
     proxyPort: v.proxyPort ?? sidecarDefaults.proxyPort,
     adminPort: v.adminPort ?? sidecarDefaults.adminPort,
+    metricsPort: v.metricsPort ?? sidecarDefaults.metricsPort,
     storeSize: v.storeSize ?? sidecarDefaults.storeSize,
     configMountPath: v.configMountPath ?? "/etc/veltrix",
   };
@@ -136,12 +140,17 @@ export function findConflicts(pod: Pod, target: AppTarget, s: Settings): string[
       `the proxy and admin ports are both ${s.proxyPort}: set 'veltrix.io/admin-port' to another port`,
     );
   }
+  if (s.metricsPort === s.proxyPort || s.metricsPort === s.adminPort) {
+    problems.push(
+      `the metrics port ${s.metricsPort} is also the proxy or admin port: set 'veltrix.io/metrics-port' to another port (or 0 for none)`,
+    );
+  }
   if (target.portIndex === undefined && (target.port === s.proxyPort || target.port === s.adminPort)) {
     problems.push(
       `the app port ${target.port} is the sidecar's own port: set 'veltrix.io/proxy-port' or 'veltrix.io/admin-port'`,
     );
   }
-  const reservedNames = new Set([appPortName, adminPortName, proxyPortFallbackName]);
+  const reservedNames = new Set([appPortName, adminPortName, metricsPortName, proxyPortFallbackName]);
   for (const c of allContainers(pod)) {
     if (c.name === sidecarContainerName) {
       problems.push(
@@ -157,6 +166,11 @@ export function findConflicts(pod: Pod, target: AppTarget, s: Settings): string[
       if (p.containerPort === s.adminPort) {
         problems.push(
           `container '${c.name}' already uses port ${p.containerPort}: set 'veltrix.io/admin-port' to a free port`,
+        );
+      }
+      if (s.metricsPort !== 0 && p.containerPort === s.metricsPort) {
+        problems.push(
+          `container '${c.name}' already uses port ${p.containerPort}: set 'veltrix.io/metrics-port' to a free port (or 0 for none)`,
         );
       }
       if (p.name !== undefined && reservedNames.has(p.name)) {
@@ -238,6 +252,7 @@ function sidecarEnvFor(
   env.push(
     { name: sidecarEnv.port, value: String(s.proxyPort) },
     { name: sidecarEnv.adminPort, value: String(s.adminPort) },
+    { name: sidecarEnv.metricsPort, value: String(s.metricsPort) },
     { name: sidecarEnv.appPort, value: String(target.port) },
     { name: sidecarEnv.dataDir, value: stateMountPath },
     { name: sidecarEnv.renderFile, value: `${sidecarConfigMountPath}/${renderedConfigFile}` },
@@ -269,6 +284,9 @@ function sidecarContainer(
     ports: [
       { name: target.portName ?? proxyPortFallbackName, containerPort: s.proxyPort, protocol: "TCP" },
       { name: adminPortName, containerPort: s.adminPort, protocol: "TCP" },
+      ...(s.metricsPort !== 0
+        ? [{ name: metricsPortName, containerPort: s.metricsPort, protocol: "TCP" }]
+        : []),
     ],
     env: sidecarEnvFor(config, target, s, options),
     resources: resources(config, s),
