@@ -13,16 +13,10 @@ import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/trans
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type ConfigRef,
-  configBucket,
-  consumerName,
   inboxPrefix,
   natsCredentialsAnnotations,
   natsCredentialsKey,
   natsCredentialsSecretName,
-  outcomeBucketName,
-  queueSubjectPrefix,
-  replyPrefix,
-  sidecarStatusBucket,
   streamName,
 } from "../../../api/contract.ts";
 import { installCrd } from "../../../devenv/crd.ts";
@@ -31,7 +25,7 @@ import { accountSigner } from "../../../operator/nats-identity/mint.ts";
 import { createNamespace, eventually, kubeConfig, tempDir } from "../../harness/env.ts";
 import { type App, startApp, startSidecar, type Sidecar, writeVeltrixConfig } from "../../sidecar/helpers.ts";
 import { createVxc, readyVxc, startOperator, type TestOperator } from "../helpers.ts";
-import { type Attempt, attemptsTable, tryRequest, trySubscribe } from "./attempts.ts";
+import { attemptsTable, tryEverythingOf, tryRequest, trySubscribe } from "./attempts.ts";
 
 describe("tenant isolation with minted NATS users (own nats-server, decentralised auth)", () => {
   let dir: string;
@@ -132,63 +126,7 @@ describe("tenant isolation with minted NATS users (own nats-server, decentralise
       authenticator: credsAuthenticator(new TextEncoder().encode(credsB)),
       inboxPrefix: inboxPrefix(b),
     });
-    const stream = streamName(a);
-    const outcomes = outcomeBucketName(a);
-    const key = `${a.namespace}.${a.name}`;
-    const attempts: Attempt[] = [];
-    const subscribe = async (what: string, subject: string) =>
-      attempts.push(await trySubscribe(nc, what, subject));
-    const request = async (what: string, subject: string, payload?: string) =>
-      attempts.push(await tryRequest(nc, what, subject, payload));
-
-    await subscribe("read A's inboxes (pulled requests, JetStream answers)", `${inboxPrefix(a)}.>`);
-    await subscribe("read every tenant's inboxes", "_VX.inbox.>");
-    await subscribe("read A's namespace's inboxes", `_VX.inbox.${a.namespace}.>`);
-    await subscribe("read A's sync replies", `${replyPrefix(a)}.>`);
-    await subscribe("read every tenant's replies", "_VX.reply.>");
-    await subscribe("read everything under _VX", "_VX.>");
-    await subscribe("read nats.js's default inboxes", "_INBOX.>");
-    await subscribe("read everything", ">");
-    await subscribe("read A's queue subjects", `${queueSubjectPrefix(a)}.>`);
-    await subscribe("read A's dead letters", `veltrix.dlq.${a.namespace}.${a.name}`);
-    await subscribe("read A's outcome writes", `$KV.${outcomes}.>`);
-    await subscribe("read A's config updates", `$KV.${configBucket}.${key}`);
-    await subscribe("read A's status reports", `$KV.${sidecarStatusBucket}.${key}.*`);
-    await subscribe("watch JetStream API traffic", "$JS.API.>");
-    await subscribe("watch acks", `$JS.ACK.${stream}.>`);
-
-    await request("queue a request for A (sync)", `${queueSubjectPrefix(a)}.sync`);
-    await request("queue a request for A (async)", `${queueSubjectPrefix(a)}.async`);
-    await request("forge a reply to an A holder", `${replyPrefix(a)}.holder.req-1`);
-    await request("announce an A dead letter", `veltrix.dlq.${a.namespace}.${a.name}`);
-    await request("list streams", "$JS.API.STREAM.LIST");
-    await request("list stream names", "$JS.API.STREAM.NAMES");
-    await request("stream info of A's queue", `$JS.API.STREAM.INFO.${stream}`);
-    await request("read a message of A's queue", `$JS.API.STREAM.MSG.GET.${stream}`, '{"seq":1}');
-    await request("direct-get from A's queue", `$JS.API.DIRECT.GET.${stream}`, '{"seq":1}');
-    await request("purge A's queue", `$JS.API.STREAM.PURGE.${stream}`);
-    await request("delete A's queue", `$JS.API.STREAM.DELETE.${stream}`);
-    await request("consumer info of A's consumer", `$JS.API.CONSUMER.INFO.${stream}.${consumerName}`);
-    await request(
-      "pull A's requests",
-      `$JS.API.CONSUMER.MSG.NEXT.${stream}.${consumerName}`,
-      '{"batch":1,"expires":1000000000}',
-    );
-    await request("add a consumer on A's queue", `$JS.API.CONSUMER.CREATE.${stream}.spy`);
-    await request("delete A's consumer", `$JS.API.CONSUMER.DELETE.${stream}.${consumerName}`);
-    await request("ack A's messages", `$JS.ACK.${stream}.${consumerName}.1.1.1.0.0`, "+ACK");
-    await request("outcome bucket info", `$JS.API.STREAM.INFO.KV_${outcomes}`);
-    await request("read an A outcome", `$JS.API.DIRECT.GET.KV_${outcomes}.$KV.${outcomes}.${key}.req-1`);
-    await request("write an A outcome", `$KV.${outcomes}.${key}.req-1`);
-    await request("read A's config", `$JS.API.DIRECT.GET.KV_${configBucket}.$KV.${configBucket}.${key}`);
-    await request(
-      "watch A's config",
-      `$JS.API.CONSUMER.CREATE.KV_${configBucket}.spy.$KV.${configBucket}.${key}`,
-    );
-    await request("write A's config", `$KV.${configBucket}.${key}`);
-    await request("forge an A status report", `$KV.${sidecarStatusBucket}.${key}.pod-1`);
-    await request("read the whole config bucket", `$JS.API.STREAM.MSG.GET.KV_${configBucket}`, '{"seq":1}');
-    await request("system account requests", "$SYS.REQ.SERVER.PING");
+    const attempts = await tryEverythingOf(nc, a);
 
     // Positive controls on the same connection: B's own inbox and queue are allowed.
     const ownInbox = await trySubscribe(nc, "control: B's own inboxes", `${inboxPrefix(b)}.>`);
