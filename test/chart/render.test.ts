@@ -23,6 +23,7 @@ import {
 } from "@kubernetes/client-node";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { metricsPortName } from "../../api/injected-pod.ts";
 import { readFlags } from "../../operator/main.ts";
 import { natsClientSettings } from "../../lib/nats-flags.ts";
 import { createNamespace, eventually, kubeConfig, tempDir } from "../harness/env.ts";
@@ -52,6 +53,10 @@ interface Issuer {
 interface ServiceMonitor {
   metadata: { labels: Record<string, string> };
   spec: { endpoints: unknown[] };
+}
+interface PodMonitor {
+  metadata: { labels: Record<string, string> };
+  spec: Record<string, unknown>;
 }
 
 function webhooks(manifests: Manifest[]): V1MutatingWebhook[] {
@@ -335,10 +340,18 @@ describe("helm template: cert-manager mode with ServiceMonitor and NetworkPolicy
     expect(webhookRules.map((r) => [r.verbs, r.resourceNames?.length])).toEqual([[["get"], 1]]);
   });
 
-  it("renders the ServiceMonitor and NetworkPolicy", () => {
+  it("renders the ServiceMonitor, the sidecars' PodMonitor and the NetworkPolicy", () => {
     const sm = find<ServiceMonitor>(manifests, "ServiceMonitor");
     expect(sm.metadata.labels["release"]).toBe("prometheus");
     expect(sm.spec.endpoints).toEqual([{ port: "metrics", path: "/metrics", interval: "30s" }]);
+    // Every injected pod (label veltrix.io/config) in any namespace, on the webhook's port name.
+    const pm = find<PodMonitor>(manifests, "PodMonitor");
+    expect(pm.metadata.labels["release"]).toBe("prometheus");
+    expect(pm.spec).toEqual({
+      selector: { matchExpressions: [{ key: "veltrix.io/config", operator: "Exists" }] },
+      namespaceSelector: { any: true },
+      podMetricsEndpoints: [{ port: metricsPortName, path: "/metrics", interval: "30s" }],
+    });
     const np = find<V1NetworkPolicy>(manifests, "NetworkPolicy");
     expect(np.spec?.ingress?.map((i) => i.ports?.[0]?.port)).toEqual(["webhook", "metrics"]);
   });
