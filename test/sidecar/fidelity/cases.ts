@@ -101,6 +101,33 @@ export const groups: FidelityGroup[] = [
         app: "2xx",
       },
       {
+        name: "HTTP/1.0 without Host",
+        request: http(["GET /get HTTP/1.0"]),
+        app: "2xx",
+      },
+      {
+        name: "cookies set by the app",
+        request: http(["GET /cookies/set?flavour=oat HTTP/1.1", host]),
+        app: "3xx",
+        sameAsApp: ["set-cookie", "location"],
+      },
+      {
+        name: "a streamed (chunked) answer",
+        request: http(["GET /stream/3 HTTP/1.1", host]),
+        app: "2xx",
+      },
+      {
+        name: "a large answer",
+        request: http(["GET /bytes/102400 HTTP/1.1", host]),
+        app: "2xx",
+        sameAsApp: ["content-type"],
+      },
+      {
+        name: "Connection: close",
+        request: http(["GET /get HTTP/1.1", host, "Connection: close"]),
+        app: "2xx",
+      },
+      {
         name: "OPTIONS *",
         request: http(["OPTIONS * HTTP/1.1", host]),
         app: "200",
