@@ -84,6 +84,13 @@ export const cliFlags = [
     value: "FILE",
     doc: "validate: against this CRD file; the one shipped with this command when empty",
   },
+  {
+    flag: "old",
+    env: "VELTRIX_OLD",
+    default: "",
+    value: "FILE",
+    doc: "validate: as an update of this stored VeltrixConfig (kubectl get -o yaml), so the rules on changes (oldSelf) run too",
+  },
   { flag: "help", short: "h", env: "VELTRIX_HELP", default: "", boolean: true, doc: "print this help" },
 ] as const satisfies readonly FlagSpec[];
 
@@ -116,7 +123,8 @@ export function helpText(): string {
     flagUsage("usage: veltrix <command> [flags] [args]", cliFlags),
     "",
     "commands:",
-    "  validate FILE…     check VeltrixConfigs offline against the CRD's schema and CEL rules (- reads stdin)",
+    "  validate FILE…     check VeltrixConfigs offline against the CRD's schema and CEL rules (- reads stdin);",
+    "                     with --old STORED, as an update of it",
     "  status [NAME]      VeltrixConfigs: Ready, revision, pods in sync, queue depth, pending, dead letters,",
     "                     and every condition that is not True",
     "  request ID         a request's record and outcome: --admin URL, or --config NAME with --nats-url",
@@ -165,14 +173,33 @@ interface FileVerdict {
   problems: Problem[];
 }
 
+/** The one VeltrixConfig in `file` (--old), or why there is none. */
+function readStored(file: string, io: Io): { object: unknown } | { error: string } {
+  let text: string;
+  try {
+    text = io.readFile(file);
+  } catch (err) {
+    return { error: `--old ${file}: ${(err as Error).message}` };
+  }
+  const found = parseAllDocuments(text)
+    .filter((d) => d.errors.length === 0)
+    .map((d) => d.toJS() as { kind?: string } | null)
+    .filter((o) => o?.kind === "VeltrixConfig");
+  return found.length === 1
+    ? { object: found[0] }
+    : { error: `--old ${file}: want exactly one VeltrixConfig, found ${found.length}` };
+}
+
 function validateFiles(
   files: string[],
-  crd: string,
+  f: Pick<CliFlagValues, "crd" | "old">,
   io: Io,
 ): { verdicts: FileVerdict[]; unreadable: string[] } {
-  const schema = crd ? loadSchema(crd) : loadSchema();
+  const schema = f.crd ? loadSchema(f.crd) : loadSchema();
   const verdicts: FileVerdict[] = [];
   const unreadable: string[] = [];
+  const stored = f.old ? readStored(f.old, io) : undefined;
+  if (stored && "error" in stored) return { verdicts, unreadable: [stored.error] };
   for (const file of files) {
     let text: string;
     try {
@@ -189,7 +216,7 @@ function validateFiles(
       }
       const object = doc.toJS() as { kind?: string; metadata?: { name?: string; namespace?: string } } | null;
       if (object === null || object.kind !== "VeltrixConfig") continue;
-      const problems = validateVeltrixConfig(object, schema);
+      const problems = validateVeltrixConfig(object, schema, stored?.object);
       verdicts.push({
         file,
         name: object.metadata?.name ?? "",
@@ -229,7 +256,7 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv, io: I
         io.stderr("veltrix validate: name at least one file (- for stdin)\n");
         return exitCodes.usage;
       }
-      const { verdicts, unreadable } = validateFiles(rest, f.crd, io);
+      const { verdicts, unreadable } = validateFiles(rest, f, io);
       if (f.output === "json")
         io.stdout(`${JSON.stringify({ results: verdicts, errors: unreadable }, null, 2)}\n`);
       else {

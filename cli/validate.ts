@@ -2,7 +2,10 @@
 // defaults applied, then the CRD's structural schema (types, enums, bounds, unknown
 // fields, list-map keys), then, only when that passed (as the API server does), every
 // CEL rule of the CRD with a real CEL implementation. Problems are named as the API
-// server names them: the field, then the message. Pure apart from reading the CRD.
+// server names them: the field, then the message. Given the object as it is now in the
+// cluster (`old`), the check is an update's: transition rules (those naming oldSelf) run
+// too, where the field exists in both, as the API server runs them. Pure apart from
+// reading the CRD.
 import { readFileSync } from "node:fs";
 import { evaluate } from "@marcbachmann/cel-js";
 import { parse } from "yaml";
@@ -169,13 +172,22 @@ function celValue(schema: Schema | undefined, value: Json): unknown {
   return value;
 }
 
-function checkRules(schema: Schema, value: Json, path: string, out: Problem[]): void {
+/**
+ * `old`: the same field in the stored object, on an update; undefined on a create, or
+ * where the field is new (then, as in the API server, its transition rules do not run).
+ */
+function checkRules(schema: Schema, value: Json, path: string, out: Problem[], old?: Json): void {
   for (const rule of schema["x-kubernetes-validations"] ?? []) {
-    if (rule.rule.includes("oldSelf")) continue; // a transition rule: only an update can break it
+    const transition = rule.rule.includes("oldSelf");
+    if (transition && old === undefined) continue;
     const field = [path, rule.fieldPath?.replace(/^\./, "")].filter(Boolean).join(".");
     const message = (rule.message ?? `failed rule: ${rule.rule}`).replace(/\s+/g, " ").trim();
+    const vars = {
+      self: celValue(schema, value),
+      ...(transition && old !== undefined && { oldSelf: celValue(schema, old) }),
+    };
     try {
-      if (evaluate(rule.rule, { self: celValue(schema, value) }) !== true) {
+      if (evaluate(rule.rule, vars) !== true) {
         out.push({
           field,
           message: `Invalid value: ${rule.fieldPath ? `"${jsonType(value)}"` : `"object"`}: ${message}`,
@@ -188,26 +200,44 @@ function checkRules(schema: Schema, value: Json, path: string, out: Problem[]): 
       });
     }
   }
+  // List items are not paired with the stored ones (the API server pairs them only in
+  // map and set lists, which hold no transition rules here).
   if (Array.isArray(value) && schema.items)
     value.forEach((v, i) => checkRules(schema.items!, v, `${path}[${i}]`, out));
   if (isObject(value)) {
     const extra = schema.additionalProperties;
     for (const [key, child] of Object.entries(value)) {
       const spec = schema.properties?.[key] ?? (typeof extra === "object" ? extra : undefined);
-      if (spec) checkRules(spec, child, path ? `${path}.${key}` : key, out);
+      const before = isObject(old) ? old[key] : undefined;
+      if (spec) checkRules(spec, child, path ? `${path}.${key}` : key, out, before);
     }
   }
 }
 
-/** Every problem the API server would report for creating `object`; empty when it would accept it. */
-export function validateVeltrixConfig(object: unknown, schema: Schema = loadSchema()): Problem[] {
+/** The object as the API server stores it: spec present, defaults filled. Undefined if not an object. */
+function withDefaults(schema: Schema, object: unknown): Record<string, Json> | undefined {
   const copy = structuredClone(object) as Json;
-  if (!isObject(copy)) return [{ field: "<root>", message: "a VeltrixConfig must be a YAML or JSON object" }];
+  if (!isObject(copy)) return undefined;
   copy["spec"] ??= {};
   applyDefaults(schema, copy);
+  return copy;
+}
+
+/**
+ * Every problem the API server would report for creating `object` (or, given `old`, the
+ * stored object, for updating it to `object`); empty when it would accept it.
+ */
+export function validateVeltrixConfig(
+  object: unknown,
+  schema: Schema = loadSchema(),
+  old?: unknown,
+): Problem[] {
+  const copy = withDefaults(schema, object);
+  if (!copy) return [{ field: "<root>", message: "a VeltrixConfig must be a YAML or JSON object" }];
   const problems: Problem[] = [];
   checkSchema(schema, copy, "", problems);
   // The API server runs the CEL rules only on a schema-valid object.
-  if (problems.length === 0) checkRules(schema, copy, "", problems);
+  if (problems.length === 0)
+    checkRules(schema, copy, "", problems, old === undefined ? undefined : withDefaults(schema, old));
   return problems;
 }

@@ -85,6 +85,60 @@ describe("veltrix validate against the real API server", () => {
     },
   );
 
+  it("with --old, checks an update as the API server does: a changed stream storage is refused", async () => {
+    const api = kubeConfig().makeApiClient(CustomObjectsApi);
+    const name = "storage-change";
+    const created = {
+      apiVersion,
+      kind,
+      metadata: { name },
+      spec: { queue: { stream: { storage: "file" } } },
+    };
+    await api.createNamespacedCustomObject({ group, version, namespace, plural, body: created });
+    const stored = (await api.getNamespacedCustomObject({
+      group,
+      version,
+      namespace,
+      plural,
+      name,
+    })) as Record<string, unknown>;
+    const dir = tempDir("vx-validate-update");
+    const storedFile = join(dir, "stored.yaml");
+    writeFileSync(storedFile, stringify(stored));
+    const message = "queue.stream.storage cannot be changed after creation";
+    const update = async (spec: Record<string, unknown>) => {
+      const body = { ...stored, spec };
+      const server = await api
+        .replaceNamespacedCustomObject({ group, version, namespace, plural, name, body, dryRun: "All" })
+        .then(
+          () => undefined,
+          (err: unknown) => String((err as { body?: unknown }).body ?? err),
+        );
+      const file = join(dir, "update.yaml");
+      writeFileSync(file, stringify(body));
+      let out = "";
+      const io = {
+        stdout: (t: string) => (out += t),
+        stderr: (t: string) => (out += t),
+        readFile: (p: string) => readFileSync(p, "utf8"),
+      };
+      const code = await run(["validate", "--old", storedFile, file], {}, io);
+      return { server, code, out };
+    };
+    // Another field changed: both accept (the positive control).
+    const fine = await update({ queue: { stream: { storage: "file" }, maxConcurrency: 7 } });
+    expect(fine.server).toBeUndefined();
+    expect([fine.code, fine.out]).toEqual([0, expect.stringMatching(/: valid\n$/)]);
+    // The storage changed: both refuse, with the rule's message on the field.
+    const changed = await update({ queue: { stream: { storage: "memory" } } });
+    expect(changed.server).toContain(message);
+    expect(changed.code, changed.out).toBe(1);
+    expect(changed.server).toContain(`spec.queue.stream.storage: Invalid value`);
+    expect(changed.out).toMatch(new RegExp(`  spec.queue.stream.storage: Invalid value: "\\w+": ${message}`));
+    // Created with that storage, it is valid: the rule is about the change only.
+    expect((await cliVerdict(join(dir, "update.yaml"))).code).toBe(0);
+  });
+
   it("runs as a process: exit codes, --output json, --help", async () => {
     const exec = promisify(execFile);
     const cli = join(repoRoot, "cli/main.ts");
