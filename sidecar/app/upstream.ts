@@ -19,6 +19,8 @@ export interface Buffered {
   body: Buffer;
   /** The body was cut at the collect limit. */
   truncated: boolean;
+  /** The app's trailers (end-to-end ones), empty when it sent none. */
+  trailers: HeaderMap;
 }
 
 export class Upstream {
@@ -147,8 +149,14 @@ export class Upstream {
             else truncated = true;
             size += chunk.length;
           },
-          onResponseEnd() {
-            resolve({ status, headers: resHeaders, body: Buffer.concat(chunks), truncated });
+          onResponseEnd(_c, trailers) {
+            resolve({
+              status,
+              headers: resHeaders,
+              body: Buffer.concat(chunks),
+              truncated,
+              trailers: endToEnd(trailers, false),
+            });
           },
           onResponseError(_c, err) {
             reject(classify(err));

@@ -3,7 +3,7 @@
 // 202 with the request's status URL once JetStream and the record store have it.
 import { statusPathPrefix } from "../../api/contract.ts";
 import type { ServerResponse } from "node:http";
-import type { Job, QueueClient } from "../queue/port.ts";
+import type { Job, QueueClient, SyncReply } from "../queue/port.ts";
 import { admittedBody } from "./body.ts";
 import { failureCode, type ModeParts, type RequestContext } from "./context.ts";
 
@@ -43,10 +43,15 @@ export async function runQueued(p: ModeParts, ctx: RequestContext, mode: "sync" 
     }
     store.update(id, { state: "queued", at: Date.now() });
     const reply = await syncUnlessAbandoned(queue, job, res);
-    frameReply(job.method, reply.status, reply.headers, reply.body.length);
+    const trailers = reply.trailers && Object.keys(reply.trailers).length > 0 ? reply.trailers : undefined;
+    frameReply(job.method, reply.status, reply.headers, reply.body.length, trailers !== undefined);
     if (!res.destroyed) {
       res.writeHead(reply.status, reply.headers);
-      res.end(reply.body);
+      if (trailers) {
+        res.write(reply.body);
+        res.addTrailers(trailers);
+        res.end();
+      } else res.end(reply.body);
     }
     store.update(id, { state: "done", at: Date.now(), status: reply.status });
     p.hot.syncDone.inc();
@@ -72,11 +77,7 @@ const abandoned = new Error(abandonedError);
  * Waits for the sync answer; a client that leaves before an executor claimed the request
  * takes it back (QueueClient.abandon), so it never runs: rejects with `abandoned` then.
  */
-async function syncUnlessAbandoned(
-  queue: QueueClient,
-  job: Job,
-  res: ServerResponse,
-): Promise<Awaited<ReturnType<QueueClient["sync"]>>> {
+async function syncUnlessAbandoned(queue: QueueClient, job: Job, res: ServerResponse): Promise<SyncReply> {
   if (res.destroyed) throw abandoned;
   let gaveUp = false;
   const onClose = (): void => {
@@ -94,15 +95,21 @@ async function syncUnlessAbandoned(
 
 /**
  * Frames a buffered reply for the client (RFC 9110 §8.6): its body's length, except that
- * 1xx, 204 and 304 answers carry none and a HEAD answer keeps the app's (the GET's length).
- * Trailers did not travel with it, so none is announced.
+ * 1xx, 204 and 304 answers carry none, a HEAD answer keeps the app's (the GET's length),
+ * and an answer with trailers goes chunked (they follow the body). Only trailers that
+ * travelled with it are announced.
  */
 export function frameReply(
   method: string,
   status: number,
   headers: Record<string, unknown>,
   length: number,
+  withTrailers: boolean,
 ): void {
+  if (withTrailers) {
+    delete headers["content-length"];
+    return;
+  }
   delete headers["trailer"];
   if (status < 200 || status === 204 || status === 304) delete headers["content-length"];
   else if (method !== "HEAD") headers["content-length"] = String(length);

@@ -9,8 +9,7 @@
 import type { KV } from "@nats-io/kv";
 import type { Subscription } from "@nats-io/transport-node";
 import { isSidecarErrorCode, VeltrixError } from "../../api/errors.ts";
-import type { HeaderMap } from "../app/headers.ts";
-import type { Job, QueueClient } from "./port.ts";
+import type { Job, QueueClient, SyncReply } from "./port.ts";
 import type { Broker } from "../nats/broker.ts";
 import { jobHeaders, readResult, resultHeaders, type JobResult } from "./envelope.ts";
 import { outcomeKey, type QueueNames } from "./names.ts";
@@ -24,7 +23,7 @@ const empty = Buffer.alloc(0);
 const publishAckTimeoutMs = 5_000;
 
 interface Waiting {
-  resolve: (r: { status: number; headers: HeaderMap; body: Buffer }) => void;
+  resolve: (r: SyncReply) => void;
   reject: (e: unknown) => void;
   /** Fires at `timerAt`, no later than `giveUpAt(...)`; re-armed if that moved later. */
   timer: NodeJS.Timeout | undefined;
@@ -91,10 +90,10 @@ export class JetStreamQueueClient implements QueueClient {
     return this.waiting.size;
   }
 
-  async sync(job: Job): Promise<{ status: number; headers: HeaderMap; body: Buffer }> {
+  async sync(job: Job): Promise<SyncReply> {
     const s = job.settings;
     if (this.waiting.has(job.id)) throw new VeltrixError("VX_ERR_DUPLICATE_REQUEST");
-    const result = new Promise<{ status: number; headers: HeaderMap; body: Buffer }>((resolve, reject) => {
+    const result = new Promise<SyncReply>((resolve, reject) => {
       const w: Waiting = {
         resolve,
         reject,
@@ -311,6 +310,6 @@ export class JetStreamQueueClient implements QueueClient {
       w.reject(new VeltrixError(isSidecarErrorCode(error) ? error : "VX_ERR_INTERNAL"));
       return;
     }
-    w.resolve({ status: r.status, headers: r.headers ?? {}, body });
+    w.resolve({ status: r.status, headers: r.headers ?? {}, body, trailers: r.trailers });
   }
 }

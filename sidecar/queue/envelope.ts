@@ -51,6 +51,8 @@ export interface JobResult {
   attempt?: number;
   status?: number;
   headers?: HeaderMap;
+  /** The app's trailers, when it sent any (sync replies). */
+  trailers?: HeaderMap;
   /** An ErrorCode the holder answers with instead of a response. */
   error?: string;
 }

@@ -221,6 +221,7 @@ export class Executor {
       metrics.upstreamLatency.observe((Date.now() - t0) / 1000);
       if (kind === "sync") {
         const result: JobResult = { status: res.status, headers: res.headers };
+        if (Object.keys(res.trailers).length > 0) result.trailers = res.trailers;
         if (res.truncated) result.error = "VX_ERR_UPSTREAM_UNAVAILABLE";
         if (reply) this.send(reply, result, res.body);
       } else {

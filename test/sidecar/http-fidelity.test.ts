@@ -124,7 +124,7 @@ describe("HTTP fidelity: go-httpbin directly, through HAProxy, through the sidec
         g.cases.flatMap((c) => [
           ...Object.values(c.differs ?? {}).map((d) => d.row),
           ...(c.row ? [c.row] : []),
-          ...Object.values(c.bodyHas ?? {}).flatMap((b) => (b.row ? [b.row] : [])),
+          ...Object.values(c.has ?? {}).flatMap((b) => (b.row ? [b.row] : [])),
           // async's 202 for what it forwards (fidelity/compare.ts).
           ...(expectedAnswer(c, "async").answer === "202" ? ["async-accepted"] : []),
         ]),

@@ -36,8 +36,11 @@ export interface FidelityCase {
   trailers?: string[];
   /** Interim answers expected before the final one (where the request is forwarded). */
   interim?: number[];
-  /** Text the last response's body holds per target (what go-httpbin echoed), and its doc row. */
-  bodyHas?: Partial<Record<Target, { text: string; row?: string }>>;
+  /**
+   * Per target, what its last response holds: a text in its body (what go-httpbin echoed)
+   * or a header, and the doc row that explains it where it differs from the app.
+   */
+  has?: Partial<Record<Target, { text?: string; header?: string; row?: string }>>;
 }
 
 export interface FidelityGroup {
@@ -115,6 +118,11 @@ export const groups: FidelityGroup[] = [
         name: "a streamed (chunked) answer",
         request: http(["GET /stream/3 HTTP/1.1", host]),
         app: "2xx",
+        has: {
+          app: { header: "transfer-encoding" },
+          direct: { header: "transfer-encoding" },
+          sync: { header: "content-length", row: "queued-buffers" },
+        },
       },
       {
         name: "a large answer",
@@ -143,7 +151,7 @@ export const groups: FidelityGroup[] = [
         name: "an override matches the path the app routes on",
         request: http(["GET /anything/%61dmin HTTP/1.1", host]),
         app: "2xx",
-        bodyHas: {
+        has: {
           direct: { text: '"X-Veltrix-Overrides"' },
           sync: { text: '"X-Veltrix-Overrides"' },
         },
@@ -164,7 +172,7 @@ export const groups: FidelityGroup[] = [
         name: "chunked request body",
         request: http(["POST /anything HTTP/1.1", host, "Transfer-Encoding: chunked"], chunked("hello")),
         app: "2xx",
-        bodyHas: {
+        has: {
           app: { text: '"Transfer-Encoding"' },
           haproxy: { text: '"Transfer-Encoding"' },
           direct: { text: '"Content-Length"', row: "bodies-read-first" },
@@ -183,7 +191,6 @@ export const groups: FidelityGroup[] = [
         request: http(["GET /trailers?X-Check=yes HTTP/1.1", host]),
         app: "2xx",
         trailers: ["x-check"],
-        differs: { sync: { answer: "2xx", row: "queued-buffers" } },
       },
       {
         name: "pipelined GETs",

@@ -57,8 +57,11 @@ export function differences(c: FidelityCase, target: Target, got: RawExchange, a
   for (const a of answers) if (!matches(a, answer)) problems.push(`answered ${a}, expected ${answer}`);
   const last = got.responses.at(-1);
   const appLast = app.responses.at(-1);
-  const has = c.bodyHas?.[target];
-  if (has && !last?.body.includes(has.text)) problems.push(`the answer's body lacks ${has.text}`);
+  const has = c.has?.[target];
+  if (has?.text !== undefined && !last?.body.includes(has.text)) problems.push(`the body lacks ${has.text}`);
+  if (has?.header !== undefined && !(last && header(last, has.header) !== undefined)) {
+    problems.push(`no ${has.header} header`);
+  }
   if (!forwarded || !last) return problems;
   for (const name of c.sameAsApp ?? []) {
     const mine = header(last, name) !== undefined;
