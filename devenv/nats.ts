@@ -27,6 +27,8 @@ export interface NatsOptions {
   port?: number;
   /** Appended to the generated config file (e.g. a `tls { ... }` or `authorization { ... }` block). */
   extraConfig?: string;
+  /** Added inside the `jetstream { }` block (e.g. `sync_interval: always`). */
+  jetstreamConfig?: string;
 }
 
 function portOpen(port: number): Promise<boolean> {
@@ -60,7 +62,7 @@ export async function startNats(opts: NatsOptions): Promise<NatsServer> {
         `listen: "127.0.0.1:${port}"`,
         `http: "127.0.0.1:${monitorPort}"`,
         `server_name: ${JSON.stringify(name)}`,
-        `jetstream { store_dir: ${JSON.stringify(storeDir)} }`,
+        `jetstream { store_dir: ${JSON.stringify(storeDir)}${opts.jetstreamConfig ? `, ${opts.jetstreamConfig}` : ""} }`,
         `max_payload: 8MB`,
         extraConfig,
         "",

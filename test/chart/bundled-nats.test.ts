@@ -84,6 +84,21 @@ describe("bundled NATS config (real nats-server)", () => {
     return { port, monitorPort, auth, container };
   }
 
+  it("fsyncs before every ack with nats.bundled.syncInterval=always, and at nats-server's default without", async () => {
+    const jetstreamConfig = async (b: Bundled) =>
+      (
+        (await (await fetch(`http://127.0.0.1:${b.monitorPort}/varz`)).json()) as {
+          jetstream: { config: { sync_always?: boolean; sync_interval?: number } };
+        }
+      ).jetstream.config;
+    const always = await jetstreamConfig(await startRendered(["nats.bundled.syncInterval=always"]));
+    expect(always.sync_always).toBe(true);
+    const every10s = await jetstreamConfig(await startRendered(["nats.bundled.syncInterval=10s"]));
+    expect([every10s.sync_always ?? false, every10s.sync_interval]).toEqual([false, 10_000_000_000]);
+    const byDefault = await jetstreamConfig(await startRendered([]));
+    expect([byDefault.sync_always ?? false, byDefault.sync_interval]).toEqual([false, 120_000_000_000]);
+  });
+
   const operatorUser = (b: Bundled) =>
     credsAuthenticator(new TextEncoder().encode(b.auth[natsAuthKeys.operatorCreds]));
 
