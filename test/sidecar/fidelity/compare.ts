@@ -3,7 +3,7 @@
 // documented difference, async's 202 for what it forwards), then the checks on headers,
 // trailers and interim answers.
 import type { FidelityCase, Answer } from "./cases.ts";
-import { exchange, header, type RawExchange } from "./raw-http.ts";
+import { exchange, header, type RawExchange, type RawResponse } from "./raw-http.ts";
 import type { Target } from "./targets.ts";
 
 /** The answer a target must give, and whether the request reaches the app through it. */
@@ -62,6 +62,7 @@ export function differences(c: FidelityCase, target: Target, got: RawExchange, a
   if (has?.header !== undefined && !(last && header(last, has.header) !== undefined)) {
     problems.push(`no ${has.header} header`);
   }
+  if (!forwarded && last && last.status >= 400 && isSidecar(target)) problems.push(...ownErrorProblems(last));
   if (!forwarded || !last) return problems;
   for (const name of c.sameAsApp ?? []) {
     const mine = header(last, name) !== undefined;
@@ -76,4 +77,22 @@ export function differences(c: FidelityCase, target: Target, got: RawExchange, a
     problems.push(`interim answers [${got.interim.join()}], expected [${c.interim.join()}]`);
   }
   return problems;
+}
+
+function isSidecar(target: Target): boolean {
+  return target === "direct" || target === "sync" || target === "async";
+}
+
+/** A sidecar's own error answer carries the documented JSON body and x-veltrix-error. */
+function ownErrorProblems(r: RawResponse): string[] {
+  const code = header(r, "x-veltrix-error");
+  if (code === undefined) return [`${r.status} without x-veltrix-error`];
+  try {
+    const body = JSON.parse(r.body.toString()) as { code?: string; message?: string };
+    return body.code === code && typeof body.message === "string"
+      ? []
+      : [`${r.status} body is not the JSON error`];
+  } catch {
+    return [`${r.status} body is not JSON`];
+  }
 }
