@@ -13,12 +13,15 @@
 // test/bench/operator-short.test.ts); writes bench/results/sidecar-footprint-quick.json.
 // VX_FOOTPRINT_HELD, VX_FOOTPRINT_AFTER_MS, VX_FOOTPRINT_CONFIGS override the full form's
 // 5,000 held, 30 s and 1,000 VeltrixConfigs; VX_FOOTPRINT_SKIP=image,operator skips parts;
-// VX_FOOTPRINT_BUNDLE=DIR measures a bundle built earlier (before/after comparisons).
+// VX_FOOTPRINT_BUNDLE=DIR measures a bundle built earlier (before/after comparisons);
+// VX_FOOTPRINT_NODE_ARGS="--flag ..." and VX_FOOTPRINT_ENV="K=V ..." are added to the sidecar's
+// command and environment (trying a flag or an allocator setting before the image takes it).
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { stripTypeScriptTypes } from "node:module";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
+import { configDocument } from "../api/resolve.ts";
 import { imageSpecs } from "../devenv/node/images.ts";
 import {
   measureFootprint,
@@ -52,6 +55,11 @@ const imageEnv = (spec: { env: Record<string, string> }): NodeJS.ProcessEnv => (
   PATH: process.env["PATH"],
   ...spec.env,
 });
+const words = (name: string): string[] => (process.env[name] ?? "").split(" ").filter(Boolean);
+const tryArgs = words("VX_FOOTPRINT_NODE_ARGS");
+const tryEnv: Record<string, string> = {};
+for (const kv of words("VX_FOOTPRINT_ENV"))
+  tryEnv[kv.slice(0, kv.indexOf("="))] = kv.slice(kv.indexOf("=") + 1);
 const load = (): string =>
   loadavg()
     .map((l) => l.toFixed(1))
@@ -65,26 +73,36 @@ function asJavaScript(file: string): string {
   return out;
 }
 
-const bundle = join(dir, "bundle");
-execFileSync("bash", [join(repo, "scripts/build-bundle.sh"), bundle], {
-  stdio: ["ignore", "ignore", "inherit"],
-});
+const given = process.env["VX_FOOTPRINT_BUNDLE"];
+const bundle = given ?? join(dir, "bundle");
+if (!given) {
+  execFileSync("bash", [join(repo, "scripts/build-bundle.sh"), bundle], {
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+}
 const plainApp = asJavaScript("bench/lib/plain-app.ts");
 const probe = asJavaScript("bench/lib/memory-probe.ts");
 const nats = await startNatsServer(dir);
 
-const config = join(dir, "footprint.yaml");
+// The config as a pod reads it: the operator's ConfigMap document (JSON).
+const config = join(dir, "config.json");
 writeFileSync(
   config,
-  [
-    "apiVersion: veltrix.io/v1alpha1",
-    "kind: VeltrixConfig",
-    "metadata: {name: footprint, namespace: bench}",
-    "spec:",
-    "  config: {greeting: hello}",
-    `  queue: {mode: sync, maxConcurrency: 64, maxQueueDepth: ${plan.held * 2}, maxWait: 300s, requestTimeout: 300s}`,
-    "",
-  ].join("\n"),
+  JSON.stringify(
+    configDocument(
+      { namespace: "bench", name: "footprint" },
+      {
+        config: { greeting: "hello" },
+        queue: {
+          mode: "sync",
+          maxConcurrency: 64,
+          maxQueueDepth: plan.held * 2,
+          maxWait: "300s",
+          requestTimeout: "300s",
+        },
+      },
+    ),
+  ),
 );
 
 /** The floor: a bare node:http server that holds `/hold` until `/release`. */
@@ -119,13 +137,16 @@ async function sidecarTarget(
       command: node,
       args: [
         ...extraNodeArgs,
-        ...cmd,
+        // After the image's flags, before its script: a tried flag wins over the image's.
+        ...cmd.slice(0, -1),
+        ...tryArgs,
+        ...cmd.slice(-1),
         ...["--config", config, "--app-port", String(appPort), "--port", String(p), "--host", "127.0.0.1"],
         ...["--admin-port", String(admin), "--data-dir", dataDir, "--nats-url", nats.url],
         ...(ensureStream ? ["--ensure-stream"] : []),
       ],
       cwd: bundle,
-      env: { ...imageEnv(imageSpecs.sidecar), VX_MEMORY_PROBE_FILE: join(dir, "probe.json") },
+      env: { ...imageEnv(imageSpecs.sidecar), ...tryEnv, VX_MEMORY_PROBE_FILE: join(dir, "probe.json") },
       ready: { port: admin, path: "/readyz" },
       port: p,
       release: async () => void (await get(appPort, "/release")),
@@ -156,6 +177,7 @@ interface Probe {
   heap: { total_physical_size: number; malloced_memory: number; external_memory: number };
   spaces: { space_name: string; physical_space_size: number; space_used_size: number }[];
   workers: { total_physical_size: number; used_heap_size: number }[];
+  liveAfterGc: number;
 }
 const breakdown: Record<string, Row> = {};
 {
@@ -201,6 +223,7 @@ function memoryBreakdown(p: Probe, rollup: string, pid: number): Row {
     "of it trusted MiB": mib(space("trusted_space") + space("trusted_large_object_space")),
     "of it large objects MiB": mib(space("large_object_space")),
     "heap used MiB": mib(p.memoryUsage.heapUsed),
+    "heap used after a full GC MiB (live)": mib(p.liveAfterGc),
     "worker isolates": p.workers.length,
     "worker isolates MiB": mib(workers),
     "anonymous outside V8 heaps MiB (malloc: SQLite, buffers, stacks, Node)": mib(
@@ -279,7 +302,11 @@ const rows: Row[] = figures.map(([name, pick]) => {
 });
 const answered = results.sidecar.map((r) => r.answered);
 console.log(
-  `${bundle}: ${runs} runs, ${plan.held} held per burst${short ? " (quick form: short)" : ""}; node ${process.version}; load average ${loads.join(", ")}`,
+  `${bundle}${tryArgs.length ? ` ${tryArgs.join(" ")}` : ""}${words("VX_FOOTPRINT_ENV")
+    .map((w) => ` ${w}`)
+    .join(
+      "",
+    )}: ${runs} runs, ${plan.held} held per burst${short ? " (quick form: short)" : ""}; node ${process.version}; load average ${loads.join(", ")}`,
 );
 printTable(rows);
 console.log(`held requests answered after release, sidecar: ${answered.join(" ")}`);
