@@ -33,6 +33,8 @@ export const conditionTypes = {
   ready: "Ready",
   streamReady: "StreamReady",
   configPublished: "ConfigPublished",
+  /** queue.maxBodyBytes with its headers fits NATS's max_payload (informational: Ready ignores it). */
+  bodyFitsBroker: "BodyFitsBroker",
 } as const;
 export type ConditionType = (typeof conditionTypes)[keyof typeof conditionTypes];
 

@@ -1,4 +1,5 @@
-// Whether the config's largest body fits in one NATS message: a queued request travels as
+// Whether a config's largest body fits in one NATS message (the sidecar's /readyz warning,
+// the operator's BodyFitsBroker condition): a queued request travels as
 // its body plus one header (Vx-Job: id, path, the request's headers), and NATS refuses a
 // message over the server's max_payload (1 MB unless configured). Pure.
 

@@ -142,11 +142,13 @@ export class VeltrixConfigReconciler {
 
     // 2. NATS: stream + consumer, then the ConfigDocument in KV.
     let state: StreamState | undefined;
+    let maxPayload: number | undefined;
     let published = false;
     let natsError: unknown;
     try {
       const nats = this.deps.nats.get();
       state = await ensureStream(nats.jsm, ref, spec);
+      maxPayload = nats.nc.info?.max_payload;
       await ensureOutcomeBucket(
         nats.nc,
         outcomeBucketName(ref),
@@ -184,6 +186,7 @@ export class VeltrixConfigReconciler {
       stream: state,
       failure,
       pods: { injected: pods.length, inSync: inSync.length },
+      body: { maxBodyBytes: spec.queue.maxBodyBytes, maxPayload },
     });
     if (!statusEqual(old, status)) await this.writeStatus(key, ref, status);
 

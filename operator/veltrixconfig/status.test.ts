@@ -22,6 +22,7 @@ function observed(o: Partial<Observed> = {}): Observed {
     stream,
     failure: undefined,
     pods: { injected: 2, inSync: 1 },
+    body: { maxBodyBytes: 1024 * 1024, maxPayload: 8 * 1024 * 1024 },
     ...o,
   };
 }
@@ -47,6 +48,22 @@ describe("desiredStatus", () => {
       pods: { injected: 2, inSync: 1, summary: "1/2" },
       queue: { depth: 7, consumerPending: 2 },
     });
+  });
+
+  it("says whether maxBodyBytes fits NATS's max_payload, without touching Ready", () => {
+    expect(condition(desiredStatus(observed()), "BodyFitsBroker")).toMatchObject({
+      status: "True",
+      reason: "Fits",
+    });
+    const tight = desiredStatus(observed({ body: { maxBodyBytes: 1024 * 1024, maxPayload: 1024 * 1024 } }));
+    expect(condition(tight, "BodyFitsBroker")).toMatchObject({ status: "False", reason: "AboveMaxPayload" });
+    expect(condition(tight, "BodyFitsBroker")?.message).toContain("VX_ERR_BODY_OVER_BROKER_LIMIT");
+    expect(condition(tight, "Ready")?.status).toBe("True");
+    const failure = natsFailure(new VeltrixError("VX_ERR_NATS_UNAVAILABLE", "nats://n:4222"));
+    const down = desiredStatus(
+      observed({ stream: undefined, failure, body: { maxBodyBytes: 1, maxPayload: undefined } }),
+    );
+    expect(condition(down, "BodyFitsBroker")).toMatchObject({ status: "Unknown", reason: "NatsUnavailable" });
   });
 
   it.each([

@@ -11,6 +11,7 @@ import {
 } from "../../api/contract.ts";
 import { type ErrorCode, VeltrixError } from "../../api/errors.ts";
 import type { VeltrixConfigStatus } from "../../api/types.generated.ts";
+import { payloadLimitWarning } from "../../api/payload-limit.ts";
 import { type ConditionInput, setCondition } from "./conditions.ts";
 import type { StreamState } from "./stream.ts";
 
@@ -42,6 +43,8 @@ export interface Observed {
   stream: StreamState | undefined;
   failure: NatsFailure | undefined;
   pods: { injected: number; inSync: number };
+  /** The config's largest body, and the NATS server's max_payload when NATS answered. */
+  body: { maxBodyBytes: number; maxPayload: number | undefined };
 }
 
 export function desiredStatus(o: Observed): VeltrixConfigStatus {
@@ -81,7 +84,8 @@ export function desiredStatus(o: Observed): VeltrixConfigStatus {
         message: "stream, consumer and config are in place",
       };
   let conditions = o.old.conditions ?? [];
-  for (const c of [stream, published, ready]) conditions = setCondition(conditions, c, o.generation, o.now);
+  for (const c of [stream, published, ready, bodyCondition(o)])
+    conditions = setCondition(conditions, c, o.generation, o.now);
   const { injected, inSync } = o.pods;
   return {
     ...(o.generation !== undefined ? { observedGeneration: o.generation } : {}),
@@ -96,4 +100,27 @@ export function desiredStatus(o: Observed): VeltrixConfigStatus {
       ? { depth: o.stream.stream.state.messages, consumerPending: o.stream.consumer.num_ack_pending }
       : (o.old.queue ?? { depth: 0, consumerPending: 0 }),
   };
+}
+
+/** Whether queue.maxBodyBytes fits in one NATS message; informational (Ready ignores it). */
+function bodyCondition(o: Observed): ConditionInput {
+  const type = conditionTypes.bodyFitsBroker;
+  const { maxBodyBytes, maxPayload } = o.body;
+  if (maxPayload === undefined) {
+    return {
+      type,
+      status: "Unknown",
+      reason: o.failure?.reason ?? "NatsError",
+      message: "max_payload not read",
+    };
+  }
+  const warning = payloadLimitWarning(maxBodyBytes, maxPayload);
+  return warning
+    ? { type, status: "False", reason: "AboveMaxPayload", message: warning }
+    : {
+        type,
+        status: "True",
+        reason: "Fits",
+        message: `${maxBodyBytes} bytes fit NATS's max_payload (${maxPayload})`,
+      };
 }

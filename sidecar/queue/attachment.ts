@@ -3,7 +3,7 @@
 // shutdown: stop pulling, finish or nak, wait for held sync replies, drain NATS.
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { CurrentConfig } from "../config/current-config.ts";
-import { payloadLimitWarning } from "./payload-limit.ts";
+import { payloadLimitWarning } from "../../api/payload-limit.ts";
 import type { Metrics } from "../metrics.ts";
 import type { Upstream } from "../app/upstream.ts";
 import type { Attachment } from "../attachment.ts";

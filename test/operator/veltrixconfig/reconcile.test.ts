@@ -79,7 +79,8 @@ describe("VeltrixConfig reconciler (real kube-apiserver + nats-server)", () => {
     const doc = configDocument(ref, vxc.spec);
     expect(vxc.status?.revision).toBe(doc.revision);
     expect(vxc.metadata?.finalizers).toContain("veltrix.io/cleanup");
-    for (const type of ["Ready", "StreamReady", "ConfigPublished"]) {
+    // BodyFitsBroker: the harness's NATS takes 8 MB messages, the default maxBodyBytes is 1 MiB.
+    for (const type of ["Ready", "StreamReady", "ConfigPublished", "BodyFitsBroker"]) {
       expect(condition(vxc, type)).toMatchObject({
         status: "True",
         observedGeneration: vxc.metadata?.generation,
