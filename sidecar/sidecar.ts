@@ -75,15 +75,27 @@ export async function createSidecar(opts: SidecarOptions, worker = 0): Promise<S
         contract.inboxPrefix({ namespace: doc.namespace, name: doc.name }),
       )
     : undefined;
-  const queue = broker
-    ? new QueueAttachment({ broker, config, store, upstream, metrics, createStream: opts.ensureStream })
+  const queue: QueueAttachment | undefined = broker
+    ? new QueueAttachment({
+        broker,
+        config,
+        store,
+        upstream,
+        metrics,
+        createStream: opts.ensureStream,
+        // One maxConcurrency for the app, whichever path a request takes (`proxy` exists by
+        // the time a request runs).
+        slotsElsewhere: (): number => proxy.limiter.inFlight,
+        onSlotFreed: (): void => proxy.limiter.pump(),
+      })
     : undefined;
-  const proxy = new ProxyServer({
+  const proxy: ProxyServer = new ProxyServer({
     config,
     store,
     upstream,
     metrics,
     queue: queue?.client,
+    ...(queue && { queueSlots: () => queue.slots }),
     maxHeaderBytes: opts.maxHeaderBytes,
     clientTimeouts: { headersMs: opts.clientHeadersTimeoutMs, requestMs: opts.clientRequestTimeoutMs },
     // Called only once requests arrive, after `sc` below exists. A worker answers the
@@ -94,6 +106,7 @@ export async function createSidecar(opts: SidecarOptions, worker = 0): Promise<S
       return pod.length === 0 ? own : { reasons: [...own.reasons, ...pod], detail: own.detail };
     },
   });
+  if (queue) proxy.limiter.onRelease = () => queue.slotFreed();
   const onApplied = (d: ConfigDocument): void => {
     metrics.configRevision.reset();
     metrics.configRevision.set({ revision: d.revision }, 1);

@@ -18,6 +18,8 @@ export class Limiter {
   private live = 0;
   private readonly limit: () => number;
   private readonly maxWaiting: () => number;
+  /** Told after every release: another user of the app's slots may take the freed one. */
+  onRelease: (() => void) | undefined;
 
   constructor(limit: () => number, maxWaiting: () => number) {
     this.limit = limit;
@@ -55,6 +57,7 @@ export class Limiter {
   release(): void {
     this.active--;
     this.pump();
+    this.onRelease?.();
   }
 
   /** Grants waiting slots (also after the limit was raised). */

@@ -46,6 +46,11 @@ export interface ProxyDeps {
   clientTimeouts: { headersMs: number; requestMs: number };
   /** This process's readiness, for the kubelet's probes (see `probePaths`). */
   readiness: () => Readiness;
+  /**
+   * App slots the queue's executor holds (running or pulled): requests served directly
+   * while the broker is away (onBrokerUnavailable: direct) share maxConcurrency with them.
+   */
+  queueSlots?: () => number;
 }
 
 // The kubelet's probes (contract.sidecarProbePaths) answer with status codes only: the
@@ -74,8 +79,9 @@ export class ProxyServer implements ModeParts {
     this.queue = deps.queue;
     this.hot = hotMetrics(deps.metrics);
     const cfg = deps.config;
+    const queueSlots = deps.queueSlots ?? (() => 0);
     this.limiter = new Limiter(
-      () => cfg.current.settings.maxConcurrency,
+      () => cfg.current.settings.maxConcurrency - (cfg.current.settings.mode === "direct" ? 0 : queueSlots()),
       () => cfg.current.settings.maxQueueDepth,
     );
     cfg.onChange(() => this.limiter.pump());

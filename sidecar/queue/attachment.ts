@@ -24,6 +24,9 @@ export interface QueueAttachmentDeps {
   upstream: Upstream;
   metrics: Metrics;
   createStream: boolean;
+  /** App slots taken outside the queue, and a call when one is freed there (see Executor). */
+  slotsElsewhere?: () => number;
+  onSlotFreed?: () => void;
 }
 
 export class QueueAttachment implements Attachment {
@@ -41,6 +44,16 @@ export class QueueAttachment implements Attachment {
     this.client = new JetStreamQueueClient(d.broker, this.names);
     d.broker.onChange((up) => d.metrics.brokerUp.set(up ? 1 : 0));
     void this.bringUp();
+  }
+
+  /** App slots the executor holds (0 before it is attached). */
+  get slots(): number {
+    return this.executor?.slots ?? 0;
+  }
+
+  /** Another user of the app's slots freed one: pull again. */
+  slotFreed(): void {
+    this.executor?.wakeUp();
   }
 
   get ready(): boolean {
@@ -90,6 +103,8 @@ export class QueueAttachment implements Attachment {
           metrics: this.d.metrics,
           outcomes,
           holder: this.client,
+          ...(this.d.slotsElsewhere && { slotsElsewhere: this.d.slotsElsewhere }),
+          ...(this.d.onSlotFreed && { onSlotFreed: this.d.onSlotFreed }),
         });
         await this.executor.start();
         this.lastError = "";

@@ -66,6 +66,10 @@ export interface ExecutorDeps {
   outcomes: KV;
   /** This process's holder (JetStreamQueueClient), for in-process replies and claims. */
   holder?: LocalHolder;
+  /** App slots taken outside the queue (requests served directly while the broker was away). */
+  slotsElsewhere?: () => number;
+  /** Told when this executor frees an app slot. */
+  onSlotFreed?: () => void;
 }
 
 export class Executor {
@@ -93,6 +97,16 @@ export class Executor {
 
   get inFlight(): number {
     return this.executing;
+  }
+
+  /** App slots this executor holds: requests running, and messages pulled on their way. */
+  get slots(): number {
+    return this.executing + (this.puller?.pending ?? 0);
+  }
+
+  /** Pulls again now (another user of the app's slots freed one). */
+  wakeUp(): void {
+    this.wake?.();
   }
 
   async start(): Promise<void> {
@@ -132,7 +146,7 @@ export class Executor {
     if (!puller) return;
     while (!this.stopping) {
       const max = this.d.config.current.settings.maxConcurrency;
-      const free = max - this.executing - puller.pending;
+      const free = max - this.executing - puller.pending - (this.d.slotsElsewhere?.() ?? 0);
       // Pull for every free slot, in batches: a new pull when none is pending, or once a
       // quarter of the slots are free (each pull is a request the server queues).
       if (free > 0 && (puller.pending === 0 || free >= Math.ceil(max / 4)) && Date.now() >= this.pausedUntil)
@@ -156,6 +170,7 @@ export class Executor {
       this.executing--;
       this.running.delete(p);
       this.wake?.();
+      this.d.onSlotFreed?.();
     });
     this.running.add(p);
   }
