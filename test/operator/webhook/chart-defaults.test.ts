@@ -107,14 +107,20 @@ describe("chart sidecar defaults through the webhook", () => {
 
   it("applies the chart's ports and state size when the VeltrixConfig leaves them unset", async () => {
     await createConfig("unset", {});
-    expect(await inject("unset")).toEqual({ ports: { http: 16080, "vx-admin": 16090 }, state: "3Gi" });
+    expect(await inject("unset")).toEqual({
+      ports: { http: 16080, "vx-admin": 16090, "vx-metrics": 15091 },
+      state: "3Gi",
+    });
   });
 
   it("lets the VeltrixConfig override them field by field, and pod annotations override both", async () => {
     await createConfig("set", { sidecar: { ports: { proxy: 17080 } }, store: { sizeLimit: "5Gi" } });
-    expect(await inject("set")).toEqual({ ports: { http: 17080, "vx-admin": 16090 }, state: "5Gi" });
+    expect(await inject("set")).toEqual({
+      ports: { http: 17080, "vx-admin": 16090, "vx-metrics": 15091 },
+      state: "5Gi",
+    });
     expect(await inject("set", { "veltrix.io/proxy-port": "18080", "veltrix.io/store-size": "2Gi" })).toEqual(
-      { ports: { http: 18080, "vx-admin": 16090 }, state: "2Gi" },
+      { ports: { http: 18080, "vx-admin": 16090, "vx-metrics": 15091 }, state: "2Gi" },
     );
   });
 });

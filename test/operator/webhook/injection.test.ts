@@ -85,6 +85,7 @@ describe("mutating webhook through the real API server", () => {
     expect(sidecar?.ports?.map((p) => [p.name, p.containerPort])).toEqual([
       ["http", 15080],
       ["vx-admin", 15090],
+      ["vx-metrics", 15091],
     ]);
     expect(stored.spec?.containers[0]?.ports?.[0]).toMatchObject({ name: "vx-app", containerPort: 8080 });
     expect(stored.spec?.volumes?.find((v) => v.name === "veltrix-state")?.emptyDir?.sizeLimit).toBe("3Gi");
