@@ -5,11 +5,21 @@
 import { writeFileSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
+import { PolicyV1Api, type V1Pod } from "@kubernetes/client-node";
+import { connect, credsAuthenticator } from "@nats-io/transport-node";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
+import {
+  type ConfigRef,
+  inboxPrefix,
+  natsCredentialsKey,
+  natsCredentialsSecretName,
+} from "../../api/contract.ts";
 import { repoRoot } from "../../devenv/tools.ts";
+import { attemptsTable, tryEverythingOf } from "../operator/nats-identity/attempts.ts";
 import { dockerfileTarget, readLayerFile, readOciImage } from "./image-contract.ts";
 import { nodeFailedMarker } from "./setup.ts";
 import {
+  containerSpec,
   demoDeployment,
   demoService,
   podReady,
@@ -18,6 +28,7 @@ import {
   startVeltrixOnNode,
   type VeltrixOnNode,
   until,
+  volumeFiles,
 } from "./veltrix-on-node.ts";
 
 /** Every file and directory under `dir`, relative to it. */
@@ -37,6 +48,15 @@ describe("Veltrix on a real node (helm install, pods, native sidecar)", () => {
   const appNamespace = "shop";
   const runDir = inject("runDir");
   let servicePort = 0;
+  const natsService = `${releaseName}-nats.${releaseNamespace}.svc.cluster.local`;
+  const demoPod = async (): Promise<V1Pod> => {
+    const pods = await env.core.listNamespacedPod({ namespace: appNamespace, labelSelector: "app=demo" });
+    const pod = pods.items.find(podReady);
+    if (!pod) throw new Error("no Ready demo pod");
+    return pod;
+  };
+  const demoAnswers = async (path: string): Promise<boolean> =>
+    (await fetch(`http://127.0.0.1:${servicePort}/${path}`)).status === 200;
   const readConfig = async (): Promise<{ status?: { revision?: string; pods?: { summary?: string } } }> =>
     (await env.custom.getNamespacedCustomObject({
       group: "veltrix.io",
@@ -228,6 +248,143 @@ describe("Veltrix on a real node (helm install, pods, native sidecar)", () => {
     });
     console.log(
       `node suite: the new revision reached the pod ${(Date.now() - changed) / 1000} s after the operator published it`,
+    );
+  });
+  it("runs the pod as the kubelet was told: read-only root file systems, user 65532, SQLite on an emptyDir as 65532", async () => {
+    const pod = await demoPod();
+    const sidecar = pod.status?.initContainerStatuses?.find((s) => s.name === "veltrix-sidecar");
+    const app = pod.status?.containerStatuses?.find((s) => s.name === "app");
+    for (const [name, status] of [
+      ["veltrix-sidecar", sidecar],
+      ["app", app],
+    ] as const) {
+      const spec = await containerSpec(env, status?.containerID);
+      expect(spec.root?.readonly, name).toBe(true);
+      expect(spec.process?.user?.uid, name).toBe(65532);
+    }
+    // The sidecar's state volume: its SQLite files, made by the sidecar running as 65532.
+    const state = await volumeFiles(env, pod, "empty-dir", "veltrix-state");
+    expect(state.map((f) => f.path)).toEqual(expect.arrayContaining(["config.db"]));
+    expect(state.some((f) => /^requests-\d+\.db$/.test(f.path))).toBe(true);
+    expect(state.filter((f) => f.uid !== 65532)).toEqual([]);
+  });
+
+  it("mounts the config's minted NATS credentials Secret; the bundled NATS refuses a client without credentials", async () => {
+    const pod = await demoPod();
+    const vxc = (await env.custom.getNamespacedCustomObject({
+      group: "veltrix.io",
+      version: "v1alpha1",
+      namespace: appNamespace,
+      plural: "veltrixconfigs",
+      name: "demo",
+    })) as { metadata: { uid: string } };
+    const volume = pod.spec?.volumes?.find((v) => v.name === "veltrix-nats");
+    expect(volume?.secret?.secretName).toBe(natsCredentialsSecretName("demo"));
+    const secret = await env.core.readNamespacedSecret({
+      name: natsCredentialsSecretName("demo"),
+      namespace: appNamespace,
+    });
+    // Owned by the VeltrixConfig: it goes with the config, not with the release.
+    expect(secret.metadata?.ownerReferences?.map((o) => [o.kind, o.uid])).toEqual([
+      ["VeltrixConfig", vxc.metadata.uid],
+    ]);
+    const creds = Buffer.from(secret.data?.[natsCredentialsKey] ?? "", "base64").toString("utf8");
+    expect(creds).toMatch(/BEGIN NATS USER JWT/);
+    // What the kubelet mounted is the Secret's user (the sidecar connected with it: it answered).
+    const mounted = await volumeFiles(env, pod, "secret", "veltrix-nats", true);
+    expect(mounted.find((f) => f.path === natsCredentialsKey)?.content).toBe(creds);
+    const port = await env.cluster.expose(natsService, 4222);
+    const refused = await connect({ servers: `127.0.0.1:${port}`, reconnect: false }).then(
+      async (nc) => {
+        await nc.close();
+        return "connected";
+      },
+      (err: unknown) => String(err),
+    );
+    expect(refused).toMatch(/authorization violation/i);
+  });
+
+  it("isolates tenants on the bundled NATS: another config's minted user reaches none of this one's traffic", async () => {
+    const a: ConfigRef = { namespace: appNamespace, name: "demo" };
+    const b: ConfigRef = { namespace: "other-team", name: "other" };
+    await env.core.createNamespace({ body: { metadata: { name: b.namespace } } });
+    await env.custom.createNamespacedCustomObject({
+      group: "veltrix.io",
+      version: "v1alpha1",
+      namespace: b.namespace,
+      plural: "veltrixconfigs",
+      body: {
+        apiVersion: "veltrix.io/v1alpha1",
+        kind: "VeltrixConfig",
+        metadata: { name: b.name },
+        spec: { config: {}, queue: { mode: "sync" } },
+      },
+    });
+    // B's user as its sidecars would get it: read from its Secret through the API.
+    const credsB = await until(`Secret ${natsCredentialsSecretName(b.name)}`, async () => {
+      const s = await env.core.readNamespacedSecret({
+        name: natsCredentialsSecretName(b.name),
+        namespace: b.namespace,
+      });
+      const data = s.data?.[natsCredentialsKey];
+      return data && Buffer.from(data, "base64").toString("utf8");
+    });
+    const port = await env.cluster.expose(natsService, 4222);
+    const nc = await connect({
+      servers: `127.0.0.1:${port}`,
+      reconnect: false,
+      authenticator: credsAuthenticator(new TextEncoder().encode(credsB)),
+      inboxPrefix: inboxPrefix(b),
+    });
+    const attempts = await tryEverythingOf(nc, a).finally(() => nc.close());
+    console.log(
+      `node suite: attempts with ${b.namespace}'s minted user on ${a.namespace}:\n${attemptsTable(attempts)}`,
+    );
+    expect(attempts.length).toBeGreaterThan(30);
+    expect(attempts.filter((t) => !t.refused)).toEqual([]);
+    expect(await demoAnswers("after-isolation")).toBe(true);
+  });
+
+  it("has a PodDisruptionBudget that lets one operator replica be evicted and refuses the second", async () => {
+    const policy = env.kc.makeApiClient(PolicyV1Api);
+    await until("the PodDisruptionBudget allowing one disruption", async () => {
+      const pdb = await policy.readNamespacedPodDisruptionBudget({
+        name: releaseName,
+        namespace: releaseNamespace,
+      });
+      return pdb.status?.currentHealthy === 2 && pdb.status.disruptionsAllowed === 1 ? pdb : undefined;
+    });
+    const [first, second] = (
+      await env.core.listNamespacedPod({
+        namespace: releaseNamespace,
+        labelSelector: "app.kubernetes.io/component=operator",
+      })
+    ).items.map((p) => p.metadata?.name ?? "");
+    const evict = (name: string | undefined): Promise<string> =>
+      env.core
+        .createNamespacedPodEviction({
+          name: name ?? "",
+          namespace: releaseNamespace,
+          body: { metadata: { name: name ?? "", namespace: releaseNamespace } },
+        })
+        .then(
+          () => "evicted",
+          (err: unknown) => `refused ${(err as { code?: number }).code}: ${String(err)}`,
+        );
+    expect(await evict(first)).toBe("evicted");
+    expect(await evict(second)).toMatch(/^refused 429: [\s\S]*would violate the pod's disruption budget/);
+    // The Deployment replaces the evicted replica.
+    await until(
+      "two Ready operator replicas again",
+      async () => {
+        const pods = await env.core.listNamespacedPod({
+          namespace: releaseNamespace,
+          labelSelector: "app.kubernetes.io/component=operator",
+        });
+        const ready = pods.items.filter(podReady).map((p) => p.metadata?.name);
+        return ready.length === 2 && !ready.includes(first) ? true : undefined;
+      },
+      120_000,
     );
   });
 });
