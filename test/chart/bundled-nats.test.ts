@@ -14,6 +14,8 @@ import {
   type NatsAuthData,
   natsAuthKeys,
 } from "../../operator/nats-identity/nats-auth-secret.ts";
+import { headerAllowance } from "../../api/jetstream.ts";
+import { applyDefaults } from "../../api/resolve.ts";
 import { tempDir } from "../harness/env.ts";
 import { freePort } from "../../devenv/ports.ts";
 import { ManagedProcess } from "../../devenv/process.ts";
@@ -26,6 +28,8 @@ interface Bundled {
   auth: Required<NatsAuthData>;
   container: V1Container | undefined;
 }
+
+const sidecarDefaultMaxBody = applyDefaults({}).queue.maxBodyBytes;
 
 describe("bundled NATS config (real nats-server)", () => {
   const started: ManagedProcess[] = [];
@@ -109,9 +113,12 @@ describe("bundled NATS config (real nats-server)", () => {
     expect(await probe(b.container?.livenessProbe?.httpGet?.path)).toBe(true);
     const varz = (await (await fetch(`http://127.0.0.1:${b.monitorPort}/varz`)).json()) as {
       server_name: string;
+      max_payload: number;
       jetstream?: { config?: { max_storage?: number } };
     };
     expect(varz.server_name).toBe("vx-veltrix-nats-0");
+    // A queued request of the default maxBodyBytes (1 MiB) plus the sidecar's headers fits.
+    expect(varz.max_payload).toBeGreaterThanOrEqual(sidecarDefaultMaxBody + headerAllowance);
     expect(varz.jetstream?.config?.max_storage).toBe(Math.floor((2 * 1024 ** 3 * 9) / 10));
 
     const url = `nats://127.0.0.1:${b.port}`;
