@@ -11,6 +11,7 @@ import { type ErrorCode, VeltrixError } from "../../api/errors.ts";
 import type { Metrics } from "../metrics.ts";
 import { veltrixHeaders, type HeaderMap } from "../app/headers.ts";
 import type { Upstream } from "../app/upstream.ts";
+import { AppReachability, connectionRefused } from "../app/reachability.ts";
 import type { RequestStore } from "../state/store.ts";
 import {
   readJob,
@@ -86,9 +87,19 @@ export class Executor {
   private tick: NodeJS.Timeout | undefined;
   /** Label children of the hot path, bound once (labelled lookups hash on every call). */
   private readonly queueWait: Record<"sync" | "async", { observe(seconds: number): void }>;
+  /** No pulls while the app refuses connections (or before it first accepts one). */
+  private readonly app: AppReachability;
 
   constructor(deps: ExecutorDeps) {
     this.d = deps;
+    this.app = new AppReachability({
+      ...deps.upstream.origin,
+      onReachable: () => {
+        log.info("the app accepts connections: pulling requests");
+        this.wake?.();
+      },
+      onUnreachable: () => log.warn("the app refused a connection: no pulls until it accepts one again"),
+    });
     this.queueWait = {
       sync: deps.metrics.queueWait.labels({ mode: "sync" }),
       async: deps.metrics.queueWait.labels({ mode: "async" }),
@@ -124,6 +135,7 @@ export class Executor {
       },
     });
     this.tick = setInterval(() => this.wake?.(), 1_000).unref();
+    this.app.start();
     this.loop = this.pullLoop();
   }
 
@@ -135,6 +147,7 @@ export class Executor {
     await Promise.race([Promise.allSettled([...this.running]), deadline]);
     await this.loop;
     clearInterval(this.tick);
+    this.app.stop();
     // Only now: until the pulls still open on the server lose their inbox, what they
     // deliver is nak'ed (onPulled), so other pods get it at once. A message on its way
     // when the inbox goes would wait out the consumer's ack_wait instead.
@@ -149,7 +162,12 @@ export class Executor {
       const free = max - this.executing - puller.pending - (this.d.slotsElsewhere?.() ?? 0);
       // Pull for every free slot, in batches: a new pull when none is pending, or once a
       // quarter of the slots are free (each pull is a request the server queues).
-      if (free > 0 && (puller.pending === 0 || free >= Math.ceil(max / 4)) && Date.now() >= this.pausedUntil)
+      if (
+        free > 0 &&
+        (puller.pending === 0 || free >= Math.ceil(max / 4)) &&
+        Date.now() >= this.pausedUntil &&
+        this.app.up
+      )
         puller.pull(free);
       // Woken by every finished request and handed-back pull, and by `tick`. (A timer per
       // wait here was one more timer per request, each alive for a second.)
@@ -262,6 +280,7 @@ export class Executor {
       if (kind === "async") metrics.requests.inc({ mode: "async", outcome: "done" });
     } catch (err) {
       const code: ErrorCode = err instanceof VeltrixError ? err.code : "VX_ERR_INTERNAL";
+      if (connectionRefused(err)) this.app.refused();
       if (kind === "sync" && code === "VX_ERR_UPSTREAM_TIMEOUT") {
         // The client is answered 504; running it again would not reach it in time.
         this.replyError(reply, code);
