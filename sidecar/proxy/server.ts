@@ -4,7 +4,8 @@
 // (`direct`, direct.ts) or through JetStream (`sync`, `async`, queued.ts).
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { createServer } from "../http.ts";
-import type { Socket } from "node:net";
+import { Server as NetServer, type Socket } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Duplex } from "node:stream";
 import { statusPathPrefix } from "../../api/contract.ts";
 import type { ErrorCode } from "../../api/errors.ts";
@@ -57,6 +58,12 @@ export interface ProxyDeps {
 // reasons stay on the localhost admin API's /readyz.
 const probePaths = contract.sidecarProbePaths;
 
+/**
+ * How long a draining sidecar keeps its clients' keep-alive connections open (within the
+ * grace period), answering what arrives on them 503 VX_ERR_DRAINING with Connection: close.
+ */
+const drainLingerMs = 1_000;
+
 export class ProxyServer implements ModeParts {
   readonly server: Server;
   readonly limiter: Limiter;
@@ -69,6 +76,8 @@ export class ProxyServer implements ModeParts {
   /** Requests admitted and not finished, and who waits for that count to reach 0 (drain). */
   private inProgress = 0;
   private idle: (() => void)[] = [];
+  /** Answers of admitted requests not finished: drain turns their keep-alive off. */
+  private readonly answering = new Set<ServerResponse>();
   readonly hot: HotMetrics;
 
   constructor(deps: ProxyDeps) {
@@ -100,9 +109,11 @@ export class ProxyServer implements ModeParts {
       },
       (req, res) => {
         this.inProgress++;
+        this.answering.add(res);
         const turn = takeTurn(req.socket, req.method);
         const finished = (): void => {
           turn.done();
+          this.answering.delete(res);
           this.finished();
         };
         this.handle(req, res, turn.ready).then(finished, (err: unknown) => {
@@ -162,14 +173,24 @@ export class ProxyServer implements ModeParts {
     return this.draining;
   }
 
-  /** Stops admitting; resolves when every admitted request finished or `graceMs` passed. */
+  /**
+   * Stops admitting; resolves when every admitted request finished and the linger passed,
+   * or `graceMs` passed. Open keep-alive connections are not closed at once: closing an idle
+   * one races with its client sending the next request on it, which then gets no answer at
+   * all (the node suite saw "other side closed" while pods rolled). For `drainLingerMs` a
+   * request on one is answered 503 VX_ERR_DRAINING with Connection: close, and the answers
+   * of admitted requests close their connection, so clients leave before the rest is closed.
+   */
   async drain(graceMs: number): Promise<void> {
     this.draining = true;
-    this.server.close();
-    this.server.closeIdleConnections();
+    // net.Server's close: no new connections. node:http's would also close the idle
+    // keep-alive connections right away.
+    NetServer.prototype.close.call(this.server);
+    for (const res of this.answering) if (!res.headersSent) res.shouldKeepAlive = false;
     const deadline = new Promise((r) => setTimeout(r, graceMs).unref());
     const allDone = this.inProgress === 0 ? Promise.resolve() : new Promise<void>((r) => this.idle.push(r));
-    await Promise.race([allDone, deadline]);
+    const linger = sleep(Math.min(drainLingerMs, graceMs), undefined, { ref: false });
+    await Promise.race([Promise.all([allDone, linger]), deadline]);
     this.server.closeAllConnections();
   }
 
