@@ -3,6 +3,7 @@
 // answered as a clean refusal. Every request has its own id; the app counts executions
 // per id, and a small checker holds what each client was told against what ran.
 import { randomBytes } from "node:crypto";
+import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
@@ -166,6 +167,47 @@ describe("faults: the record store", () => {
       return now.status === 503 ? now : undefined;
     });
     expect(r.reasons.join("\n")).toMatch(/record store: .*requests-0\.db was deleted or replaced while open/);
+  });
+
+  it("a full record volume shows in the store-error metric and readiness, and clients are still answered", async () => {
+    const dir = tempDir("faults-store-full");
+    const app = await startApp(dir);
+    cleanups.push(() => app.process.stop());
+    // The sidecar's data volume: a 1 MiB tmpfs, filled up below while the sidecar runs.
+    const data = join(dir, "sc-full-data");
+    mkdirSync(data, { recursive: true });
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "veltrix-test-full", data]);
+    cleanups.push(async () => {
+      execFileSync("umount", ["-l", data]);
+    });
+    const configFile = writeVeltrixConfig(dir, { name: "store-full", queue: { mode: "direct" } });
+    const sc = await startSidecar({ dir, name: "sc-full", configFile, appPort: app.port });
+    cleanups.push(() => sc.process.stop());
+    const storeErrors = async (): Promise<number> => {
+      const text = await (await fetch(`${sc.admin}/metrics`)).text();
+      return Number(/^veltrix_sidecar_store_errors_total (\d+)/m.exec(text)?.[1] ?? "0");
+    };
+    // Positive control: ready, serving, no store error.
+    expect((await fetch(`${sc.admin}/readyz`)).status).toBe(200);
+    expect((await fetch(`${sc.url}/before`)).status).toBe(200);
+    expect(await storeErrors()).toBe(0);
+
+    // Fill what is left of the volume (dd stops at ENOSPC).
+    spawnSync("dd", ["if=/dev/zero", `of=${join(data, "filler")}`, "bs=64k"]);
+    let i = 0;
+    const answers: number[] = [];
+    await eventually("a failed commit", async () => {
+      answers.push((await fetch(`${sc.url}/while-full-${i++}?n=${"x".repeat(512)}`)).status);
+      return (await storeErrors()) > 0 ? true : undefined;
+    });
+    // Every client got an answer from the app, not a 5xx from the sidecar, and the pod says
+    // why it should leave the Service.
+    expect(answers.filter((s) => s !== 200)).toEqual([]);
+    const r = await eventually("readyz fails", async () => {
+      const res = await fetch(`${sc.admin}/readyz`);
+      return res.status === 503 ? ((await res.json()) as { reasons: string[] }) : undefined;
+    });
+    expect(r.reasons.join("\n")).toMatch(/record store/);
   });
 
   it("a corrupt record file is moved aside at start and reported; the sidecar serves on a new one", async () => {
