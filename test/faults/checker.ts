@@ -142,6 +142,16 @@ export function judge(
   return v;
 }
 
+/** `breaches` of a history that keeps every promise. */
+export const noBreaches = {
+  lost: [],
+  undeclaredDuplicates: [],
+  refusedButRan: [],
+  unmarked: [],
+  recordDisagrees: [],
+  overBound: false,
+} as const;
+
 /** What a scenario must show: nothing lost, no undeclared repeat, no lie, the bound held. */
 export function breaches(v: Verdict): Record<string, string[] | boolean> {
   return {

@@ -177,8 +177,9 @@ describe("faults: the record store", () => {
     const data = join(dir, "sc-full-data");
     mkdirSync(data, { recursive: true });
     execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "veltrix-test-full", data]);
-    cleanups.push(async () => {
+    cleanups.push(() => {
       execFileSync("umount", ["-l", data]);
+      return Promise.resolve();
     });
     const configFile = writeVeltrixConfig(dir, { name: "store-full", queue: { mode: "direct" } });
     const sc = await startSidecar({ dir, name: "sc-full", configFile, appPort: app.port });

@@ -6,7 +6,11 @@ import { stringify } from "yaml";
 import { freePort } from "../../devenv/ports.ts";
 import { ManagedProcess } from "../../devenv/process.ts";
 import { repoRoot } from "../../devenv/tools.ts";
+import { jetstream } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { queueSubjectPrefix, type ConfigRef } from "../../api/contract.ts";
 import { sidecarNodeFlags } from "../../sidecar/node-flags.ts";
+import { jobHeaders } from "../../sidecar/queue/envelope.ts";
 
 const node = process.execPath;
 
@@ -190,4 +194,27 @@ export async function startFailFastSyncSidecar(opts: {
     `${opts.name}.yaml`,
   );
   return startSidecar({ ...opts, configFile });
+}
+
+/**
+ * Queues an async request for `ref` as another pod's sidecar would have: the documented
+ * wire format, the id forwarded to the app in its headers.
+ */
+export async function publishAsyncJob(
+  nc: NatsConnection,
+  ref: ConfigRef,
+  id: string,
+  path: string,
+): Promise<void> {
+  await jetstream(nc).publish(`${queueSubjectPrefix(ref)}.async`, "body", {
+    headers: jobHeaders({
+      id,
+      revision: "r1",
+      configKey: "k",
+      method: "POST",
+      path,
+      headers: { "x-veltrix-request-id": id },
+      receivedAt: Date.now(),
+    }),
+  });
 }

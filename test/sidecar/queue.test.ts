@@ -11,10 +11,16 @@ import {
   queueSubjectPrefix,
   streamName,
 } from "../../api/contract.ts";
-import { jobHeaders } from "../../sidecar/queue/envelope.ts";
 import { eventually, natsUrl, tempDir } from "../harness/env.ts";
 import { startNats } from "../../devenv/nats.ts";
-import { startApp, startSidecar, writeVeltrixConfig, type App, type Sidecar } from "./helpers.ts";
+import {
+  publishAsyncJob,
+  startApp,
+  startSidecar,
+  writeVeltrixConfig,
+  type App,
+  type Sidecar,
+} from "./helpers.ts";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterAll(async () => {
@@ -296,20 +302,7 @@ describe("async mode over real JetStream", () => {
       outcomeKey(ref, "ran-before"),
       JSON.stringify({ id: "ran-before", state: "done", attempt: 1 }),
     );
-    const js = jetstream(nc);
-    for (const id of ["ran-before", "never-ran"])
-      await js.publish(`${queueSubjectPrefix(ref)}.async`, "body", {
-        headers: jobHeaders({
-          id,
-          revision: "r1",
-          configKey: "k",
-          method: "POST",
-          path: "/job",
-          // The holder forwards the id to the app in the request's headers.
-          headers: { "x-veltrix-request-id": id },
-          receivedAt: Date.now(),
-        }),
-      });
+    for (const id of ["ran-before", "never-ran"]) await publishAsyncJob(nc, ref, id, "/job");
     const jsm = await jetstreamManager(nc);
     await eventually("both handled", async () => {
       const info = await jsm.consumers.info(streamName(ref), consumerName);

@@ -1,17 +1,15 @@
 // One maxConcurrency per pod, whichever path a request takes: with
 // queue.onBrokerUnavailable: direct, requests served directly while NATS was away and
 // queued requests pulled once it is back share the app's slots.
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, describe, expect, it } from "vitest";
-import { queueSubjectPrefix } from "../../api/contract.ts";
 import { workQueueConsumer, workQueueStream } from "../../api/jetstream.ts";
 import { queueSettings } from "../../api/queue-settings.ts";
 import { applyDefaults } from "../../api/resolve.ts";
 import { startNats } from "../../devenv/nats.ts";
-import { jobHeaders } from "../../sidecar/queue/envelope.ts";
 import { eventually, tempDir } from "../harness/env.ts";
-import { startApp, startSidecar, writeVeltrixConfig } from "./helpers.ts";
+import { publishAsyncJob, startApp, startSidecar, writeVeltrixConfig } from "./helpers.ts";
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
@@ -31,18 +29,7 @@ describe("the app's concurrency bound across the direct fallback and the queue",
     const jsm = await jetstreamManager(nc);
     await jsm.streams.add(workQueueStream(ref, settings));
     await jsm.consumers.add(workQueueStream(ref, settings).name, workQueueConsumer(settings));
-    for (const id of ["queued-1", "queued-2"])
-      await jetstream(nc).publish(`${queueSubjectPrefix(ref)}.async`, "body", {
-        headers: jobHeaders({
-          id,
-          revision: "r1",
-          configKey: "k",
-          method: "POST",
-          path: "/queued?hold=1",
-          headers: { "x-veltrix-request-id": id },
-          receivedAt: Date.now(),
-        }),
-      });
+    for (const id of ["queued-1", "queued-2"]) await publishAsyncJob(nc, ref, id, "/queued?hold=1");
     await nc.close();
     await nats.stop(); // away when the sidecar starts
 
