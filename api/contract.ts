@@ -35,6 +35,8 @@ export const conditionTypes = {
   configPublished: "ConfigPublished",
   /** queue.maxBodyBytes with its headers fits NATS's max_payload (informational: Ready ignores it). */
   bodyFitsBroker: "BodyFitsBroker",
+  /** The sidecars' minted NATS user is in its Secret (only where the operator mints users). */
+  natsCredentials: "NatsCredentials",
 } as const;
 export type ConditionType = (typeof conditionTypes)[keyof typeof conditionTypes];
 

@@ -142,7 +142,7 @@ export interface VeltrixConfigStatus {
   observedGeneration?: number;
   /** Stable hash of what sidecars apply (config, overrides, queue and store settings). */
   revision?: string;
-  /** Ready, StreamReady, ConfigPublished and BodyFitsBroker, each with a reason and a message. */
+  /** Ready, StreamReady, ConfigPublished, BodyFitsBroker and (where the operator mints the sidecars' NATS users) NatsCredentials, each with a reason and a message. */
   conditions?: VeltrixConfigStatusConditionsItem[];
   /** Name of the JetStream stream holding this config's queue. */
   stream?: string;

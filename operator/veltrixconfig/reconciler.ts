@@ -124,10 +124,25 @@ export class VeltrixConfigReconciler {
 
     // 1b. The sidecars' own NATS user, renewed before it expires: needs no NATS either.
     let renewInMs = Infinity;
+    let credentials: "ok" | { failed: string } | undefined;
+    let credentialsError: Error | undefined;
     if (this.deps.credentials) {
-      const c = await this.deps.credentials.ensure(ref, vxc.metadata?.uid ?? "", now);
-      renewInMs = Math.max(1_000, c.renewAt.getTime() - now.getTime());
-      if (c.action !== "kept") {
+      const c = await this.deps.credentials
+        .ensure(ref, vxc.metadata?.uid ?? "", now)
+        .catch((err: unknown) => {
+          credentialsError = err instanceof Error ? err : new Error(String(err));
+          return undefined;
+        });
+      credentials = c ? "ok" : { failed: credentialsError?.message ?? "unknown error" };
+      if (c) renewInMs = Math.max(1_000, c.renewAt.getTime() - now.getTime());
+      else
+        await this.deps.events.record(
+          target,
+          "Warning",
+          "CredentialsFailed",
+          `could not issue the sidecars' NATS user: ${credentialsError?.message ?? "unknown error"}`,
+        );
+      if (c && c.action !== "kept") {
         ctx.log.info("NATS credentials minted", { action: c.action, reason: c.reason, user: c.user });
         const renewed = c.action === "renewed";
         await this.deps.events.record(
@@ -187,6 +202,7 @@ export class VeltrixConfigReconciler {
       failure,
       pods: { injected: pods.length, inSync: inSync.length },
       body: { maxBodyBytes: spec.queue.maxBodyBytes, maxPayload },
+      ...(credentials !== undefined && { credentials }),
     });
     if (!statusEqual(old, status)) await this.writeStatus(key, ref, status);
 
@@ -199,6 +215,12 @@ export class VeltrixConfigReconciler {
         err: natsError,
       });
       throw natsError instanceof Error ? natsError : new Error(failure.message);
+    }
+    if (credentialsError !== undefined) {
+      ctx.log.warn("minting the sidecars' NATS user failed; Ready=False, retrying with backoff", {
+        err: credentialsError,
+      });
+      throw credentialsError;
     }
     ctx.log.debug("in sync", { revision: doc.revision, changed: state?.changed });
     return { requeueAfterMs: Math.min(this.deps.statusRefreshMs ?? 30_000, renewInMs) };

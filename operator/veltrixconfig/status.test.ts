@@ -31,6 +31,22 @@ const condition = (s: ReturnType<typeof desiredStatus>, type: string) =>
   s.conditions?.find((c) => c.type === type);
 
 describe("desiredStatus", () => {
+  it("says whether the minted NATS user is in its Secret, and is not Ready while it cannot be issued", () => {
+    expect(condition(desiredStatus(observed()), "NatsCredentials")).toBeUndefined();
+    const ok = desiredStatus(observed({ credentials: "ok" }));
+    expect(condition(ok, "NatsCredentials")).toMatchObject({ status: "True", reason: "Issued" });
+    expect(condition(ok, "NatsCredentials")?.message).toContain("checkout-veltrix-nats");
+    expect(condition(ok, "Ready")).toMatchObject({ status: "True" });
+    const failed = desiredStatus(observed({ credentials: { failed: "secrets is forbidden" } }));
+    expect(condition(failed, "NatsCredentials")).toMatchObject({
+      status: "False",
+      reason: "MintFailed",
+      message: "secrets is forbidden",
+    });
+    expect(condition(failed, "Ready")).toMatchObject({ status: "False", reason: "CredentialsFailed" });
+    expect(condition(failed, "Ready")?.message).toContain("secrets is forbidden");
+  });
+
   it("reports Ready with the stream, the pods in sync and the queue when NATS answered", () => {
     const s = desiredStatus(observed());
     expect(condition(s, "Ready")).toMatchObject({

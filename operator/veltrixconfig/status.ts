@@ -6,6 +6,7 @@ import {
   type ConfigRef,
   configMapName,
   conditionTypes,
+  natsCredentialsSecretName,
   consumerName,
   streamName,
 } from "../../api/contract.ts";
@@ -45,6 +46,8 @@ export interface Observed {
   pods: { injected: number; inSync: number };
   /** The config's largest body, and the NATS server's max_payload when NATS answered. */
   body: { maxBodyBytes: number; maxPayload: number | undefined };
+  /** Where the operator mints the sidecars' NATS user: "ok", or why minting failed. */
+  credentials?: "ok" | { failed: string };
 }
 
 export function desiredStatus(o: Observed): VeltrixConfigStatus {
@@ -75,16 +78,24 @@ export function desiredStatus(o: Observed): VeltrixConfigStatus {
         reason: "Published",
         message: `revision ${revision} published to NATS KV and ConfigMap ${configMapName(ref.name)}`,
       };
+  const credentialsFailed = typeof o.credentials === "object" ? o.credentials.failed : undefined;
   const ready: ConditionInput = failure
     ? { type: conditionTypes.ready, status: "False", reason: failure.reason, message: failure.message }
-    : {
-        type: conditionTypes.ready,
-        status: "True",
-        reason: "Reconciled",
-        message: "stream, consumer and config are in place",
-      };
+    : credentialsFailed !== undefined
+      ? {
+          type: conditionTypes.ready,
+          status: "False",
+          reason: "CredentialsFailed",
+          message: `the sidecars' NATS user could not be issued (pods wait for its Secret): ${credentialsFailed}`,
+        }
+      : {
+          type: conditionTypes.ready,
+          status: "True",
+          reason: "Reconciled",
+          message: "stream, consumer and config are in place",
+        };
   let conditions = o.old.conditions ?? [];
-  for (const c of [stream, published, ready, bodyCondition(o)])
+  for (const c of [stream, published, ready, bodyCondition(o), ...credentialsCondition(o)])
     conditions = setCondition(conditions, c, o.generation, o.now);
   const { injected, inSync } = o.pods;
   return {
@@ -100,6 +111,16 @@ export function desiredStatus(o: Observed): VeltrixConfigStatus {
       ? { depth: o.stream.stream.state.messages, consumerPending: o.stream.consumer.num_ack_pending }
       : (o.old.queue ?? { depth: 0, consumerPending: 0 }),
   };
+}
+
+/** Whether the minted NATS user is in its Secret; none where the operator does not mint. */
+function credentialsCondition(o: Observed): ConditionInput[] {
+  const type = conditionTypes.natsCredentials;
+  const secret = natsCredentialsSecretName(o.ref.name);
+  if (o.credentials === undefined) return [];
+  return o.credentials === "ok"
+    ? [{ type, status: "True", reason: "Issued", message: `the sidecars' NATS user is in Secret ${secret}` }]
+    : [{ type, status: "False", reason: "MintFailed", message: o.credentials.failed }];
 }
 
 /** Whether queue.maxBodyBytes fits in one NATS message; informational (Ready ignores it). */
