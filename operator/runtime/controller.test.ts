@@ -104,6 +104,16 @@ describe("Controller", () => {
     await c.stop();
   });
 
+  it("exposes its error count at 0 from the start (a dashboard shows no errors, not no data)", async () => {
+    const { c, metrics } = setup(() => Promise.resolve(undefined));
+    expect(await metrics.registry.metrics()).not.toMatch(/^veltrix_operator_reconcile_errors_total\{/m);
+    c.start();
+    expect(await metrics.registry.metrics()).toMatch(
+      /^veltrix_operator_reconcile_errors_total\{controller="[^"]+"\} 0$/m,
+    );
+    await c.stop();
+  });
+
   it("retries errors with backoff, logs with a reconcile id, and does not retry TerminalError", async () => {
     const clock = manualClock();
     const calls: Record<string, number> = {};

@@ -71,6 +71,8 @@ export class Controller {
     this.queue = new WorkQueue(this.opts.backoff, this.opts.clock ?? systemClock);
     const n = this.opts.workers ?? 2;
     this.workers = Array.from({ length: n }, () => this.work(this.queue, this.abort.signal));
+    // The error series exists at 0 from the start, so a dashboard shows "no errors", not "no data".
+    this.opts.metrics?.errors.inc({ controller: this.name }, 0);
     this.opts.log.info("controller started", { controller: this.name, workers: n });
   }
 
