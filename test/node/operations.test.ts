@@ -4,12 +4,12 @@
 import { execFile } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
-import type { V1Pod } from "@kubernetes/client-node";
+import { type V1ContainerStatus, type V1Pod, Watch } from "@kubernetes/client-node";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
+import { natsCredentialsSecretName } from "../../api/contract.ts";
 import { repoRoot } from "../../devenv/tools.ts";
 import { nodeFailedMarker } from "./setup.ts";
-import { startSteadyLoad, summarize, undocumented } from "./steady-load.ts";
+import { type Outcome, startSteadyLoad, summarize, undocumented } from "./steady-load.ts";
 import {
   demoDeployment,
   demoService,
@@ -26,6 +26,14 @@ const until = <T>(what: string, check: () => Promise<T | undefined>, timeoutMs =
   untilDefined(what, check, timeoutMs);
 
 const ns = "ops";
+
+/** Waits until the load got `n` more successful answers: it ran through the current state. */
+function answeredMore(outcomes: readonly Outcome[], n: number): Promise<true> {
+  const from = outcomes.length;
+  return until(`${n} more answers under load`, () =>
+    Promise.resolve(outcomes.slice(from).filter((o) => o.status === 200).length >= n ? true : undefined),
+  );
+}
 
 describe("an injected app on a real node while the cluster changes", () => {
   let env: VeltrixOnNode;
@@ -91,7 +99,7 @@ describe("an injected app on a real node while the cluster changes", () => {
     const mark = (what: string): void => {
       marks.push(`${((Date.now() - t0) / 1000).toFixed(1)}s ${what}`);
     };
-    await sleep(2_000);
+    await answeredMore(load.outcomes, 50);
     mark("scale to 3");
     await env.kubectl(["-n", ns, "scale", "deploy/ops", "--replicas=3"]);
     await until(
@@ -99,7 +107,7 @@ describe("an injected app on a real node while the cluster changes", () => {
       async () => ((await pods()).filter(podReady).length === 3 ? true : undefined),
       120_000,
     );
-    await sleep(3_000);
+    await answeredMore(load.outcomes, 50);
     mark("scale to 1");
     await env.kubectl(["-n", ns, "scale", "deploy/ops", "--replicas=1"]);
     await until("1 pod left", async () => ((await pods()).length === 1 ? true : undefined), 120_000);
@@ -107,7 +115,7 @@ describe("an injected app on a real node while the cluster changes", () => {
     await env.kubectl(["-n", ns, "rollout", "restart", "deploy/ops"]);
     await env.kubectl(["-n", ns, "rollout", "status", "deploy/ops", "--timeout=120s"]);
     await until("the old pod gone", async () => ((await pods()).length === 1 ? true : undefined), 120_000);
-    await sleep(2_000);
+    await answeredMore(load.outcomes, 50);
     const outcomes = await load.stop();
     clearInterval(copier);
     mark("done");
@@ -153,9 +161,8 @@ describe("an injected app on a real node while the cluster changes", () => {
     });
     const id = (nats.status?.containerStatuses?.[0]?.containerID ?? "").replace(/^containerd:\/\//, "");
     const load = startSteadyLoad(port, { concurrency: 2, pauseMs: 50, maxMs: 180_000 });
-    await sleep(1_000);
+    await answeredMore(load.outcomes, 5);
     await env.cluster.containerd.ctr(["tasks", "kill", "--signal", "SIGKILL", id]);
-    await sleep(3_000);
     await until("NATS Ready again", async () => {
       const now = await env.core.readNamespacedPod({
         name: `${releaseName}-nats-0`,
@@ -176,6 +183,81 @@ describe("an injected app on a real node while the cluster changes", () => {
     const outcomes = await load.stop();
     console.log(`node suite: NATS killed under load: ${JSON.stringify(summarize(outcomes))}`);
     expect(undocumented(outcomes)).toEqual([]);
+  });
+
+  it("answers as documented while the NATS pod is deleted (its emptyDir store lost), and recovers once it is back", async () => {
+    const natsPod = async (): Promise<V1Pod> =>
+      env.core.readNamespacedPod({ name: `${releaseName}-nats-0`, namespace: releaseNamespace });
+    const uid = (await natsPod()).metadata?.uid;
+    const load = startSteadyLoad(port, { concurrency: 2, pauseMs: 50, maxMs: 300_000 });
+    await answeredMore(load.outcomes, 5);
+    await env.core.deleteNamespacedPod({ name: `${releaseName}-nats-0`, namespace: releaseNamespace });
+    await until(
+      "a new NATS pod Ready",
+      async () => {
+        const now = await natsPod();
+        return now.metadata?.uid !== uid && podReady(now) ? true : undefined;
+      },
+      180_000,
+    );
+    const sent = load.outcomes.length;
+    // The operator makes the stream, consumer and buckets again (the new pod's store is
+    // empty) and the sidecar attaches to them: ten answers in a row after the new pod.
+    await until(
+      "answers again",
+      () => {
+        const recent = load.outcomes.slice(sent).slice(-10);
+        return Promise.resolve(
+          recent.length === 10 && recent.every((o) => o.status === 200) ? true : undefined,
+        );
+      },
+      240_000,
+    );
+    const outcomes = await load.stop();
+    console.log(`node suite: NATS pod deleted under load: ${JSON.stringify(summarize(outcomes))}`);
+    expect(undocumented(outcomes)).toEqual([]);
+  });
+
+  it("deleting a pod runs the app's preStop sleep before it stops, and the sidecar stops after the app", async () => {
+    const [pod] = (await pods()).filter(podReady);
+    const name = pod?.metadata?.name ?? "";
+    const app = pod?.spec?.containers.find((c) => c.name === "app");
+    expect(app?.lifecycle?.preStop?.sleep?.seconds).toBe(5);
+    // Every status the kubelet writes while the pod terminates.
+    const seen: V1Pod[] = [];
+    const watching = await new Watch(env.kc).watch(
+      `/api/v1/namespaces/${ns}/pods`,
+      { fieldSelector: `metadata.name=${name}` },
+      (_phase, obj: V1Pod) => seen.push(obj),
+      () => undefined,
+    );
+    const deleted = Date.now();
+    await env.core.deleteNamespacedPod({ name, namespace: ns });
+    await until(
+      "the pod gone",
+      async () => ((await pods()).some((p) => p.metadata?.name === name) ? undefined : true),
+      120_000,
+    );
+    watching.abort();
+    const status = (p: V1Pod, container: string): V1ContainerStatus | undefined =>
+      [...(p.status?.containerStatuses ?? []), ...(p.status?.initContainerStatuses ?? [])].find(
+        (c) => c.name === container,
+      );
+    // The first status with the app stopped: the sidecar still ran then, or stopped after it.
+    // (The watch hands raw JSON: times are RFC 3339 strings with whole seconds.)
+    const at = (t: Date | string | undefined): number => new Date(t ?? 0).getTime();
+    const appStopped = seen.find((p) => status(p, "app")?.state?.terminated);
+    expect(appStopped, "a status with the app terminated").toBeDefined();
+    const appFinished = at(status(appStopped as V1Pod, "app")?.state?.terminated?.finishedAt);
+    const sidecarThen = status(appStopped as V1Pod, "veltrix-sidecar")?.state;
+    if (!sidecarThen?.running) {
+      expect(at(sidecarThen?.terminated?.finishedAt)).toBeGreaterThanOrEqual(appFinished);
+    }
+    // The app ran at least its preStop sleep after the deletion (5 s, less at most one
+    // second of truncation).
+    expect(appFinished - Math.floor(deleted / 1000) * 1000).toBeGreaterThanOrEqual(4_000);
+    await until("a Ready pod again", async () => ((await pods()).some(podReady) ? true : undefined), 120_000);
+    await until("an answer through the Service", oneAnswer, 60_000);
   });
 
   it("helm upgrade with changed values rolls the operator; the app keeps answering", async () => {
@@ -246,5 +328,11 @@ describe("an injected app on a real node while the cluster changes", () => {
     expect(await env.kubectl(["get", "crd", "veltrixconfigs.veltrix.io", "-o", "name"])).toContain(
       "veltrixconfigs",
     );
+    // What the VeltrixConfigs own stays with them (docs/install.md): the minted NATS user's Secret.
+    const minted = await env.core.readNamespacedSecret({
+      name: natsCredentialsSecretName("ops"),
+      namespace: ns,
+    });
+    expect(minted.metadata?.ownerReferences?.map((o) => o.kind)).toEqual(["VeltrixConfig"]);
   });
 });
