@@ -200,6 +200,7 @@ describe("veltrix status and request (real API server, NATS, operator, sidecar)"
     expect(r.r.code).toBe(exitCodes.notOk);
     expect(r.c.ready).toBe(false);
     expect(r.c.notTrue.map((n) => `${n.type}=${n.status} ${n.reason}`).sort()).toEqual([
+      "BodyFitsBroker=Unknown NatsUnavailable",
       "ConfigPublished=False NatsUnavailable",
       "Ready=False NatsUnavailable",
       "StreamReady=False NatsUnavailable",
