@@ -15,6 +15,7 @@ export type Tool =
   | "helm"
   | "vegeta"
   | "go-httpbin"
+  | "prometheus"
   | "kubelet"
   | "kube-scheduler"
   | "kube-proxy"

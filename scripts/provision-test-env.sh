@@ -9,6 +9,7 @@
 #   nats-server                                      (Go module; Debian's as a fallback)
 #   helm                                             (Go module)
 #   vegeta                                           (Go module; the benchmarks' open-loop load)
+#   prometheus                                       (Go module; the dashboard test's Prometheus)
 #   go-httpbin                                       (Go module; the HTTP fidelity suite's app)
 # Versions: devenv/tools/versions.env. A binary already in the cache is reused.
 # KUBEBUILDER_ASSETS, when it holds kube-apiserver and etcd, is used for those two.
@@ -85,12 +86,12 @@ provision_k8s() {
   provision_k8s
 }
 
-# go_install NAME VERSION PACKAGE [EXTRA_LDFLAGS]
+# go_install NAME VERSION PACKAGE [EXTRA_LDFLAGS [BUILD_TAGS]]
 go_install() {
-  local name="$1" version="$2" pkg="$3" ld="-s -w ${4:-}" tmp
+  local name="$1" version="$2" pkg="$3" ld="-s -w ${4:-}" tags="${5:-}" tmp
   tmp="$(mktemp -d "$bin/.build.XXXXXX")"
   log "building $name $version from Go modules"
-  if GOBIN="$tmp" GOFLAGS=-buildvcs=false go install -trimpath -ldflags "$ld" "$pkg@$version"; then
+  if GOBIN="$tmp" GOFLAGS=-buildvcs=false go install -trimpath -tags "$tags" -ldflags "$ld" "$pkg@$version"; then
     install_built "$name" "$version" "$tmp"
     rm -rf "$tmp"
     return 0
@@ -144,6 +145,19 @@ provision_vegeta() {
   need_go "vegeta $VEGETA_VERSION"
   go_install vegeta "$VEGETA_VERSION" "github.com/tsenart/vegeta/v12" ||
     fail "could not build vegeta $VEGETA_VERSION from Go modules"
+}
+
+provision_prometheus() {
+  if have prometheus "$PROMETHEUS_VERSION"; then
+    log "prometheus $PROMETHEUS_VERSION: cached"
+    ln -sfn "prometheus-$PROMETHEUS_VERSION" "$bin/prometheus"
+    return
+  fi
+  need_go "prometheus $PROMETHEUS_VERSION"
+  # remove_all_sd: no service discovery plugins (the test scrapes static targets), which
+  # halves the build. A cold build takes several minutes.
+  go_install prometheus "$PROMETHEUS_VERSION" "github.com/prometheus/prometheus/cmd/prometheus" "" remove_all_sd ||
+    fail "could not build prometheus $PROMETHEUS_VERSION from Go modules"
 }
 
 provision_go_httpbin() {
@@ -230,6 +244,7 @@ provision_nats
 provision_helm
 provision_vegeta
 provision_go_httpbin
+provision_prometheus
 provision_coredns
 provision_pause
 provision_node_packages
