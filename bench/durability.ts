@@ -1,4 +1,4 @@
-// What durability costs (docs/adr/0009-durability.md): the two settings that decide what
+// What durability costs (docs/adr/0008-durability.md): the two settings that decide what
 // an acknowledged request survives, each measured against its stronger form in the same
 // run, runs interleaved (A B A B ...) so load drifts hit both alike; medians and spread.
 //   - JetStream's sync_interval: nats-server's default (fsync every 2 min) against
