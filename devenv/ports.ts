@@ -17,12 +17,22 @@ function listenOn(port: number): Promise<Server | undefined> {
   });
 }
 
-/** A listener on a random free port of `range`. */
+/**
+ * Ports this process handed out: a port is free until its process binds it, which may be
+ * much later (fifty sidecars starting one after another), so it is never handed out twice.
+ */
+const handedOut = new Set<number>();
+
+/** A listener on a random free port of `range` that this process has not handed out before. */
 async function listenFree(): Promise<Server> {
   for (let tries = 0; tries < 200; tries++) {
     const port = range.first + Math.floor(Math.random() * (range.last - range.first + 1));
+    if (handedOut.has(port)) continue;
     const srv = await listenOn(port);
-    if (srv) return srv;
+    if (srv) {
+      handedOut.add(port);
+      return srv;
+    }
   }
   throw new Error(`no free port in ${range.first}-${range.last} after 200 tries`);
 }
