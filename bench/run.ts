@@ -1,7 +1,8 @@
 // `npm run bench`: the story's experiment (bench/story.ts, which also writes its section
 // of docs/benchmarks.md and the charts in docs/bench/), then the other benchmarks
 // (proxy overhead and saturation against HAProxy, memory per held request, the sidecar's
-// footprint per pod, the record store, what durability costs, admission with and without the webhook, the
+// footprint per pod, the record store, what durability costs, config propagation to 50
+// sidecars, admission with and without the webhook, the
 // operator at scale), each writing
 // bench/results/<name>.json.
 // `npm run bench -- --quick`: every scenario of the story at small scale (CI runs it as
@@ -21,6 +22,7 @@ if (!quick && !pass.some((a) => a.startsWith("--only=")))
     ["sidecar-footprint.ts", []],
     ["sidecar-store.ts", []],
     ["durability.ts", []],
+    ["config-propagation.ts", []],
     ["webhook-latency.ts", []],
     ["operator-scale.ts", []],
   );

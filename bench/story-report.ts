@@ -607,7 +607,7 @@ function bars(d: Story["data"]): string[] {
     }
   }
   out.push(
-    "- Not measured by this harness yet: config propagation to 50 sidecars, admission with and without the webhook (bench/webhook-latency.ts, run by `npm run bench`, measures the latter; see the Webhook section), saturation against HAProxy at wrk -c64 (bench/sidecar-proxy.ts, the Sidecar section).",
+    '- Not measured by this harness yet: config propagation to 50 sidecars (bench/config-propagation.ts measures it; see "Config propagation" below), admission with and without the webhook (bench/webhook-latency.ts, run by `npm run bench`, measures the latter; see the Webhook section), saturation against HAProxy at wrk -c64 (bench/sidecar-proxy.ts, the Sidecar section).',
   );
   out.push("");
   return out;
