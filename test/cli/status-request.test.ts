@@ -95,11 +95,12 @@ describe("veltrix status and request (real API server, NATS, operator, sidecar)"
     };
     doneId = await accepted("/orders");
     deadId = await accepted("/orders?crash=1");
-    // Both outcomes are in the bucket (seen through the command itself, checked below).
+    // Both outcomes are final in the bucket (seen through the command itself, checked below):
+    // "queued" is there from the 202 on, before the request ran.
     for (const id of [doneId, deadId])
       await eventually(`outcome of ${id}`, async () => {
         const r = await veltrix("request", id, "-n", ns, "--config", "orders", "--nats-url", natsUrl());
-        return r.code === exitCodes.ok ? r : undefined;
+        return r.code === exitCodes.ok && /state: (done|expired)/.test(r.out) ? r : undefined;
       });
 
     // The idle config: three requests queued by hand, one of them delivered and not acknowledged.
@@ -259,7 +260,11 @@ describe("veltrix status and request (real API server, NATS, operator, sidecar)"
   });
 
   it("request: the record and outcome from a sidecar's admin API", async () => {
-    const r = await veltrix("request", doneId, "--admin", sidecar.admin);
+    // The record is committed by the sidecar's writer thread just after the outcome is put.
+    const r = await eventually("the record done", async () => {
+      const got = await veltrix("request", doneId, "--admin", sidecar.admin);
+      return /\n {2}state: done\n/.test(got.out) ? got : undefined;
+    });
     expect(r.code).toBe(exitCodes.ok);
     expect(r.out).toContain(`request ${doneId} (from the sidecar's admin API)`);
     expect(r.out).toMatch(/\n {2}state: done\n/);
@@ -267,7 +272,10 @@ describe("veltrix status and request (real API server, NATS, operator, sidecar)"
     expect(r.out).toContain('config: {"greeting":"hello"}');
     expect(r.out).toMatch(/outcome:\n[\s\S]*status: 200/);
 
-    const json = await veltrix("request", deadId, "--admin", sidecar.admin, "-o", "json");
+    const json = await eventually("the dead letter's record", async () => {
+      const got = await veltrix("request", deadId, "--admin", sidecar.admin, "-o", "json");
+      return got.out.includes('"expired"') ? got : undefined;
+    });
     expect(json.code).toBe(exitCodes.ok);
     const found = JSON.parse(json.out) as { source: string; record: { state: string; error: string } };
     expect(found.source).toBe("admin");
