@@ -88,6 +88,12 @@ describe("veltrix status and request (real API server, NATS, operator, sidecar)"
       natsUrl: natsUrl(),
       ensureStream: false,
     });
+    // It boots from its file, then applies the operator's revision from NATS KV: requests
+    // sent before that would run under the file's config.
+    await eventually("the sidecar on the operator's revision", async () => {
+      const r = (await (await fetch(`${sidecar.admin}/readyz`)).json()) as { revision?: string };
+      return r.revision === revisions["orders"] ? true : undefined;
+    });
     const accepted = async (path: string): Promise<string> => {
       const res = await fetch(`${sidecar.url}${path}`, { method: "POST", body: "order 1" });
       expect(res.status).toBe(202);
