@@ -47,7 +47,19 @@ describe("a draining sidecar and its clients' keep-alive connections", () => {
     await eventually("answers before the drain", () =>
       Promise.resolve(outcomes.filter((o) => o === "200").length >= 40 ? true : undefined),
     );
-    await sc.process.stop();
+    // A request held at the app keeps the drain going until the test releases it, so the
+    // clients' connections are seen through the drain however slow the machine is.
+    const held = fetch(`${sc.url}/held?hold=1`);
+    await eventually("a request held at the app", async () =>
+      (await app.stats()).held === 1 ? true : undefined,
+    );
+    const stopped = sc.process.stop();
+    await eventually("requests on open connections answered 503 while draining", () =>
+      Promise.resolve(outcomes.includes("503 VX_ERR_DRAINING") ? true : undefined),
+    );
+    expect(await app.release()).toBe(1);
+    expect((await held).status).toBe(200);
+    await stopped;
     exited = true;
     await Promise.all(loops);
 
