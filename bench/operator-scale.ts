@@ -198,7 +198,13 @@ export async function runOperatorScale(o: ScaleOptions): Promise<ScaleResult> {
     const tReady = readyAt;
     sampling = false;
     await sampler;
-    const end = await scrape();
+    // A config turns Ready inside its reconcile; the reconcile is counted when it returns,
+    // a moment later: the final numbers wait for every config's count.
+    let end = await scrape();
+    for (let i = 0; i < 100 && metric(end, "veltrix_operator_reconciles_total") < o.count; i++) {
+      await sleep(100);
+      end = await scrape();
+    }
     const verbsEnd = byVerb(end);
     let rssSettled: number | undefined;
     if (o.settleMs !== undefined) {
