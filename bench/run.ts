@@ -1,6 +1,7 @@
 // `npm run bench`: the story's experiment (bench/story.ts, which also writes its section
 // of docs/benchmarks.md and the charts in docs/bench/), then the other benchmarks
-// (proxy overhead and saturation against HAProxy, memory per held request, the sidecar's
+// (proxy overhead and saturation against HAProxy, memory per held request, the CPU of the
+// client-timeout check with many requests open, the sidecar's
 // footprint per pod, the record store, what durability costs, config propagation to 50
 // sidecars, admission with and without the webhook, the
 // operator at scale), each writing
@@ -19,6 +20,7 @@ if (!quick && !pass.some((a) => a.startsWith("--only=")))
   scripts.push(
     ["sidecar-proxy.ts", []],
     ["sidecar-memory.ts", []],
+    ["connection-sweep.ts", []],
     ["sidecar-footprint.ts", []],
     ["sidecar-store.ts", []],
     ["durability.ts", []],

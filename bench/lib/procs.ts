@@ -1,7 +1,7 @@
 // Processes and load for the benchmarks: spawn servers and wait for their port, run
 // wrk (or report that it is missing), read a process's RSS.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -181,6 +181,23 @@ export function cpuMs(pid: number): number {
 }
 // USER_HZ: 100 on every Linux this runs on (getconf CLK_TCK).
 const clockTicksPerSecond = 100;
+
+/**
+ * CPU time a process's threads have used so far, in ms with nanosecond resolution: the
+ * sum of every thread's /proc/<pid>/task/<tid>/schedstat (cpuMs counts 10 ms ticks, too coarse for an idle
+ * process). Threads that already exited are not counted: read it across steady windows.
+ */
+export function cpuPreciseMs(pid: number): number {
+  let ns = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
+    } catch {
+      // the thread exited between the listing and the read
+    }
+  }
+  return ns / 1e6;
+}
 
 /** Resident set size of a process in KiB (Linux /proc). */
 export function rssKiB(pid: number): number {

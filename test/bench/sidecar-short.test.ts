@@ -61,4 +61,20 @@ describe("sidecar benchmarks (short mode)", () => {
     expect(rows).toHaveLength(6);
     for (const row of rows) expect(Number.isFinite(row["KiB/held (all)"]), row.case).toBe(true);
   }, 300_000);
+
+  it("connection-sweep bench reads the CPU of every case with its requests open", async () => {
+    const { code, out } = await runBench("connection-sweep.ts", ["--short"]);
+    expect(code, out).toBe(0);
+    const data = results("connection-sweep").data as {
+      held: number;
+      rows: { case: string; "requests open": number; "still held": number; "CPU ms/s (median)": number }[];
+    };
+    expect(data.rows.map((r) => r["requests open"])).toEqual([data.held, data.held, 0, data.held]);
+    // Every request was still held, unanswered, when the CPU was read (a server that
+    // answered or closed them would have been measured emptying, not holding).
+    for (const row of data.rows) {
+      expect(row["still held"], row.case).toBe(row["requests open"]);
+      expect(row["CPU ms/s (median)"], row.case).toBeGreaterThanOrEqual(0);
+    }
+  }, 120_000);
 });
