@@ -9,6 +9,7 @@ import {
   type V1ConfigMap,
   type V1Pod,
 } from "@kubernetes/client-node";
+import { Gauge } from "prom-client";
 import { group, labels, managedByValue, plural, version } from "../../api/contract.ts";
 import type { VeltrixConfig } from "../../api/types.generated.ts";
 import type { Logger } from "../../lib/log.ts";
@@ -180,6 +181,18 @@ export function addVeltrixConfigController(
     },
   });
   manager.addRunnable({ start: () => nats.start(), stop: () => nats.close() });
+  // Every replica's own connection, read at each scrape. /readyz does not depend on NATS (the
+  // webhook must not refuse pods during a NATS outage: docs/operator.md, "Readiness while NATS
+  // is unreachable"), so an outage shows here, in each config's Ready condition and in the
+  // webhook's warning on the pods it injects meanwhile.
+  new Gauge({
+    name: "veltrix_operator_nats_connected",
+    help: "1 while this replica's NATS connection is usable, 0 while NATS is unreachable or refuses it.",
+    registers: [o.metrics.registry],
+    collect() {
+      this.set(nats.isConnected ? 1 : 0);
+    },
+  });
 
   const reconciler = new VeltrixConfigReconciler({
     custom,

@@ -22,6 +22,11 @@ export interface InjectionConfig {
     sizeLimit?: string;
     volume?: { kind: "emptyDir" | "ephemeral"; storageClassName?: string };
   };
+  /**
+   * The config's Ready condition when it is False (the operator could not set up its queue,
+   * e.g. NATS unreachable): the pod is still injected, with a warning naming the reason.
+   */
+  notReady?: { reason: string; message: string };
 }
 
 export interface InjectionOptions {
@@ -133,6 +138,14 @@ export function injectionConfigFrom(object: unknown, defaults: ClusterDefaults):
     config.store.volume = {
       kind: volume["kind"],
       ...(typeof volume["storageClassName"] === "string" && { storageClassName: volume["storageClassName"] }),
+    };
+  }
+  const conditions = Array.isArray(status["conditions"]) ? status["conditions"].map(record) : [];
+  const ready = conditions.find((c) => c["type"] === "Ready");
+  if (ready?.["status"] === "False") {
+    config.notReady = {
+      reason: typeof ready["reason"] === "string" ? ready["reason"] : "",
+      message: typeof ready["message"] === "string" ? ready["message"] : "",
     };
   }
   return config;

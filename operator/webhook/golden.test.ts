@@ -21,7 +21,13 @@ const update = process.env["UPDATE_GOLDEN"] === "1";
 
 interface TestCase {
   namespace?: { labels?: Record<string, string>; annotations?: Record<string, string> };
-  config?: "missing" | { store?: InjectionConfig["store"]; sidecar?: Partial<InjectionConfig["sidecar"]> };
+  config?:
+    | "missing"
+    | {
+        store?: InjectionConfig["store"];
+        sidecar?: Partial<InjectionConfig["sidecar"]>;
+        notReady?: InjectionConfig["notReady"];
+      };
   options?: Partial<InjectionOptions>;
 }
 
@@ -46,6 +52,7 @@ function outcome(file: string): string {
           ...goldenConfig,
           sidecar: { ...goldenConfig.sidecar, ...c?.sidecar },
           store: { ...goldenConfig.store, ...c?.store },
+          ...(c?.notReady && { notReady: c.notReady }),
         };
   const options = { ...goldenOptions, ...testCase.options };
   const plan = planInjection(pod, namespace, config, options);

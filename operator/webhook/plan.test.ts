@@ -99,6 +99,25 @@ describe("config input", () => {
     });
   });
 
+  it("reads a False Ready condition, and only a False one", () => {
+    const withReady = (status: string) =>
+      injectionConfigFrom(
+        {
+          metadata: { name: "web" },
+          status: {
+            conditions: [
+              { type: "StreamReady", status: "False", reason: "NatsUnavailable", message: "x" },
+              { type: "Ready", status, reason: "NatsUnavailable", message: "nats://nats:4222: timeout" },
+            ],
+          },
+        },
+        { image: "ghcr.io/veltrix/sidecar:dev" },
+      ).notReady;
+    expect(withReady("False")).toEqual({ reason: "NatsUnavailable", message: "nats://nats:4222: timeout" });
+    expect(withReady("True")).toBeUndefined();
+    expect(withReady("Unknown")).toBeUndefined();
+  });
+
   it("turns on native sidecars and preStop sleep by server version", () => {
     expect(injectionFeaturesFor("v1.35.4")).toEqual({ nativeSidecars: true, preStopSleep: true });
     expect(injectionFeaturesFor("v1.29.0")).toEqual({ nativeSidecars: true, preStopSleep: false });

@@ -15,7 +15,7 @@ import { diffJson, type JsonValue, type PatchOperation } from "./json-patch.ts";
 import { buildInjection, completeSettings, findConflicts, resolveAppTarget } from "./pod-edits.ts";
 import type { NamespaceInfo, Pod } from "./pod.ts";
 import { type SkipReason, skipReasons, systemNamespaces } from "./skip-reasons.ts";
-import { choiceWarnings, keyWarnings, settingWarnings, skipWarnings } from "./warnings.ts";
+import { choiceWarnings, configWarnings, keyWarnings, settingWarnings, skipWarnings } from "./warnings.ts";
 
 /** A skip, with the warnings for a pod that asked for injection (reason and fix) or mistyped a key. */
 export type Skip = { kind: "skip"; reason: SkipReason; message: string; warnings: string[] };
@@ -136,6 +136,7 @@ export function planInjection(
     ...keyWarnings(pod, namespace),
     ...choiceWarnings(pod, target, values),
     ...settingWarnings(pod, target, values, options),
+    ...configWarnings(config),
   ];
   return { kind: "inject", patch, pod: after, warnings };
 }

@@ -5,7 +5,7 @@
 // The API server asks for at most 120 characters where possible and may truncate
 // past 256; every sentence here stays under 256 (warnings.test.ts checks).
 import { annotationTable, type AnnotationValues } from "./annotations.ts";
-import type { InjectionOptions } from "./config-input.ts";
+import type { InjectionConfig, InjectionOptions } from "./config-input.ts";
 import {
   configLabel,
   injectLabel,
@@ -194,4 +194,19 @@ export function settingWarnings(
     }
   }
   return warnings;
+}
+
+/**
+ * The pod's VeltrixConfig is not Ready (docs/operator.md, "Readiness while NATS is
+ * unreachable"): the pod is injected all the same, and told that its sidecar will not take
+ * queued traffic until the config is Ready.
+ */
+export function configWarnings(config: InjectionConfig): string[] {
+  if (!config.notReady) return [];
+  const reason = config.notReady.reason || "no reason given";
+  return [
+    warn(
+      `VeltrixConfig '${config.name}' is not Ready (${reason}): in sync or async mode the sidecar stays unready, taking no traffic, until it reaches NATS; kubectl describe vxc ${config.name}`,
+    ),
+  ];
 }

@@ -13,6 +13,8 @@ export function operatorProcess(o: {
   namespace: string;
   watchNamespace: string;
   httpPort: number;
+  /** Default: the suite's nats-server. */
+  natsUrl?: string;
   args?: string[];
 }): ManagedProcess {
   return new ManagedProcess({
@@ -21,7 +23,7 @@ export function operatorProcess(o: {
     args: [
       join(repoRoot, "operator/main.ts"),
       `--kubeconfig=${inject("kubeconfigPath")}`,
-      `--nats-url=${natsUrl()}`,
+      `--nats-url=${o.natsUrl ?? natsUrl()}`,
       `--namespace=${o.namespace}`,
       `--watch-namespace=${o.watchNamespace}`,
       `--identity=${o.name}`,
