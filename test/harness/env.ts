@@ -43,22 +43,5 @@ export async function createNamespace(prefix: string, labels: Record<string, str
   );
 }
 
-/** Polls until `check` returns a value other than undefined. */
-export async function eventually<T>(
-  what: string,
-  check: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (err) {
-      lastError = err;
-    }
-    await sleep(100);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`, { cause: lastError });
-}
+/** Polls until `check` returns a value other than undefined (devenv/eventually.ts). */
+export { eventually } from "../../devenv/eventually.ts";

@@ -5,7 +5,7 @@
 import { writeFileSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { PolicyV1Api, type V1Pod } from "@kubernetes/client-node";
+import { PolicyV1Api, StorageV1Api, type V1Pod } from "@kubernetes/client-node";
 import { connect, credsAuthenticator } from "@nats-io/transport-node";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import {
@@ -14,33 +14,31 @@ import {
   natsCredentialsKey,
   natsCredentialsSecretName,
 } from "../../api/contract.ts";
+import { eventually } from "../../devenv/eventually.ts";
 import { repoRoot } from "../../devenv/tools.ts";
 import { attemptsTable, tryEverythingOf } from "../operator/nats-identity/attempts.ts";
+import { checkAnswers, checkConfigChange, checkInSync, checkNativeSidecar } from "./demo-checks.ts";
 import { dockerfileTarget, readLayerFile, readOciImage } from "./image-contract.ts";
 import { nodeFailedMarker } from "./setup.ts";
 import {
   containerSpec,
-  demoDeployment,
-  demoService,
+  deployDemo,
+  localImageValues,
   podReady,
   releaseName,
   releaseNamespace,
   startVeltrixOnNode,
   type VeltrixOnNode,
-  until,
   volumeFiles,
 } from "./veltrix-on-node.ts";
+
+/** Polls with the node suite's deadline (60 s) and pace (250 ms). */
+const until = <T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> =>
+  eventually(what, check, timeoutMs, 250);
 
 /** Every file and directory under `dir`, relative to it. */
 async function readdirRecursive(dir: string): Promise<string[]> {
   return (await readdir(dir, { recursive: true })).map(String);
-}
-
-interface DemoAnswer {
-  path: string;
-  requestId: string | null;
-  configRevision: string | null;
-  attempt: string | null;
 }
 
 describe("Veltrix on a real node (helm install, pods, native sidecar)", () => {
@@ -127,129 +125,41 @@ describe("Veltrix on a real node (helm install, pods, native sidecar)", () => {
   });
 
   it("injects the native sidecar into an annotated Deployment that becomes Ready", async () => {
-    await env.core.createNamespace({
-      body: { metadata: { name: appNamespace, labels: { "veltrix.io/injection": "enabled" } } },
-    });
-    await until("the default ServiceAccount", () =>
-      env.core.readNamespacedServiceAccount({ name: "default", namespace: appNamespace }),
-    );
-    await env.custom.createNamespacedCustomObject({
-      group: "veltrix.io",
-      version: "v1alpha1",
-      namespace: appNamespace,
-      plural: "veltrixconfigs",
-      body: {
-        apiVersion: "veltrix.io/v1alpha1",
-        kind: "VeltrixConfig",
-        metadata: { name: "demo" },
-        spec: { config: { greeting: "hello from the node" }, queue: { mode: "sync", maxConcurrency: 4 } },
-      },
-    });
-    await until("VeltrixConfig Ready", async () => {
-      const vxc = (await env.custom.getNamespacedCustomObject({
-        group: "veltrix.io",
-        version: "v1alpha1",
-        namespace: appNamespace,
-        plural: "veltrixconfigs",
-        name: "demo",
-      })) as { status?: { conditions?: { type: string; status: string }[] } };
-      return vxc.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True")
-        ? true
-        : undefined;
-    });
     const created = Date.now();
-    await env.apps.createNamespacedDeployment({
+    const { pod } = await deployDemo(env.kc, {
       namespace: appNamespace,
-      body: demoDeployment("demo", "demo"),
+      name: "demo",
+      spec: { config: { greeting: "hello from the node" }, queue: { mode: "sync", maxConcurrency: 4 } },
     });
-    await env.core.createNamespacedService({ namespace: appNamespace, body: demoService("demo") });
-    const pod = await until(
-      "a Ready demo pod",
-      async () => {
-        const pods = await env.core.listNamespacedPod({ namespace: appNamespace, labelSelector: "app=demo" });
-        return pods.items.find(podReady);
-      },
-      120_000,
-    );
     console.log(
-      `node suite: demo pod Ready ${(Date.now() - created) / 1000} s after the Deployment was created`,
+      `node suite: demo pod Ready ${(Date.now() - created) / 1000} s after the VeltrixConfig was created`,
     );
-    const sidecar = pod.spec?.initContainers?.find((c) => c.name === "veltrix-sidecar");
-    expect(sidecar?.restartPolicy).toBe("Always");
-    expect(pod.metadata?.annotations?.["veltrix.io/status"]).toBe("injected");
-    const statuses = pod.status?.initContainerStatuses?.find((s) => s.name === "veltrix-sidecar");
-    expect(statuses?.started).toBe(true);
-    expect(statuses?.ready).toBe(true);
+    checkNativeSidecar(pod);
   });
 
   it("answers through the ClusterIP Service and its DNS name, in sync mode, with the operator's revision", async () => {
-    const vxc = (await env.custom.getNamespacedCustomObject({
-      group: "veltrix.io",
-      version: "v1alpha1",
-      namespace: appNamespace,
-      plural: "veltrixconfigs",
-      name: "demo",
-    })) as { status?: { revision?: string } };
-    const revision = vxc.status?.revision;
+    const revision = (await readConfig()).status?.revision ?? "";
     expect(revision).toBeTruthy();
     const service = await env.core.readNamespacedService({ name: "demo", namespace: appNamespace });
-    const clusterIp = service.spec?.clusterIP ?? "";
-    const viaIp = await env.cluster.expose(clusterIp, 80);
+    const viaIp = await env.cluster.expose(service.spec?.clusterIP ?? "", 80);
     servicePort = viaIp;
     const viaDns = await env.cluster.expose(`demo.${appNamespace}.svc.cluster.local`, 80);
-    for (const [how, port] of [
-      ["ClusterIP", viaIp],
-      ["DNS name", viaDns],
-    ] as const) {
-      const answers = await until(`answers via the ${how}`, async () => {
-        const all = await Promise.all(
-          Array.from({ length: 8 }, async (_, i) => {
-            const res = await fetch(`http://127.0.0.1:${port}/${how === "DNS name" ? "dns" : "ip"}/${i}`);
-            return { status: res.status, body: (await res.json()) as DemoAnswer, headers: res.headers };
-          }),
-        );
-        return all.every((a) => a.status === 200) ? all : undefined;
-      });
-      for (const a of answers) {
-        expect(a.body.requestId).toMatch(/.+/);
-        expect(a.body.configRevision).toBe(revision);
-        expect(a.body.attempt).toBe("1");
-      }
-    }
+    await checkAnswers(`http://127.0.0.1:${viaIp}`, revision, "ip");
+    await checkAnswers(`http://127.0.0.1:${viaDns}`, revision, "dns");
   });
 
   it("shows the pod in sync in kubectl get vxc, and a config change reaches the running pod", async () => {
-    await until("1/1 in sync", async () =>
-      (await readConfig()).status?.pods?.summary === "1/1" ? true : undefined,
-    );
+    await checkInSync(env.kc, appNamespace, "demo", "1/1");
     const table = await env.kubectl(["-n", appNamespace, "get", "vxc", "demo"]);
     expect(table).toMatch(/demo\s+.*1\/1/);
-    const before = (await readConfig()).status?.revision;
-    await env.kubectl([
-      "-n",
-      appNamespace,
-      "patch",
-      "vxc",
-      "demo",
-      "--type",
-      "merge",
-      "-p",
-      JSON.stringify({ spec: { config: { greeting: "changed on the node" } } }),
-    ]);
-    const after = await until("a new revision", async () => {
-      const revision = (await readConfig()).status?.revision;
-      return revision && revision !== before ? revision : undefined;
-    });
-    const changed = Date.now();
-    await until("the pod answering with the new revision", async () => {
-      const res = await fetch(`http://127.0.0.1:${servicePort}/after-change`);
-      const body = (await res.json()) as DemoAnswer;
-      return body.configRevision === after ? true : undefined;
+    const { ms } = await checkConfigChange(env.kc, appNamespace, "demo", `http://127.0.0.1:${servicePort}`, {
+      greeting: "changed on the node",
     });
     console.log(
-      `node suite: the new revision reached the pod ${(Date.now() - changed) / 1000} s after the operator published it`,
+      `node suite: the new revision reached the pod ${ms / 1000} s after the operator published it`,
     );
   });
+
   it("runs the pod as the kubelet was told: read-only root file systems, user 65532, SQLite on an emptyDir as 65532", async () => {
     const pod = await demoPod();
     const sidecar = pod.status?.initContainerStatuses?.find((s) => s.name === "veltrix-sidecar");
@@ -343,6 +253,58 @@ describe("Veltrix on a real node (helm install, pods, native sidecar)", () => {
     expect(attempts.length).toBeGreaterThan(30);
     expect(attempts.filter((t) => !t.refused)).toEqual([]);
     expect(await demoAnswers("after-isolation")).toBe(true);
+  });
+
+  it("refuses to install the bundled NATS on a PVC no StorageClass can bind, naming what to set", async () => {
+    // This node has no StorageClass (the suite installs with persistence=emptyDir). Server dry
+    // runs of another release: the chart looks the classes up as a real install does.
+    const attempt = (set: string[]): Promise<string> =>
+      env
+        .helm([
+          "install",
+          "pvc-check",
+          join(repoRoot, "charts/veltrix"),
+          "-n",
+          "pvc-check",
+          "--dry-run=server",
+          // The release's CRD and cluster objects exist already (owned by the suite's release).
+          "--take-ownership",
+          "--set",
+          "nats.install=true",
+          ...set.flatMap((value) => ["--set", value]),
+          ...localImageValues(),
+        ])
+        .then(
+          () => "would install",
+          (err: unknown) => String(err),
+        );
+    expect(await attempt([])).toMatch(
+      /nats\.bundled\.persistence=persistentVolumeClaim: this cluster has no default StorageClass \(it has: none\) and nats\.bundled\.storageClassName is empty, so the bundled NATS's PVC data-pvc-check-veltrix-nats-0 would stay Pending and NATS with it\. Set nats\.bundled\.storageClassName=<class>, or nats\.bundled\.persistence=emptyDir for a trial/,
+    );
+    expect(await attempt(["nats.bundled.storageClassName=fast-ssd"])).toMatch(
+      /StorageClass 'fast-ssd' does not exist in this cluster \(it has: none\)/,
+    );
+    // The positive control: with a default StorageClass the same dry runs would install.
+    const storage = env.kc.makeApiClient(StorageV1Api);
+    await storage.createStorageClass({
+      body: {
+        metadata: {
+          name: "vx-local",
+          annotations: { "storageclass.kubernetes.io/is-default-class": "true" },
+        },
+        provisioner: "kubernetes.io/no-provisioner",
+        volumeBindingMode: "WaitForFirstConsumer",
+      },
+    });
+    try {
+      expect(await attempt([])).toBe("would install");
+      expect(await attempt(["nats.bundled.storageClassName=vx-local"])).toBe("would install");
+      expect(await attempt(["nats.bundled.storageClassName=fast-ssd"])).toMatch(
+        /StorageClass 'fast-ssd' does not exist in this cluster \(it has: vx-local\)/,
+      );
+    } finally {
+      await storage.deleteStorageClass({ name: "vx-local" });
+    }
   });
 
   it("has a PodDisruptionBudget that lets one operator replica be evicted and refuses the second", async () => {

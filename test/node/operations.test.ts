@@ -7,23 +7,22 @@ import { join } from "node:path";
 import { type V1ContainerStatus, type V1Pod, Watch } from "@kubernetes/client-node";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import { natsCredentialsSecretName } from "../../api/contract.ts";
+import { eventually } from "../../devenv/eventually.ts";
 import { repoRoot } from "../../devenv/tools.ts";
 import { nodeFailedMarker } from "./setup.ts";
 import { type Outcome, startSteadyLoad, summarize, undocumented } from "./steady-load.ts";
 import {
-  demoDeployment,
-  demoService,
+  deployDemo,
   podReady,
   releaseName,
   releaseNamespace,
   startVeltrixOnNode,
   type VeltrixOnNode,
-  until as untilDefined,
 } from "./veltrix-on-node.ts";
 
-/** Polls `check` (through veltrix-on-node.ts) with this suite's longer default deadline. */
+/** Polls `check` with this suite's longer deadline (90 s) at the node suite's pace (250 ms). */
 const until = <T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> =>
-  untilDefined(what, check, timeoutMs);
+  eventually(what, check, timeoutMs, 250);
 
 const ns = "ops";
 
@@ -50,27 +49,11 @@ describe("an injected app on a real node while the cluster changes", () => {
 
   beforeAll(async () => {
     env = await startVeltrixOnNode(join(runDir, "operations"));
-    await env.core.createNamespace({
-      body: { metadata: { name: ns, labels: { "veltrix.io/injection": "enabled" } } },
-    });
-    await until("the default ServiceAccount", () =>
-      env.core.readNamespacedServiceAccount({ name: "default", namespace: ns }),
-    );
-    await env.custom.createNamespacedCustomObject({
-      group: "veltrix.io",
-      version: "v1alpha1",
+    await deployDemo(env.kc, {
       namespace: ns,
-      plural: "veltrixconfigs",
-      body: {
-        apiVersion: "veltrix.io/v1alpha1",
-        kind: "VeltrixConfig",
-        metadata: { name: "ops" },
-        spec: { config: { step: "start" }, queue: { mode: "sync", maxConcurrency: 4 } },
-      },
+      name: "ops",
+      spec: { config: { step: "start" }, queue: { mode: "sync", maxConcurrency: 4 } },
     });
-    await env.apps.createNamespacedDeployment({ namespace: ns, body: demoDeployment("ops", "ops") });
-    await env.core.createNamespacedService({ namespace: ns, body: demoService("ops") });
-    await until("a Ready pod", async () => ((await pods()).some(podReady) ? true : undefined), 120_000);
     const service = await env.core.readNamespacedService({ name: "ops", namespace: ns });
     port = await env.cluster.expose(service.spec?.clusterIP ?? "", 80);
     await until("an answer through the Service", oneAnswer);
