@@ -4,9 +4,10 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
-import { CoreV1Api, type KubeConfig, type V1OwnerReference } from "@kubernetes/client-node";
+import type { V1OwnerReference } from "@kubernetes/client-node";
 import { pathToFileURL } from "node:url";
 import { parseDuration } from "../api/resolve.ts";
+import { CoreV1Api, type KubeConnection } from "./runtime/kube-api.ts";
 import { loadKubeConfig } from "./runtime/kube-config.ts";
 import { createLogger, type Logger, parseLevel } from "../lib/log.ts";
 import {
@@ -235,13 +236,13 @@ function natsUserMinting(f: FlagValues<typeof flags>): NatsUserMinting | undefin
 /** With --nats-auth-secret: its keys as files in a private directory, filling the empty flags. */
 async function useNatsAuthSecret(
   f: FlagValues<typeof flags>,
-  kc: KubeConfig,
+  kc: KubeConnection,
   ownerReferences: V1OwnerReference[],
   log: Logger,
 ): Promise<void> {
   const name = f["nats-auth-secret"];
   if (!name) return;
-  const data = await ensureNatsAuthSecret(kc.makeApiClient(CoreV1Api), {
+  const data = await ensureNatsAuthSecret(new CoreV1Api(kc), {
     namespace: f.namespace,
     name,
     generate: flagBoolean("nats-auth-generate", f["nats-auth-generate"]),

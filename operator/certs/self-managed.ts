@@ -3,21 +3,20 @@
 // due (rotation.ts; the first writer wins, the others adopt its result on 409),
 // patches the caBundle into the MutatingWebhookConfiguration, and only then hands
 // the serving certificate to the server, which reloads it in place.
+import type { V1OwnerReference, V1Secret } from "@kubernetes/client-node";
 import {
   AdmissionregistrationV1Api,
   ApiException,
   CoreV1Api,
-  type KubeConfig,
-  type V1OwnerReference,
-  type V1Secret,
-} from "@kubernetes/client-node";
+  type KubeConnection,
+} from "../runtime/kube-api.ts";
 import { hasOwners } from "../runtime/owner.ts";
 import type { ServingCertificate } from "./issue.ts";
 import { describeCertificate } from "./issue.ts";
 import { type CertificateData, rotateCertificates, secretKeys } from "./rotation.ts";
 
 export interface SelfManagedOptions {
-  kubeConfig: KubeConfig;
+  kubeConfig: KubeConnection;
   /** Namespace and name of the Secret (the chart's VELTRIX_NAMESPACE, VELTRIX_WEBHOOK_SECRET). */
   namespace: string;
   secretName: string;
@@ -60,8 +59,8 @@ export class SelfManagedCertificates {
 
   constructor(options: SelfManagedOptions) {
     this.options = options;
-    this.core = options.kubeConfig.makeApiClient(CoreV1Api);
-    this.admission = options.kubeConfig.makeApiClient(AdmissionregistrationV1Api);
+    this.core = new CoreV1Api(options.kubeConfig);
+    this.admission = new AdmissionregistrationV1Api(options.kubeConfig);
   }
 
   /** First sync (throws if it fails: the webhook cannot serve without a certificate), then periodic checks. */

@@ -3,7 +3,8 @@
 // so, deleted with the config (and the user revoked, revocation.ts). Reads the Secret by
 // name on every reconcile, so the operator needs get, create, patch and delete on Secrets
 // but never lists or watches them.
-import { type CoreV1Api, PatchStrategy, setHeaderOptions, type V1Secret } from "@kubernetes/client-node";
+import type { V1Secret } from "@kubernetes/client-node";
+import { type CoreV1Api, PatchStrategy, setHeaderOptions } from "../runtime/kube-api.ts";
 import {
   apiVersion,
   type ConfigRef,

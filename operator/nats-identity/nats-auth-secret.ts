@@ -8,7 +8,8 @@
 // and of the accounts are used once to sign and never stored.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { CoreV1Api, V1OwnerReference } from "@kubernetes/client-node";
+import type { V1OwnerReference } from "@kubernetes/client-node";
+import type { CoreV1Api } from "../runtime/kube-api.ts";
 import { encodeAccount, encodeOperator, encodeUser, fmtCreds } from "@nats-io/jwt";
 import { createAccount, createOperator, createUser, type KeyPair } from "@nats-io/nkeys";
 import { labels, managedByValue } from "../../api/contract.ts";

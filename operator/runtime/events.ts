@@ -1,6 +1,6 @@
 // Kubernetes Events an admin sees in `kubectl describe vxc`. Best effort: a failure to
 // record an Event is logged, never fails the reconcile.
-import type { CoreV1Api } from "@kubernetes/client-node";
+import type { CoreV1Api } from "./kube-api.ts";
 import { apiVersion, kind } from "../../api/contract.ts";
 import type { Logger } from "../../lib/log.ts";
 

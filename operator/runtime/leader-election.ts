@@ -4,16 +4,12 @@
 // between replicas does not matter), renew every retryPeriod, and give up leadership
 // at once when a renewal is refused (someone else holds it) or renewals keep failing
 // for renewDeadline. Updates carry resourceVersion, so two candidates cannot both win.
-import {
-  type CoordinationV1Api,
-  V1MicroTime,
-  type V1Lease,
-  type V1OwnerReference,
-} from "@kubernetes/client-node";
+import type { V1Lease, V1MicroTime, V1OwnerReference } from "@kubernetes/client-node";
 import type { Logger } from "../../lib/log.ts";
 
 export interface LeaderElectionOptions {
-  api: CoordinationV1Api;
+  /** operator/runtime/kube-api.ts's CoordinationV1Api (client-node's fits too). */
+  api: LeaseApi;
   namespace: string;
   name: string;
   identity: string;
@@ -27,8 +23,22 @@ export interface LeaderElectionOptions {
   onStoppedLeading: () => void;
 }
 
+/** The Lease calls the elector makes. */
+export interface LeaseApi {
+  readNamespacedLease(p: { name: string; namespace: string }): Promise<V1Lease>;
+  createNamespacedLease(p: { namespace: string; body: V1Lease }): Promise<V1Lease>;
+  replaceNamespacedLease(p: { name: string; namespace: string; body: V1Lease }): Promise<V1Lease>;
+}
+
+/** A MicroTime as the API server wants it: RFC 3339 with six fractional digits. */
+class MicroTime extends Date {
+  override toISOString(): string {
+    return super.toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
+  }
+}
+
 function microTime(d: Date): V1MicroTime {
-  return new V1MicroTime(d.getTime());
+  return new MicroTime(d.getTime());
 }
 
 export class LeaderElector {

@@ -3,11 +3,13 @@
 // (or always, without leader election), other runnables (a NATS connection) started
 // before the caches and stopped after them, and the HTTP endpoints /metrics, /healthz
 // and /readyz. Knows nothing of VeltrixConfig.
-import { createServer, type Server } from "node:http";
+import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { CoordinationV1Api, type KubernetesObject, type V1OwnerReference } from "@kubernetes/client-node";
+import type { KubernetesObject, V1OwnerReference } from "@kubernetes/client-node";
 import type { Logger } from "../../lib/log.ts";
 import type { Controller } from "./controller.ts";
+import { createServer } from "./http.ts";
+import { CoordinationV1Api } from "./kube-api.ts";
 import { type InformerOptions, SupervisedInformer } from "./informer.ts";
 import type { ObservedKubeConfig } from "./kube-config.ts";
 import { LeaderElector } from "./leader-election.ts";
@@ -65,7 +67,7 @@ export class Manager {
     const lease = o.lease;
     if (lease) {
       this.elector = new LeaderElector({
-        api: o.kc.makeApiClient(CoordinationV1Api),
+        api: new CoordinationV1Api(o.kc),
         ...lease,
         ownerReferences: lease.ownerReferences ?? [],
         log: o.log,

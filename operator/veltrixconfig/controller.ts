@@ -2,20 +2,16 @@
 // watches (VeltrixConfigs, the ConfigMaps it owns, pods that name a config, sidecar
 // status reports and JetStream advisories on NATS), how each event maps to a config's
 // key, and the reconciler those keys run through.
-import {
-  CoreV1Api,
-  CustomObjectsApi,
-  type KubernetesListObject,
-  type V1ConfigMap,
-  type V1Pod,
-} from "@kubernetes/client-node";
+import type { KubernetesListObject, V1ConfigMap, V1Pod } from "@kubernetes/client-node";
 import { Gauge } from "prom-client";
 import { group, labels, managedByValue, plural, version } from "../../api/contract.ts";
 import type { VeltrixConfig } from "../../api/types.generated.ts";
 import type { Logger } from "../../lib/log.ts";
 import type { NatsClientSettings } from "../../lib/nats-auth.ts";
 import { Controller } from "../runtime/controller.ts";
+import { CoreV1Api, CustomObjectsApi } from "../runtime/kube-api.ts";
 import { createEventRecorder } from "../runtime/events.ts";
+import { keepOnly } from "../runtime/informer.ts";
 import type { ObservedKubeConfig } from "../runtime/kube-config.ts";
 import type { Manager } from "../runtime/manager.ts";
 import type { OperatorMetrics } from "../runtime/metrics.ts";
@@ -44,6 +40,9 @@ export interface VeltrixConfigControllerOptions {
 }
 
 type Meta = { metadata?: { namespace?: string; name?: string; labels?: Record<string, string> } };
+
+/** What the caches keep of ConfigMaps and pods: what the reconciler and the key functions read. */
+const identity = ["name", "namespace", "uid", "resourceVersion", "labels", "deletionTimestamp"] as const;
 
 const keyOf = (o: Meta): string | undefined =>
   o.metadata?.namespace && o.metadata.name ? `${o.metadata.namespace}/${o.metadata.name}` : undefined;
@@ -115,6 +114,7 @@ export function addVeltrixConfigController(
         ? core.listNamespacedConfigMap({ namespace: ns, labelSelector: managed })
         : core.listConfigMapForAllNamespaces({ labelSelector: managed }),
     labelSelector: managed,
+    transform: keepOnly<V1ConfigMap>(identity, ["data"]),
     // Adds are our own creates (or the initial list, which the VeltrixConfig list
     // covers); changes and deletions by someone else bring a reconcile.
     onEvent: (cm, event) => {
@@ -130,6 +130,8 @@ export function addVeltrixConfigController(
         ? core.listNamespacedPod({ namespace: ns, labelSelector: labels.config })
         : core.listPodForAllNamespaces({ labelSelector: labels.config }),
     labelSelector: labels.config,
+    // A pod is counted by its labels and deletion; its spec and status are most of its size.
+    transform: keepOnly<V1Pod>(identity),
     onEvent: (pod) => {
       const key = configKeyOf(pod);
       if (key) enqueue(key);

@@ -3,14 +3,7 @@
 // ConfigDocument in the NATS KV bucket, pod counts, and status last (written only on a
 // semantic change). A finalizer cleans up per queue.deletionPolicy. NATS failures set
 // Ready=False with a reason and are retried with backoff.
-import {
-  type CoreV1Api,
-  type CustomObjectsApi,
-  PatchStrategy,
-  setHeaderOptions,
-  type V1ConfigMap,
-  type V1Pod,
-} from "@kubernetes/client-node";
+import type { V1ConfigMap, V1Pod } from "@kubernetes/client-node";
 import {
   apiVersion,
   type ConfigRef,
@@ -36,6 +29,13 @@ import type { VeltrixConfig, VeltrixConfigStatus } from "../../api/types.generat
 import { findCondition, statusEqual } from "./conditions.ts";
 import { desiredStatus, type NatsFailure, natsFailure } from "./status.ts";
 import type { ReconcileContext, ReconcileResult } from "../runtime/controller.ts";
+import { withoutManagedFields } from "../runtime/informer.ts";
+import {
+  type CoreV1Api,
+  type CustomObjectsApi,
+  PatchStrategy,
+  setHeaderOptions,
+} from "../runtime/kube-api.ts";
 import type { EventRecorder } from "../runtime/events.ts";
 import type { SidecarCredentials } from "../nats-identity/credentials.ts";
 import type { UserRevocations } from "../nats-identity/revocation.ts";
@@ -340,7 +340,8 @@ export class VeltrixConfigReconciler {
       { group, version, plural, namespace: ref.namespace, name: ref.name, body: { status } },
       mergePatch,
     )) as VeltrixConfig;
-    this.written.set(key, updated);
+    // Held until the cache catches up (the next reconcile), so shaped as the cache's copies.
+    this.written.set(key, withoutManagedFields(updated));
   }
 
   private async patchMeta(
@@ -361,7 +362,7 @@ export class VeltrixConfigReconciler {
       },
       mergePatch,
     )) as VeltrixConfig;
-    this.written.set(key, updated);
+    this.written.set(key, withoutManagedFields(updated));
   }
 
   private async finalize(

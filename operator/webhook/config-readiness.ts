@@ -4,12 +4,8 @@
 // both, periodically, and gives the reason the operator's /readyz answers 503 with
 // (and logs it at warning level when it changes). The judgement is a pure function.
 import { X509Certificate } from "node:crypto";
-import {
-  AdmissionregistrationV1Api,
-  ApiException,
-  type KubeConfig,
-  type V1MutatingWebhookConfiguration,
-} from "@kubernetes/client-node";
+import type { V1MutatingWebhookConfiguration } from "@kubernetes/client-node";
+import { AdmissionregistrationV1Api, ApiException, type KubeConnection } from "../runtime/kube-api.ts";
 
 const pemBlock = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
@@ -53,7 +49,7 @@ export function webhookConfigProblem(
 }
 
 export interface WebhookConfigReadinessOptions {
-  kubeConfig: KubeConfig;
+  kubeConfig: KubeConnection;
   /** The MutatingWebhookConfiguration this webhook serves. */
   name: string;
   /** The certificate being served now (PEM). */
@@ -75,7 +71,7 @@ export class WebhookConfigReadiness {
 
   constructor(o: WebhookConfigReadinessOptions) {
     this.o = o;
-    this.admission = o.kubeConfig.makeApiClient(AdmissionregistrationV1Api);
+    this.admission = new AdmissionregistrationV1Api(o.kubeConfig);
   }
 
   /** Why the operator is not ready for admission, or undefined when it is. */

@@ -3,7 +3,7 @@
 // pods from one ReplicaSet costs two reads, not two per pod, and refreshed in the
 // background so no admission waits on an expiry; a miss is never cached, so a
 // config created a moment ago is found on the next pod.
-import { ApiException, CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import { ApiException, CoreV1Api, CustomObjectsApi, type KubeConnection } from "../runtime/kube-api.ts";
 import { group, plural, version } from "../../api/contract.ts";
 import type { Lookups } from "./admit.ts";
 import { type ClusterDefaults, type InjectionConfig, injectionConfigFrom } from "./config-input.ts";
@@ -67,9 +67,9 @@ export class LookupCache<T> {
   }
 }
 
-export function createKubeLookups(kc: KubeConfig, options: KubeLookupOptions): Lookups {
-  const core = kc.makeApiClient(CoreV1Api);
-  const custom = kc.makeApiClient(CustomObjectsApi);
+export function createKubeLookups(kc: KubeConnection, options: KubeLookupOptions): Lookups {
+  const core = new CoreV1Api(kc);
+  const custom = new CustomObjectsApi(kc);
   const now = options.now ?? Date.now;
   const ttl = options.cacheTtlMs ?? 2_000;
   const namespaces = new LookupCache<NamespaceInfo>(ttl, now);

@@ -2,7 +2,7 @@
 // cluster defaults, API lookups and the HTTPS server, with the flags that drive
 // them. Env names are the chart's (charts/veltrix/templates/_env.tpl).
 import { readFileSync } from "node:fs";
-import { type KubeConfig, type V1OwnerReference, VersionApi } from "@kubernetes/client-node";
+import type { V1OwnerReference } from "@kubernetes/client-node";
 import type { Registry } from "prom-client";
 import { MountedCertificates } from "../certs/mounted.ts";
 import { SelfManagedCertificates, serviceDnsNames } from "../certs/self-managed.ts";
@@ -11,6 +11,7 @@ import { WebhookConfigReadiness } from "./config-readiness.ts";
 import { createKubeLookups } from "./kube-lookups.ts";
 import { createWebhookMetrics } from "./metrics.ts";
 import { startWebhookServer, type WebhookServer } from "./server.ts";
+import { type KubeConnection, VersionApi } from "../runtime/kube-api.ts";
 
 export const webhookFlags = [
   {
@@ -124,7 +125,7 @@ export function natsInjection(file: SidecarDefaultsFile, natsUrl: string): Injec
 }
 
 export interface StartWebhookOptions {
-  kubeConfig: KubeConfig;
+  kubeConfig: KubeConnection;
   /** The operator's registry (served on /metrics). */
   registry: Registry;
   /** The operator's own namespace (where the self-managed Secret lives). */
@@ -159,7 +160,7 @@ export async function startWebhook(o: StartWebhookOptions): Promise<RunningWebho
   const file: SidecarDefaultsFile = f["sidecar-defaults-file"]
     ? (JSON.parse(readFileSync(f["sidecar-defaults-file"], "utf8")) as SidecarDefaultsFile)
     : {};
-  const version = await o.kubeConfig.makeApiClient(VersionApi).getCode();
+  const version = await new VersionApi(o.kubeConfig).getCode();
   const features = injectionFeaturesFor(version.gitVersion);
   const injection: InjectionOptions = {
     nativeSidecars: features.nativeSidecars && file.nativeSidecar !== false,

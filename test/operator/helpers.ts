@@ -11,8 +11,9 @@ import { Operator, type OperatorOptions } from "../../operator/operator.ts";
 import { appendFileSync } from "node:fs";
 import { join } from "node:path";
 import { inject } from "vitest";
-import { tempDir } from "../harness/env.ts";
+import { kubeConfig, tempDir } from "../harness/env.ts";
 
+/** The operator's own kubeconfig (operator/runtime/kube-config.ts); the tests' side uses client-node's. */
 export function observedKubeConfig(): ObservedKubeConfig {
   const kc = new ObservedKubeConfig();
   kc.loadFromFile(inject("kubeconfigPath"));
@@ -65,7 +66,7 @@ export async function startOperator(
 }
 
 export function custom(): CustomObjectsApi {
-  return observedKubeConfig().makeApiClient(CustomObjectsApi);
+  return kubeConfig().makeApiClient(CustomObjectsApi);
 }
 
 export async function createVxc(
@@ -73,11 +74,11 @@ export async function createVxc(
   name: string,
   spec: VeltrixConfigSpec,
 ): Promise<VeltrixConfig> {
-  return createVeltrixConfig(observedKubeConfig(), namespace, name, spec);
+  return createVeltrixConfig(kubeConfig(), namespace, name, spec);
 }
 
 export async function getVxc(namespace: string, name: string): Promise<VeltrixConfig> {
-  return getVeltrixConfig(observedKubeConfig(), namespace, name);
+  return getVeltrixConfig(kubeConfig(), namespace, name);
 }
 
 /** Replaces the spec (read-modify-write, retried when the operator wrote in between). */
@@ -115,7 +116,7 @@ export async function readyVxc(namespace: string, name: string): Promise<Veltrix
 }
 
 export async function events(namespace: string, name: string): Promise<CoreV1Event[]> {
-  const list = await observedKubeConfig()
+  const list = await kubeConfig()
     .makeApiClient(CoreV1Api)
     .listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${name}` });
   return list.items;
