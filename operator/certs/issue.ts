@@ -1,11 +1,24 @@
 // Generates a CA and serving certificates for the admission webhook (ECDSA P-256:
-// fast to generate, accepted by the API server). PEM in, PEM out; no I/O here.
-// @peculiar/x509 resolves its services through tsyringe, which needs the Reflect polyfill loaded first.
-import "reflect-metadata";
-import { webcrypto } from "node:crypto";
-import * as x509 from "@peculiar/x509";
+// fast to generate, accepted by the API server), and reads them. PEM in, PEM out; no I/O here.
+// Reading and verifying use Node's own X509Certificate; @peculiar/x509 is loaded only to
+// issue (+8 MiB RSS in the operator when imported: docs/benchmarks.md, "Operator"), so an
+// operator that serves a certificate it finds in place (cert-manager's, or the self-managed
+// Secret's while it is valid) never loads it.
+import { webcrypto, X509Certificate } from "node:crypto";
+import type * as X509 from "@peculiar/x509";
 
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+let library: Promise<typeof X509> | undefined;
+
+/** @peculiar/x509, loaded on first use (it resolves its services through tsyringe, which needs the Reflect polyfill first). */
+function x509Library(): Promise<typeof X509> {
+  library ??= (async () => {
+    await import("reflect-metadata");
+    const x509 = await import("@peculiar/x509");
+    x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+    return x509;
+  })();
+  return library;
+}
 
 type CryptoKey = webcrypto.CryptoKey;
 
@@ -38,12 +51,12 @@ function serial(): string {
   return Buffer.from(bytes).toString("hex");
 }
 
-async function exportKeyPem(key: CryptoKey): Promise<string> {
+async function exportKeyPem(x509: typeof X509, key: CryptoKey): Promise<string> {
   const der = await webcrypto.subtle.exportKey("pkcs8", key);
   return x509.PemConverter.encode(der, "PRIVATE KEY");
 }
 
-async function importKey(pem: string): Promise<CryptoKey> {
+async function importKey(x509: typeof X509, pem: string): Promise<CryptoKey> {
   const der = x509.PemConverter.decode(pem)[0];
   if (!der) throw new Error("no PEM block in private key");
   return webcrypto.subtle.importKey("pkcs8", der, keyAlgorithm, true, ["sign"]);
@@ -55,6 +68,7 @@ export async function createCertificateAuthority(
   days: number,
   now = new Date(),
 ): Promise<IssuedCertificate> {
+  const x509 = await x509Library();
   const keys = await webcrypto.subtle.generateKey(keyAlgorithm, true, ["sign", "verify"]);
   const notBefore = new Date(now.getTime() - 3_600_000);
   const notAfter = new Date(now.getTime() + days * msPerDay);
@@ -71,7 +85,12 @@ export async function createCertificateAuthority(
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
-  return { certPem: cert.toString("pem"), keyPem: await exportKeyPem(keys.privateKey), notBefore, notAfter };
+  return {
+    certPem: cert.toString("pem"),
+    keyPem: await exportKeyPem(x509, keys.privateKey),
+    notBefore,
+    notAfter,
+  };
 }
 
 /** A serving certificate for `dnsNames` and `ips`, signed by `ca`. */
@@ -81,8 +100,9 @@ export async function issueServingCertificate(
   days: number,
   now = new Date(),
 ): Promise<IssuedCertificate> {
+  const x509 = await x509Library();
   const caCert = new x509.X509Certificate(ca.certPem);
-  const caKey = await importKey(ca.keyPem);
+  const caKey = await importKey(x509, ca.keyPem);
   const keys = await webcrypto.subtle.generateKey(keyAlgorithm, true, ["sign", "verify"]);
   const notBefore = new Date(now.getTime() - 3_600_000);
   const notAfter = new Date(now.getTime() + days * msPerDay);
@@ -110,7 +130,12 @@ export async function issueServingCertificate(
       await x509.AuthorityKeyIdentifierExtension.create(caCert),
     ],
   });
-  return { certPem: cert.toString("pem"), keyPem: await exportKeyPem(keys.privateKey), notBefore, notAfter };
+  return {
+    certPem: cert.toString("pem"),
+    keyPem: await exportKeyPem(x509, keys.privateKey),
+    notBefore,
+    notAfter,
+  };
 }
 
 export interface CertificateFacts {
@@ -123,25 +148,54 @@ export interface CertificateFacts {
   issuer: string;
 }
 
+/** An IPv6 address as RFC 5952 writes it (Node prints SAN addresses in full: 0:0:0:0:0:0:0:1). */
+function canonicalIp(ip: string): string {
+  if (!ip.includes(":")) return ip;
+  const groups = ip
+    .toLowerCase()
+    .split(":")
+    .map((g) => g.replace(/^0+(?=.)/, ""));
+  let best = { at: -1, length: 1 };
+  for (let i = 0; i < groups.length;) {
+    let j = i;
+    while (j < groups.length && groups[j] === "0") j++;
+    if (j - i > best.length) best = { at: i, length: j - i };
+    i = j > i ? j : i + 1;
+  }
+  if (best.at < 0) return groups.join(":");
+  const head = groups.slice(0, best.at).join(":");
+  const tail = groups.slice(best.at + best.length).join(":");
+  return `${head}::${tail}`;
+}
+
+/** The names in a subjectAltName as Node prints it: `DNS:a, IP Address:1.2.3.4` (values with separators quoted). */
+function altNames(san: string | undefined): { type: string; value: string }[] {
+  const out: { type: string; value: string }[] = [];
+  for (const m of (san ?? "").matchAll(/(?:^|, )([A-Za-z ]+):("(?:[^"\\]|\\.)*"|[^,]*)/g)) {
+    const raw = m[2] ?? "";
+    out.push({ type: m[1] ?? "", value: raw.startsWith('"') ? (JSON.parse(raw) as string) : raw });
+  }
+  return out;
+}
+
 /** Reads what rotation decisions need from a PEM certificate (the first block). */
 export function describeCertificate(pem: string): CertificateFacts {
-  const cert = new x509.X509Certificate(pem);
-  const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
-  const names = san?.names.toJSON() ?? [];
+  const cert = new X509Certificate(pem);
+  const names = altNames(cert.subjectAltName);
   return {
-    serialNumber: cert.serialNumber,
-    notBefore: cert.notBefore,
-    notAfter: cert.notAfter,
-    dnsNames: names.filter((n) => n.type === "dns").map((n) => n.value),
-    ips: names.filter((n) => n.type === "ip").map((n) => n.value),
+    serialNumber: cert.serialNumber.toLowerCase(),
+    notBefore: cert.validFromDate,
+    notAfter: cert.validToDate,
+    dnsNames: names.filter((n) => n.type === "DNS").map((n) => n.value),
+    ips: names.filter((n) => n.type === "IP Address").map((n) => canonicalIp(n.value)),
     subject: cert.subject,
     issuer: cert.issuer,
   };
 }
 
 /** Whether `leafPem` was signed by the CA in `caPem`. */
-export async function isSignedBy(leafPem: string, caPem: string): Promise<boolean> {
-  const leaf = new x509.X509Certificate(leafPem);
-  const ca = new x509.X509Certificate(caPem);
-  return leaf.issuer === ca.subject && (await leaf.verify({ publicKey: ca.publicKey, signatureOnly: true }));
+export function isSignedBy(leafPem: string, caPem: string): Promise<boolean> {
+  const leaf = new X509Certificate(leafPem);
+  const ca = new X509Certificate(caPem);
+  return Promise.resolve(leaf.checkIssued(ca) && leaf.verify(ca.publicKey));
 }
