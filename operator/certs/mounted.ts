@@ -1,6 +1,7 @@
 // cert-manager mode: the certificate is a mounted Secret (tls.crt, tls.key) that
 // cert-manager renews and the kubelet refreshes in place; cert-manager's CA
 // injector owns the caBundle. Poll the files and hand a changed pair to the server.
+import { createPrivateKey, X509Certificate } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { ServingCertificate } from "./issue.ts";
@@ -46,11 +47,18 @@ export class MountedCertificates {
     clearInterval(this.timer);
   }
 
+  /**
+   * The pair as mounted, refused while the key is not the certificate's: the two files
+   * are read one after the other, so a read can straddle a renewal (old certificate, new
+   * key), and serving that pair would fail every TLS handshake.
+   */
   private async read(): Promise<ServingCertificate> {
     const [certPem, keyPem] = await Promise.all([
       readFile(join(this.options.dir, "tls.crt"), "utf8"),
       readFile(join(this.options.dir, "tls.key"), "utf8"),
     ]);
+    if (!new X509Certificate(certPem).checkPrivateKey(createPrivateKey(keyPem)))
+      throw new Error(`tls.key in ${this.options.dir} is not the key of tls.crt`);
     return { certPem, keyPem, notAfter: describeCertificate(certPem).notAfter };
   }
 }
