@@ -37,4 +37,10 @@ for (const [file, args] of scripts) {
     console.log(`bench/${file} failed (exit ${String(r.status ?? r.signal)})`);
   }
 }
+// The story's section ends with the bars the other benchmarks measure: render it again
+// now that their results are from this invocation.
+if (!quick && !pass.some((a) => a.startsWith("--only="))) {
+  const { renderStory } = await import("./story-report.ts");
+  console.log(`\nreport: ${renderStory()}`);
+}
 process.exit(failed ? 1 : 0);

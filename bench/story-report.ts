@@ -606,10 +606,70 @@ function bars(d: Story["data"]): string[] {
       );
     }
   }
-  out.push(
-    '- Not measured by this harness yet: config propagation to 50 sidecars (bench/config-propagation.ts measures it; see "Config propagation" below), admission with and without the webhook (bench/webhook-latency.ts, run by `npm run bench`, measures the latter; see the Webhook section), saturation against HAProxy at wrk -c64 (bench/sidecar-proxy.ts, the Sidecar section).',
-  );
+  out.push(...otherBenchBars());
   out.push("");
+  return out;
+}
+
+interface BenchFile {
+  at: string;
+  short: boolean;
+  data: Record<string, unknown>;
+}
+
+/** bench/results/<name>.json from a full run, or why it cannot be read off. */
+function fullResults(name: string): BenchFile | string {
+  const file = join(repo, "bench/results", `${name}.json`);
+  if (!existsSync(file)) return `not measured (no bench/results/${name}.json; \`npm run bench\` writes it)`;
+  const r = JSON.parse(readFileSync(file, "utf8")) as BenchFile;
+  return r.short
+    ? `not measured in full (bench/results/${name}.json is from the short form, ${r.at}; \`npm run bench\` runs the full one)`
+    : r;
+}
+
+/**
+ * The bars other benchmarks measure (`npm run bench` runs them after the story and renders
+ * this section again, so they are from the same invocation): propagation, admission and
+ * saturation against HAProxy.
+ */
+function otherBenchBars(): string[] {
+  const out: string[] = [];
+  const verdict = (ok: boolean): string => (ok ? "**met**" : "**missed**");
+  const from = (r: BenchFile, script: string): string => `(bench/${script}, ${r.at.slice(0, 16)} UTC)`;
+  const rowsOf = (v: unknown): Row[] => (Array.isArray(v) ? (v as Row[]) : []);
+
+  const prop = fullResults("config-propagation");
+  if (typeof prop === "string") out.push(`- Config propagation to 50 sidecars: ${prop}.`);
+  else {
+    const r = rowsOf(prop.data["rows"])[0];
+    out.push(
+      `- Config propagation: a change reached ${cell(num(r, "sidecars"))} sidecars with p99 ${cell(num(r, "p99 ms"))} ms over ${cell(num(r, "changes"))} changes (bar 500) ${verdict(num(r, "p99 ms") <= 500)} ${from(prop, "config-propagation.ts")}.`,
+    );
+  }
+
+  const hook = fullResults("webhook-latency");
+  if (typeof hook === "string") out.push(`- Admission with and without the webhook: ${hook}.`);
+  else {
+    const withHook = rowsOf(hook.data["throughput"]).find((r) => r["pods"] === "with webhook");
+    const at50 = rowsOf(hook.data["latency"]).find((r) => num(r, "concurrency") === 50);
+    const x = num(withHook, "x without webhook");
+    out.push(
+      `- Admission: pod creation through the API server with the webhook at ${cell(x)} × the rate without it (bar 0.9) ${verdict(x >= 0.9)}; the webhook's p99 at 50 concurrent reviews ${cell(num(at50, "p99 ms"))} ms beside a minimal node:https server's ${cell(num(at50, "minimal p99 ms"))} ms answering the same review (${cell(num(at50, "p99 x minimal"))} ×; reported, no bar) ${from(hook, "webhook-latency.ts")}.`,
+    );
+  }
+
+  const proxy = fullResults("sidecar-proxy");
+  if (typeof proxy === "string") out.push(`- Saturation against one-thread HAProxy at wrk -c64: ${proxy}.`);
+  else {
+    const x = (target: string): number =>
+      num(
+        rowsOf(proxy.data["rows"]).find((r) => r["target"] === target),
+        "x haproxy",
+      );
+    out.push(
+      `- Saturation at wrk -c64: \`direct\` ${cell(x("sidecar direct"))} × one-thread HAProxy (bar 0.5) ${verdict(x("sidecar direct") >= 0.5)}; \`sync\` ${cell(x("sidecar sync"))} × (bar 0.25) ${verdict(x("sidecar sync") >= 0.25)} ${from(proxy, "sidecar-proxy.ts")}.`,
+    );
+  }
   return out;
 }
 

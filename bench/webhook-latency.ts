@@ -1,12 +1,14 @@
 // Admission webhook benchmark against a real kube-apiserver (+ etcd, kube-controller-manager):
 //  1. admission latency p50/p99 at 1, 50 and 200 concurrent requests posted straight to
 //     the webhook's HTTPS endpoint (load from a worker thread; namespace and config
-//     lookups through the real API server behind the webhook's 2 s cache);
+//     lookups through the real API server behind the webhook's 2 s cache), each level
+//     beside a minimal node:https server answering the same review with the same patch
+//     (a closed loop on two shared cores cannot give an absolute figure; the ratio holds);
 //  2. pod-creation throughput through the API server with and without the webhook.
 //   scripts/with-node24 node bench/webhook-latency.ts [--short]
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { request } from "node:https";
+import { createServer, request, type Server } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -91,6 +93,55 @@ function apiMetric(text: string, name: string): number {
     .reduce((acc, l) => acc + Number(l.split(" ").at(-1)), 0);
 }
 
+/** One AdmissionReview posted to the webhook; its response body. */
+function post(port: number, ca: string, body: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: "127.0.0.1", port, path: admissionPath, method: "POST", ca, servername: "localhost" },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (c: string) => (text += c));
+        res.on("end", () =>
+          res.statusCode === 200 ? resolve(text) : reject(new Error(`HTTP ${res.statusCode}: ${text}`)),
+        );
+      },
+    );
+    req.on("error", reject);
+    req.setHeader("content-type", "application/json");
+    req.end(body);
+  });
+}
+
+/**
+ * The floor for any webhook in Node: parses the review and answers it with the patch the
+ * real webhook gave for the same review (no lookups, no planning), on the same certificate.
+ */
+async function startMinimalWebhook(
+  serving: { certPem: string; keyPem: string },
+  sample: string,
+): Promise<{ server: Server; port: number }> {
+  const { response } = JSON.parse(sample) as { response: Record<string, unknown> };
+  const server = createServer({ cert: serving.certPem, key: serving.keyPem }, (req, res) => {
+    let body = "";
+    req.setEncoding("utf8");
+    req.on("data", (c: string) => (body += c));
+    req.on("end", () => {
+      const { request: r } = JSON.parse(body) as { request: { uid: string } };
+      const out = JSON.stringify({
+        apiVersion: "admission.k8s.io/v1",
+        kind: "AdmissionReview",
+        response: { ...response, uid: r.uid },
+      });
+      res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(out) });
+      res.end(out);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  return { server, port: typeof address === "object" && address ? address.port : 0 };
+}
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "vx-webhook-bench-"));
   const plane = await startControlPlane({ dir });
@@ -126,41 +177,47 @@ async function main(): Promise<void> {
       metrics,
     });
 
-    // 1. Straight to the endpoint.
+    // 1. Straight to the endpoint, beside the minimal server answering the same review.
     const review = JSON.stringify(
       podAdmissionReview("bench", injected, {
         ...podBody(0),
         metadata: { generateName: "web-", annotations: { "veltrix.io/inject": "true" } },
       }),
     );
+    const anchor = await startMinimalWebhook(serving, await post(server.port, ca.certPem, review));
     const latencyRows: Row[] = [];
     await load(server.port, ca.certPem, review, 10, 2_000, 1); // warm-up (JIT, lookup cache)
+    await load(anchor.port, ca.certPem, review, 10, 2_000, 1);
     for (const concurrency of [1, 50, 200]) {
       const requests = short ? 1_000 : concurrency === 1 ? 3_000 : 10_000;
       // Warm-up at this concurrency opens the TLS connections the API server would keep alive.
       const warmup = Math.max(200, concurrency * 5);
       registry.resetMetrics();
-      const { latencies, seconds } = await load(
-        server.port,
-        ca.certPem,
-        review,
-        concurrency,
-        warmup,
-        requests,
-      );
+      const measured = await load(server.port, ca.certPem, review, concurrency, warmup, requests);
+      const floor = await load(anchor.port, ca.certPem, review, concurrency, warmup, requests);
+      const p99 = percentile(measured.latencies, 99);
+      const floorP99 = percentile(floor.latencies, 99);
       latencyRows.push({
         concurrency,
         requests,
-        "p50 ms": percentile(latencies, 50),
-        "p99 ms": percentile(latencies, 99),
-        "max ms": Math.max(...latencies),
-        "req/s": Math.round(requests / seconds),
+        "p50 ms": percentile(measured.latencies, 50),
+        "p99 ms": p99,
+        "max ms": Math.max(...measured.latencies),
+        "req/s": Math.round(requests / measured.seconds),
         // Server side (body read to response written, no queueing): share under 1 and 5 ms.
         "server <=1ms %": await serverShare(0.001),
         "server <=5ms %": await serverShare(0.005),
+        "minimal p50 ms": percentile(floor.latencies, 50),
+        "minimal p99 ms": floorP99,
+        "minimal req/s": Math.round(requests / floor.seconds),
+        "p99 x minimal": p99 / floorP99,
       });
     }
-    console.log("\nAdmission latency, AdmissionReview posted straight to the webhook (HTTPS keep-alive)");
+    anchor.server.close();
+    console.log(
+      "\nAdmission latency, AdmissionReview posted straight to the webhook (HTTPS keep-alive), " +
+        "beside a minimal node:https server answering the same review with the same patch",
+    );
     printTable(latencyRows);
 
     // 2. Through the API server, with and without the webhook.
@@ -213,6 +270,8 @@ async function main(): Promise<void> {
         "p99 ms": percentile(r.latencies, 99),
       };
     });
+    const rateWithout = Number(throughputRows[0]?.["median pods/s"]);
+    for (const row of throughputRows) row["x without webhook"] = Number(row["median pods/s"]) / rateWithout;
     const check = await kc
       .makeApiClient(CoreV1Api)
       .readNamespacedPod({ name: "web-0-0", namespace: injected });
