@@ -71,7 +71,9 @@ async function hold(p: number, n: number): Promise<Socket[]> {
 
 /** CPU ms per second of `pid`, per window, while nothing else talks to it. */
 async function idleCpu(pid: number): Promise<number[]> {
-  await sleep(short ? 500 : 3_000); // accepts, parses and upstream dials settle
+  // Accepts, parses and upstream dials settle, and V8's memory reducer finishes the
+  // collections it runs in a process's first ~15 s (they cost a fresh idle sidecar ~4 ms/s).
+  await sleep(short ? 500 : 20_000);
   const out: number[] = [];
   for (let w = 0; w < windows; w++) {
     const c0 = cpuPreciseMs(pid);
