@@ -15,7 +15,9 @@
 // 5,000 held, 30 s and 1,000 VeltrixConfigs; VX_FOOTPRINT_SKIP=image,operator skips parts;
 // VX_FOOTPRINT_BUNDLE=DIR measures a bundle built earlier (before/after comparisons);
 // VX_FOOTPRINT_NODE_ARGS="--flag ..." and VX_FOOTPRINT_ENV="K=V ..." are added to the sidecar's
-// command and environment (trying a flag or an allocator setting before the image takes it).
+// command and environment (trying a flag or an allocator setting before the image takes it);
+// VX_SIDECAR_MALLOC=glibc runs the sidecar without the image's malloc settings (the floor
+// never has them: it runs with glibc's defaults).
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { stripTypeScriptTypes } from "node:module";
@@ -31,7 +33,7 @@ import {
   type FootprintTarget,
 } from "./lib/footprint.ts";
 import { sidecarImageSize, type ImageSize } from "./lib/image-size.ts";
-import { port, repo, start, startNatsServer } from "./lib/procs.ts";
+import { port, repo, sidecarMalloc, start, startNatsServer, withoutMalloc } from "./lib/procs.ts";
 import { median, printTable, short, writeResults, type Row } from "./lib/report.ts";
 
 const arg = (name: string): string | undefined => {
@@ -53,7 +55,7 @@ const dir = mkdtempSync(join(tmpdir(), "vx-footprint-"));
 // sets NODE_EXTRA_CA_CERTS, which alone costs a Node process several MiB at start).
 const imageEnv = (spec: { env: Record<string, string> }): NodeJS.ProcessEnv => ({
   PATH: process.env["PATH"],
-  ...spec.env,
+  ...withoutMalloc(spec.env),
 });
 const words = (name: string): string[] => (process.env[name] ?? "").split(" ").filter(Boolean);
 const tryArgs = words("VX_FOOTPRINT_NODE_ARGS");
@@ -146,7 +148,12 @@ async function sidecarTarget(
         ...(ensureStream ? ["--ensure-stream"] : []),
       ],
       cwd: bundle,
-      env: { ...imageEnv(imageSpecs.sidecar), ...tryEnv, VX_MEMORY_PROBE_FILE: join(dir, "probe.json") },
+      env: {
+        ...imageEnv(imageSpecs.sidecar),
+        ...sidecarMalloc(),
+        ...tryEnv,
+        VX_MEMORY_PROBE_FILE: join(dir, "probe.json"),
+      },
       ready: { port: admin, path: "/readyz" },
       port: p,
       release: async () => void (await get(appPort, "/release")),
@@ -302,7 +309,9 @@ const rows: Row[] = figures.map(([name, pick]) => {
 });
 const answered = results.sidecar.map((r) => r.answered);
 console.log(
-  `${bundle}${tryArgs.length ? ` ${tryArgs.join(" ")}` : ""}${words("VX_FOOTPRINT_ENV")
+  `${bundle}${tryArgs.length ? ` ${tryArgs.join(" ")}` : ""}${Object.entries(sidecarMalloc())
+    .map(([k, v]) => ` ${k}=${v}`)
+    .join("")}${words("VX_FOOTPRINT_ENV")
     .map((w) => ` ${w}`)
     .join(
       "",
@@ -328,6 +337,7 @@ if (operator) {
 const file = writeResults(short ? "sidecar-footprint-quick" : "sidecar-footprint", {
   runs,
   plan,
+  malloc: sidecarMalloc(),
   loadAverage: loads,
   rows,
   raw: results,

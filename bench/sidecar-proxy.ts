@@ -7,6 +7,8 @@
 // A second table runs every target but the raw loop open-loop (vegeta, a fixed rate,
 // VX_BENCH_RATE, default 5000/s): the latency a proxy adds when it is not saturated.
 //   scripts/with-node24 node bench/sidecar-proxy.ts [--short]
+// The sidecars run with the image's glibc malloc settings (sidecar/node-flags.ts);
+// VX_SIDECAR_MALLOC=glibc runs them with glibc's defaults (a paired run's other half).
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -18,6 +20,7 @@ import {
   port,
   repo,
   sidecarArgs,
+  sidecarMalloc,
   start,
   startNatsServer,
   wrk,
@@ -103,7 +106,10 @@ for (const mode of ["direct", "sync"]) {
     dataDir: join(dir, `data-${mode}`),
     natsUrl: mode === "sync" ? nats.url : undefined,
   });
-  procs.push(await start(node, args, p, join(dir, `sidecar-${mode}.log`)));
+  // With the image's malloc settings (VX_SIDECAR_MALLOC=glibc: without, for paired runs).
+  procs.push(
+    await start(node, args, p, join(dir, `sidecar-${mode}.log`), { ...process.env, ...sidecarMalloc() }),
+  );
   targets.push({ name: `sidecar ${mode}`, url: `http://127.0.0.1:${p}/`, pid: last() });
 }
 // Let the sync sidecar attach to its stream.

@@ -4,7 +4,10 @@
 #   dist/bundle/
 #     package.json      name, version, "type": "module", production dependencies only
 #     package.json      also "bin": the veltrix command (cli/main.js)
-#     api/ lib/ operator/ sidecar/ cli/  compiled JavaScript (tsc -p tsconfig.build.json), source maps
+#     api/ lib/ cli/    compiled JavaScript (tsc -p tsconfig.build.json), source maps
+#     sidecar/main.js sidecar/record-writer.js operator/main.js
+#                       the programs the images run, one minified file each with their
+#                       dependencies (scripts/bundle-entries.ts, esbuild), and source maps
 #     crds/veltrixconfig.yaml  the CRD, which `veltrix validate` checks against
 #     node_modules/     production dependencies only (devDependencies pruned); none is a
 #                       native addon (SQLite is Node's own node:sqlite)
@@ -29,6 +32,10 @@ fi
 rm -rf "$out"
 mkdir -p "$out"
 npx tsc -p tsconfig.build.json --outDir "$out"
+# The sidecar and the operator run from their bundled files only (the command, cli/, needs
+# api/ and lib/): their compiled trees go, the bundles take their entry points' paths.
+rm -rf "$out/sidecar" "$out/operator"
+node scripts/bundle-entries.ts "$out"
 mkdir -p "$out/crds"
 cp crds/veltrixconfig.yaml "$out/crds/"
 

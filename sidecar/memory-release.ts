@@ -4,7 +4,7 @@
 // come in since the last release and then none for a whole tick, one last-resort full
 // collection runs (V8's CollectAllAvailableGarbage, which shrinks the heap and returns the
 // pages). Measured: 30 s after 5,000 held requests were answered, 225-237 MiB RSS without it,
-// 152-153 MiB with it, against ~100 MiB idle (docs/adr/0007-sidecar-footprint.md).
+// 152-153 MiB with it, against ~100 MiB idle (docs/adr/0009-sidecar-footprint.md).
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { freePort } from "../../devenv/ports.ts";
 import { toolPath } from "../../devenv/tools.ts";
-import { sidecarNodeFlags } from "../../sidecar/node-flags.ts";
+import { sidecarMallocEnv, sidecarNodeFlags } from "../../sidecar/node-flags.ts";
 
 export const repo = join(import.meta.dirname, "..", "..");
 const live = new Set<ChildProcess>();
@@ -30,8 +30,14 @@ export interface Proc {
   stop(): Promise<void>;
 }
 
-export async function start(cmd: string, args: string[], waitPort: number, log?: string): Promise<Proc> {
-  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+export async function start(
+  cmd: string,
+  args: string[],
+  waitPort: number,
+  log?: string,
+  env?: NodeJS.ProcessEnv,
+): Promise<Proc> {
+  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], ...(env ? { env } : {}) });
   live.add(child);
   let out = "";
   child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
@@ -66,6 +72,19 @@ export async function startNatsServer(dir: string): Promise<{ proc: Proc; url: s
     p,
   );
   return { proc, url: `nats://127.0.0.1:${p}` };
+}
+
+/**
+ * The image's glibc malloc settings for a sidecar (sidecar/node-flags.ts), or none with
+ * VX_SIDECAR_MALLOC=glibc: glibc's defaults, for paired runs with and without them.
+ */
+export function sidecarMalloc(): Record<string, string> {
+  return process.env["VX_SIDECAR_MALLOC"] === "glibc" ? {} : { ...sidecarMallocEnv };
+}
+
+/** `env` without the sidecar's malloc settings (what a bare Node process runs with). */
+export function withoutMalloc(env: Readonly<Record<string, string>>): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter(([k]) => !(k in sidecarMallocEnv)));
 }
 
 /** Arguments of `node sidecar/main.ts` for a bench target (NATS given: a queued mode, local stream). */

@@ -25,6 +25,7 @@ import {
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { cacheDir, pinnedVersions, repoRoot, toolPath } from "../tools.ts";
+import { sidecarMallocEnv } from "../../sidecar/node-flags.ts";
 import { buildImage, type ImageConfig } from "./image-build.ts";
 
 const exec = promisify(execFile);
@@ -50,7 +51,11 @@ export const imageSpecs = {
     cmd: ["--max-semi-space-size=16", "sidecar/main.js"],
     user: "65532:65532",
     workingDir: "/app",
-    env: { NODE_ENV: "production", SSL_CERT_FILE: "/etc/ssl/certs/ca-certificates.crt" },
+    env: {
+      NODE_ENV: "production",
+      SSL_CERT_FILE: "/etc/ssl/certs/ca-certificates.crt",
+      ...sidecarMallocEnv,
+    },
     exposedPorts: [15080, 15090],
   },
   nats: {

@@ -245,6 +245,8 @@ export class SqliteRequestStore implements RequestStore {
   }
 
   private startWriter(): Worker {
+    // Beside this module: record-writer.ts in the source, or in the images the bundled
+    // record-writer.js beside the bundled sidecar/main.js (scripts/bundle-entries.ts).
     const ext = import.meta.url.endsWith(".ts") ? "ts" : "js";
     const data: WriterData = { path: this.path };
     const worker = new Worker(new URL(`./record-writer.${ext}`, import.meta.url), { workerData: data });
