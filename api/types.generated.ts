@@ -168,7 +168,7 @@ export interface VeltrixConfigStatusQueue {
 export interface VeltrixConfigStatusPods {
   /** Pods carrying the veltrix.io/config label for this config. */
   injected?: number;
-  /** Injected pods whose sidecar reports the current revision. */
+  /** Injected pods that are Ready and whose sidecar reports the current revision. */
   inSync?: number;
   /** inSync/injected, for kubectl get. */
   summary?: string;

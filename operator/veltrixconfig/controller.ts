@@ -130,8 +130,13 @@ export function addVeltrixConfigController(
         ? core.listNamespacedPod({ namespace: ns, labelSelector: labels.config })
         : core.listPodForAllNamespaces({ labelSelector: labels.config }),
     labelSelector: labels.config,
-    // A pod is counted by its labels and deletion; its spec and status are most of its size.
-    transform: keepOnly<V1Pod>(identity),
+    // A pod is counted by its labels, its deletion and its Ready condition (sidecar-status.ts,
+    // podsInSync); the rest of its spec and status is most of its size.
+    transform: (pod) => {
+      const kept = keepOnly<V1Pod>(identity)(pod);
+      const ready = pod.status?.conditions?.find((c) => c.type === "Ready");
+      return ready ? { ...kept, status: { conditions: [{ type: "Ready", status: ready.status }] } } : kept;
+    },
     onEvent: (pod) => {
       const key = configKeyOf(pod);
       if (key) enqueue(key);

@@ -40,7 +40,7 @@ import type { EventRecorder } from "../runtime/events.ts";
 import type { SidecarCredentials } from "../nats-identity/credentials.ts";
 import type { UserRevocations } from "../nats-identity/revocation.ts";
 import type { NatsLink } from "./nats-link.ts";
-import type { SidecarStatusIndex } from "./sidecar-status.ts";
+import { podsInSync, type SidecarStatusIndex } from "./sidecar-status.ts";
 import { deleteOutcomeBucket, deleteStream, ensureStream, type StreamState } from "./stream.ts";
 
 export interface ObjectCache<T> {
@@ -182,13 +182,11 @@ export class VeltrixConfigReconciler {
     }
     if (ctx.signal.aborted) return undefined;
 
-    // 3. Pods naming this config, and those whose sidecar applies this revision.
+    // 3. Pods naming this config, and those Ready whose sidecar applies this revision.
     const pods = this.deps.pods
       .list(ref.namespace)
       .filter((p) => p.metadata?.labels?.[labels.config] === ref.name && !p.metadata?.deletionTimestamp);
-    const inSync = pods.filter(
-      (p) => this.deps.sidecars.revision(ref, p.metadata?.name ?? "") === doc.revision,
-    );
+    const inSync = podsInSync(pods, (pod) => this.deps.sidecars.revision(ref, pod), doc.revision);
 
     // 4. Status, last.
     const failure = natsError === undefined ? undefined : natsFailure(natsError);

@@ -6,6 +6,29 @@ import type { KV } from "@nats-io/kv";
 import { type ConfigRef, type SidecarStatus, sidecarStatusTtlMs } from "../../api/contract.ts";
 import type { Logger } from "../../lib/log.ts";
 
+/** A pod as far as counting it in sync needs: its name and its conditions. */
+export interface CountedPod {
+  metadata?: { name?: string };
+  status?: { conditions?: { type: string; status: string }[] };
+}
+
+/**
+ * The pods in sync with `revision`: Ready (a pod still starting, or failing its probes, serves
+ * nothing yet, so it is not counted however far its sidecar got) and whose sidecar reports
+ * applying that revision.
+ */
+export function podsInSync<P extends CountedPod>(
+  pods: readonly P[],
+  reported: (pod: string) => string | undefined,
+  revision: string,
+): P[] {
+  return pods.filter(
+    (p) =>
+      (p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false) &&
+      reported(p.metadata?.name ?? "") === revision,
+  );
+}
+
 export class SidecarStatusIndex {
   private readonly byConfig = new Map<string, Map<string, { revision: string; at: number }>>();
   private readonly now: () => number;

@@ -229,7 +229,7 @@ describe("VeltrixConfig reconciler (real kube-apiserver + nats-server)", () => {
     expect(after.data).toEqual(before.data);
   });
 
-  it("counts pods naming the config and those whose real sidecar reports the current revision", async () => {
+  it("counts pods naming the config, and those Ready whose real sidecar reports the current revision", async () => {
     const name = "counted";
     await readyConfig(name, { config: { color: "blue" }, queue: { mode: "direct" } });
     for (const pod of ["counted-a", "counted-b"]) {
@@ -265,9 +265,38 @@ describe("VeltrixConfig reconciler (real kube-apiserver + nats-server)", () => {
       stops.push(() => sc.process.stop());
       return sc;
     };
+    // No kubelet here: the test sets the pods' Ready condition as a kubelet would.
+    const setReady = (pod: string, ready: boolean) =>
+      core().patchNamespacedPodStatus({
+        name: pod,
+        namespace,
+        body: [
+          {
+            op: "add",
+            path: "/status/conditions",
+            value: [{ type: "Ready", status: ready ? "True" : "False" }],
+          },
+        ],
+      });
     const a = await sidecar("counted-a");
+    // a's sidecar applied the revision, but the pod is not Ready yet (still starting): not counted.
+    const current = (await getVxc(namespace, name)).status?.revision;
+    await eventually("a's sidecar at the current revision", async () =>
+      ((await (await fetch(`${a.admin}/v1/config`)).json()) as { revision: string }).revision === current
+        ? true
+        : undefined,
+    );
+    expect((await getVxc(namespace, name)).status?.pods?.summary).toBe("0/2");
+    // Ready: now it counts (the positive control: its report was there all along).
+    await setReady("counted-a", true);
     expect((await summary("1/2")).status?.pods).toEqual({ injected: 2, inSync: 1, summary: "1/2" });
+    await setReady("counted-b", true);
     const b = await sidecar("counted-b");
+    await summary("2/2");
+    // A pod that stops being Ready stops counting, whatever its sidecar reports.
+    await setReady("counted-b", false);
+    await summary("1/2");
+    await setReady("counted-b", true);
     await summary("2/2");
 
     // A new revision: both sidecars apply and report it.
