@@ -25,6 +25,7 @@ import {
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { cacheDir, pinnedVersions, repoRoot, toolPath } from "../tools.ts";
+import { operatorMallocEnv, operatorNodeFlags } from "../../operator/node-flags.ts";
 import { sidecarMallocEnv } from "../../sidecar/node-flags.ts";
 import { buildImage, type ImageConfig } from "./image-build.ts";
 
@@ -40,10 +41,14 @@ export const imageRepository = "veltrix.local";
 export const imageSpecs = {
   operator: {
     entrypoint: ["/nodejs/bin/node"],
-    cmd: ["operator/main.js"],
+    cmd: [...operatorNodeFlags, "operator/main.js"],
     user: "65532:65532",
     workingDir: "/app",
-    env: { NODE_ENV: "production", SSL_CERT_FILE: "/etc/ssl/certs/ca-certificates.crt" },
+    env: {
+      NODE_ENV: "production",
+      SSL_CERT_FILE: "/etc/ssl/certs/ca-certificates.crt",
+      ...operatorMallocEnv,
+    },
     exposedPorts: [8080, 9443],
   },
   sidecar: {

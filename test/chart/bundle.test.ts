@@ -13,6 +13,7 @@ import { tempDir } from "../harness/env.ts";
 import { freePort } from "../../devenv/ports.ts";
 import { ManagedProcess } from "../../devenv/process.ts";
 import { repoRoot } from "../../devenv/tools.ts";
+import { operatorMallocEnv, operatorNodeFlags } from "../../operator/node-flags.ts";
 import { sidecarMallocEnv, sidecarNodeFlags } from "../../sidecar/node-flags.ts";
 
 const run = promisify(execFile);
@@ -157,6 +158,13 @@ describe("runtime bundle (the images' tree, built without a container engine)", 
       [...sidecarStage.matchAll(/^ENV (\w+)=(\S+)$/gm)].map(([, k, v]) => [k!, v!]),
     );
     expect(sidecarEnv).toEqual(sidecarMallocEnv);
+    // The operator's likewise (the chart's args repeat its flags: operator-rbac.test.ts).
+    expect(cmds.get("operator")).toEqual([...operatorNodeFlags, "operator/main.js"]);
+    const operatorStage = /FROM runtime AS operator\n([\s\S]*?)(?=\nFROM |$)/.exec(dockerfile)?.[1] ?? "";
+    const operatorEnv = Object.fromEntries(
+      [...operatorStage.matchAll(/^ENV (\w+)=(\S+)$/gm)].map(([, k, v]) => [k!, v!]),
+    );
+    expect(operatorEnv).toEqual(operatorMallocEnv);
     for (const [, sources] of dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)) {
       for (const src of sources!.split(" "))
         expect(existsSync(join(repoRoot, src)), `COPY ${src}`).toBe(true);

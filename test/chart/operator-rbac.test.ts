@@ -20,6 +20,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { createCertificateAuthority, issueServingCertificate } from "../../operator/certs/issue.ts";
+import { operatorNodeFlags } from "../../operator/node-flags.ts";
 import { startControlPlane, type ControlPlane } from "../../devenv/control-plane.ts";
 import { eventually, tempDir } from "../harness/env.ts";
 import { helm } from "../../devenv/helm.ts";
@@ -158,7 +159,7 @@ describe("chart on its own control plane: the operator with exactly the chart's 
       .makeApiClient(AppsV1Api)
       .readNamespacedDeployment({ name: fullname, namespace });
     const container = deploy.spec?.template.spec?.containers[0];
-    expect(container?.args).toEqual(["operator/main.js"]);
+    expect(container?.args).toEqual([...operatorNodeFlags, "operator/main.js"]);
     const env: Record<string, string> = {};
     for (const e of container?.env ?? ([] as V1EnvVar[])) {
       const field = e.valueFrom?.fieldRef?.fieldPath;
