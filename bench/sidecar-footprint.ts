@@ -269,7 +269,9 @@ async function operatorFootprint(count: number) {
       count,
       dir,
       namespace: "bench",
-      entry: join(bundle, imageSpecs.operator.cmd[0]),
+      // As the image runs it: its command's flags, then its program.
+      entry: join(bundle, imageSpecs.operator.cmd.at(-1) ?? ""),
+      nodeArgs: imageSpecs.operator.cmd.slice(0, -1),
       env: imageEnv(imageSpecs.operator),
       settleMs: 30_000,
     });
