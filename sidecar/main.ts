@@ -27,7 +27,8 @@ async function main(): Promise<void> {
   }
   startSweeper(sc);
   // After a burst, once quiet, the heap it grew to is given back (memory-release.ts).
-  startMemoryRelease(() => sc.store.written);
+  if (!startMemoryRelease(() => sc.store.written))
+    log.warn("memory is not given back after bursts: node runs without --expose-gc (sidecar/node-flags.ts)");
   const handle = await startListeners(sc, worker === 0);
   log.info("listening", {
     proxy: handle.proxyPort,

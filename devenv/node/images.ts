@@ -26,7 +26,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { cacheDir, pinnedVersions, repoRoot, toolPath } from "../tools.ts";
 import { operatorMallocEnv, operatorNodeFlags } from "../../operator/node-flags.ts";
-import { sidecarMallocEnv } from "../../sidecar/node-flags.ts";
+import { sidecarMallocEnv, sidecarNodeFlags } from "../../sidecar/node-flags.ts";
 import { buildImage, type ImageConfig } from "./image-build.ts";
 
 const exec = promisify(execFile);
@@ -53,7 +53,7 @@ export const imageSpecs = {
   },
   sidecar: {
     entrypoint: ["/nodejs/bin/node"],
-    cmd: ["--max-semi-space-size=16", "sidecar/main.js"],
+    cmd: [...sidecarNodeFlags, "sidecar/main.js"],
     user: "65532:65532",
     workingDir: "/app",
     env: {
