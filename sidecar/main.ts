@@ -2,7 +2,6 @@
 import cluster from "node:cluster";
 import { AggregatorRegistry } from "prom-client";
 import { configureLog, logger } from "./log.ts";
-import { startMemoryRelease } from "./memory-release.ts";
 import { parseOptions } from "./options.ts";
 import { createSidecar, sidecarReadiness, startListeners, startSweeper } from "./sidecar.ts";
 import { answerReadiness } from "./workers/readiness.ts";
@@ -26,9 +25,6 @@ async function main(): Promise<void> {
     answerRecordFlushes(sc.store);
   }
   startSweeper(sc);
-  // After a burst, once quiet, the heap it grew to is given back (memory-release.ts).
-  if (!startMemoryRelease(() => sc.store.written))
-    log.warn("memory is not given back after bursts: node runs without --expose-gc (sidecar/node-flags.ts)");
   const handle = await startListeners(sc, worker === 0);
   log.info("listening", {
     proxy: handle.proxyPort,

@@ -9,10 +9,7 @@
 // docs/benchmarks.md, "Memory per held request".
 import { glibcMallocEnv } from "../lib/malloc-env.ts";
 
-//
-// `--expose-gc`: the collection that gives memory back after a burst (memory-release.ts). At
-// start, not at run time: enabling it at run time cost ~35 % CPU per request (ADR 0009).
-export const sidecarNodeFlags: readonly string[] = ["--max-semi-space-size=16", "--expose-gc"];
+export const sidecarNodeFlags: readonly string[] = ["--max-semi-space-size=16"];
 
 // glibc malloc settings in the sidecar image's environment (lib/malloc-env.ts says why). The
 // benches start sidecars with them too; VX_SIDECAR_MALLOC=glibc runs without them
