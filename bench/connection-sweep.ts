@@ -13,11 +13,10 @@
 // VX_BENCH_HELD=N (default 8,000: the sidecar holds 2 sockets per request and a process
 // may open 20,000 files); VX_BENCH_WINDOW_S (default 10) per window, 3 windows per case.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { cpuPreciseMs, port, repo, sidecarArgs, start, type Proc } from "./lib/procs.ts";
+import { cpuPreciseMs, holdRequests, port, repo, sidecarArgs, start, type Proc } from "./lib/procs.ts";
 import { median, printTable, short, writeResults, type Row } from "./lib/report.ts";
 
 const held = short ? 300 : Number(process.env["VX_BENCH_HELD"] ?? 8_000);
@@ -56,19 +55,6 @@ function sidecarConfig(): string {
   return f;
 }
 
-/** Opens `n` connections, each with one request the app holds (or the floor never answers). */
-async function hold(p: number, n: number): Promise<Socket[]> {
-  const sockets: Socket[] = [];
-  for (let i = 0; i < n; i++) {
-    const s = connect({ port: p, host: "127.0.0.1" });
-    s.on("error", () => undefined);
-    s.write("GET /hold HTTP/1.1\r\nHost: bench\r\n\r\n");
-    sockets.push(s);
-    if (i % 100 === 99) await sleep(20);
-  }
-  return sockets;
-}
-
 /** CPU ms per second of `pid`, per window, while nothing else talks to it. */
 async function idleCpu(pid: number): Promise<number[]> {
   // Accepts, parses and upstream dials settle, and V8's memory reducer finishes the
@@ -85,7 +71,7 @@ async function idleCpu(pid: number): Promise<number[]> {
 }
 
 async function measure(name: string, proc: Proc, p: number, n: number): Promise<Row> {
-  const sockets = n > 0 ? await hold(p, n) : [];
+  const sockets = n > 0 ? await holdRequests(p, n) : [];
   let answered = 0;
   for (const s of sockets) s.once("data", () => answered++);
   const perWindow = await idleCpu(proc.child.pid ?? 0);

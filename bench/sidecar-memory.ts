@@ -7,11 +7,19 @@
 // VX_BENCH_RAMP_MS=N pauses N ms after every 100 connections (default 20);
 // VX_BENCH_FORCE_GC=1 runs a full GC in the sidecar every 500 ms (live memory only).
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { port, repo, rssKiB, sidecarArgs, start, startNatsServer, type Proc } from "./lib/procs.ts";
+import {
+  holdRequests,
+  port,
+  repo,
+  rssKiB,
+  sidecarArgs,
+  start,
+  startNatsServer,
+  type Proc,
+} from "./lib/procs.ts";
 import { printTable, short, writeResults, type Row } from "./lib/report.ts";
 
 const rampMs = Number(process.env["VX_BENCH_RAMP_MS"] ?? 20);
@@ -57,19 +65,6 @@ function config(name: string, mode: string, maxConcurrency: number, configKiB: n
   return f;
 }
 
-/** Opens `n` connections, each with one request that will not be answered soon. */
-async function hold(p: number, n: number): Promise<Socket[]> {
-  const sockets: Socket[] = [];
-  for (let i = 0; i < n; i++) {
-    const s = connect({ port: p, host: "127.0.0.1" });
-    s.on("error", () => undefined);
-    s.write("GET /hold HTTP/1.1\r\nHost: bench\r\n\r\n");
-    sockets.push(s);
-    if (i % 100 === 99) await sleep(rampMs);
-  }
-  return sockets;
-}
-
 async function settledRss(pid: number): Promise<number> {
   await sleep(short ? 300 : 1_500);
   let last = rssKiB(pid);
@@ -85,16 +80,16 @@ async function settledRss(pid: number): Promise<number> {
 async function measure(name: string, proc: Proc, p: number): Promise<Row> {
   const pid = proc.child.pid ?? 0;
   // Warm up (JIT, pools, first records) so the baseline is not the cold process.
-  const warm = await hold(p, 20);
+  const warm = await holdRequests(p, 20, rampMs);
   await sleep(500);
   for (const s of warm) s.destroy();
   const before = await settledRss(pid);
   // Marginal cost: the slope between half and all of the held requests, so fixed
   // costs that appear with the first few hundred (young-generation growth, pools)
   // do not count as per-request memory.
-  const first = await hold(p, held / 2);
+  const first = await holdRequests(p, held / 2, rampMs);
   const half = await settledRss(pid);
-  const second = await hold(p, held / 2);
+  const second = await holdRequests(p, held / 2, rampMs);
   const after = await settledRss(pid);
   for (const s of [...first, ...second]) s.destroy();
   return {

@@ -2,7 +2,7 @@
 // wrk (or report that it is missing), read a process's RSS.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { connect } from "node:net";
+import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { freePort } from "../../devenv/ports.ts";
@@ -85,6 +85,23 @@ export function sidecarMalloc(): Record<string, string> {
 /** `env` without the sidecar's malloc settings (what a bare Node process runs with). */
 export function withoutMalloc(env: Readonly<Record<string, string>>): Record<string, string> {
   return Object.fromEntries(Object.entries(env).filter(([k]) => !(k in sidecarMallocEnv)));
+}
+
+/**
+ * Opens `n` connections to 127.0.0.1:`port`, each with one `GET /hold` that the target holds
+ * (bench/lib/plain-app.ts holds /hold; a floor that never answers holds anything), pausing
+ * `rampMs` after every 100 so the accept queue keeps up.
+ */
+export async function holdRequests(port: number, n: number, rampMs = 20): Promise<Socket[]> {
+  const sockets: Socket[] = [];
+  for (let i = 0; i < n; i++) {
+    const s = connect({ port, host: "127.0.0.1" });
+    s.on("error", () => undefined);
+    s.write("GET /hold HTTP/1.1\r\nHost: bench\r\n\r\n");
+    sockets.push(s);
+    if (i % 100 === 99) await sleep(rampMs);
+  }
+  return sockets;
 }
 
 /** Arguments of `node sidecar/main.ts` for a bench target (NATS given: a queued mode, local stream). */
