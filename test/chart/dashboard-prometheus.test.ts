@@ -5,16 +5,15 @@
 // would send it, returns data.
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { AdmissionregistrationV1Api, CoreV1Api } from "@kubernetes/client-node";
+import { CoreV1Api } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createVeltrixConfig } from "../../devenv/veltrixconfig-client.ts";
 import { installCrd } from "../../devenv/crd.ts";
 import { freePort } from "../../devenv/ports.ts";
 import { ManagedProcess } from "../../devenv/process.ts";
 import { toolPath } from "../../devenv/tools.ts";
-import { injectionWebhookConfiguration } from "../../devenv/webhook-config.ts";
 import { createNamespace, eventually, kubeConfig, natsUrl, tempDir } from "../harness/env.ts";
-import { operatorProcess } from "../harness/operator-process.ts";
+import { localhostWebhook, operatorProcess } from "../harness/operator-process.ts";
 import { startApp, startSidecar, writeVeltrixConfig, type Sidecar } from "../sidecar/helpers.ts";
 import { chartDir } from "./chart.ts";
 
@@ -49,36 +48,20 @@ describe("the Grafana dashboard's queries on a real Prometheus", () => {
     const home = await createNamespace("vx-dash-home");
     const apps = await createNamespace("vx-dash-apps", { "veltrix.test/webhook": webhookConfigName });
     await createVeltrixConfig(kc, apps, "default", {});
-    const [operatorHttp, webhookPort] = [await freePort(), await freePort()];
+    const operatorHttp = await freePort();
+    const webhook = await localhostWebhook(kc, webhookConfigName);
     const operator = operatorProcess({
       name: "op-dash",
       logDir: dir,
       namespace: home,
       watchNamespace: apps,
       httpPort: operatorHttp,
-      args: [
-        `--webhook-port=${webhookPort}`,
-        "--webhook-host=127.0.0.1",
-        "--webhook-service=localhost",
-        "--webhook-secret=webhook-tls",
-        `--webhook-config-name=${webhookConfigName}`,
-      ],
+      args: webhook.args,
     });
-    await kc.makeApiClient(AdmissionregistrationV1Api).createMutatingWebhookConfiguration({
-      body: injectionWebhookConfiguration({
-        name: webhookConfigName,
-        url: `https://localhost:${webhookPort}/mutate`,
-        namespaceSelector: { "veltrix.test/webhook": webhookConfigName },
-        objectSelector: { "veltrix.io/inject": "true" },
-      }),
-    });
+    await webhook.register();
     operator.start();
     stops.push(() => operator.stop());
-    stops.push(() =>
-      kc
-        .makeApiClient(AdmissionregistrationV1Api)
-        .deleteMutatingWebhookConfiguration({ name: webhookConfigName }),
-    );
+    stops.push(() => webhook.unregister());
     await operator.waitUntil(
       "ready",
       async () => (await fetch(`http://127.0.0.1:${operatorHttp}/readyz`)).ok,

@@ -1,10 +1,13 @@
 // The operator as its own process (operator/main.ts) against the suite's API server and
 // NATS: for the tests that need several replicas, a kill -9 or its real HTTP listeners.
 import { join } from "node:path";
+import { AdmissionregistrationV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { inject } from "vitest";
 import { natsUrl } from "./env.ts";
+import { freePort } from "../../devenv/ports.ts";
 import { ManagedProcess } from "../../devenv/process.ts";
 import { repoRoot } from "../../devenv/tools.ts";
+import { injectionWebhookConfiguration } from "../../devenv/webhook-config.ts";
 
 export function operatorProcess(o: {
   /** Also its leader-election identity. */
@@ -33,4 +36,40 @@ export function operatorProcess(o: {
     ],
     logFile: join(o.logDir, `${o.name}.log`),
   });
+}
+
+/**
+ * An operator process's webhook on localhost, registered with the API server as `name` for
+ * pods opted in (`veltrix.io/inject: "true"`) in namespaces labelled
+ * `veltrix.test/webhook: <name>`: `args` go to operatorProcess, `register` creates the
+ * MutatingWebhookConfiguration and `unregister` deletes it (never failing).
+ */
+export async function localhostWebhook(
+  kc: KubeConfig,
+  name: string,
+): Promise<{ args: string[]; register(): Promise<void>; unregister(): Promise<void> }> {
+  const port = await freePort();
+  const admission = kc.makeApiClient(AdmissionregistrationV1Api);
+  return {
+    args: [
+      `--webhook-port=${port}`,
+      "--webhook-host=127.0.0.1",
+      "--webhook-service=localhost",
+      "--webhook-secret=webhook-tls",
+      `--webhook-config-name=${name}`,
+    ],
+    register: async () => {
+      await admission.createMutatingWebhookConfiguration({
+        body: injectionWebhookConfiguration({
+          name,
+          url: `https://localhost:${port}/mutate`,
+          namespaceSelector: { "veltrix.test/webhook": name },
+          objectSelector: { "veltrix.io/inject": "true" },
+        }),
+      });
+    },
+    unregister: async () => {
+      await admission.deleteMutatingWebhookConfiguration({ name }).catch(() => undefined);
+    },
+  };
 }

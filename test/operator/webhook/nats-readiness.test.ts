@@ -7,7 +7,7 @@ import { execFile } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { AdmissionregistrationV1Api, CoreV1Api } from "@kubernetes/client-node";
+import { CoreV1Api } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { stringify } from "yaml";
 import { installCrd } from "../../../devenv/crd.ts";
@@ -16,9 +16,8 @@ import { freePort } from "../../../devenv/ports.ts";
 import type { ManagedProcess } from "../../../devenv/process.ts";
 import { toolPath } from "../../../devenv/tools.ts";
 import { createVeltrixConfig } from "../../../devenv/veltrixconfig-client.ts";
-import { injectionWebhookConfiguration } from "../../../devenv/webhook-config.ts";
 import { createNamespace, eventually, kubeConfig, tempDir } from "../../harness/env.ts";
-import { operatorProcess } from "../../harness/operator-process.ts";
+import { localhostWebhook, operatorProcess } from "../../harness/operator-process.ts";
 import { condition, getVxc } from "../helpers.ts";
 
 const run = promisify(execFile);
@@ -32,6 +31,7 @@ describe("operator readiness while NATS is unreachable", () => {
   let httpPort = 0;
   let apps = "";
   let dir = "";
+  let webhook: Awaited<ReturnType<typeof localhostWebhook>> | undefined;
 
   const readyz = async (): Promise<{ status: number; body: string }> => {
     const res = await fetch(`http://127.0.0.1:${httpPort}/readyz`);
@@ -81,7 +81,7 @@ describe("operator readiness while NATS is unreachable", () => {
     const home = await createNamespace("vx-natsready-home");
     apps = await createNamespace("vx-natsready-apps", { "veltrix.test/webhook": webhookConfigName });
     httpPort = await freePort();
-    const webhookPort = await freePort();
+    webhook = await localhostWebhook(kc, webhookConfigName);
     operator = operatorProcess({
       name: "op-natsready",
       logDir: dir,
@@ -89,25 +89,9 @@ describe("operator readiness while NATS is unreachable", () => {
       watchNamespace: apps,
       httpPort,
       natsUrl: nats.url,
-      args: [
-        "--leader-elect=false",
-        "--status-refresh=1s",
-        "--max-backoff=1s",
-        `--webhook-port=${webhookPort}`,
-        "--webhook-host=127.0.0.1",
-        "--webhook-service=localhost",
-        "--webhook-secret=webhook-tls",
-        `--webhook-config-name=${webhookConfigName}`,
-      ],
+      args: ["--leader-elect=false", "--status-refresh=1s", "--max-backoff=1s", ...webhook.args],
     });
-    await kc.makeApiClient(AdmissionregistrationV1Api).createMutatingWebhookConfiguration({
-      body: injectionWebhookConfiguration({
-        name: webhookConfigName,
-        url: `https://localhost:${webhookPort}/mutate`,
-        namespaceSelector: { "veltrix.test/webhook": webhookConfigName },
-        objectSelector: { "veltrix.io/inject": "true" },
-      }),
-    });
+    await webhook.register();
     operator.start();
     await operator.waitUntil("ready", async () => (await readyz()).status === 200);
     await createVeltrixConfig(kc, apps, "default", {});
@@ -119,10 +103,7 @@ describe("operator readiness while NATS is unreachable", () => {
   afterAll(async () => {
     await operator?.stop();
     await nats?.stop();
-    await kc
-      .makeApiClient(AdmissionregistrationV1Api)
-      .deleteMutatingWebhookConfiguration({ name: webhookConfigName })
-      .catch(() => undefined);
+    await webhook?.unregister();
   });
 
   it("stays Ready and injects pods while NATS is down; the metric, the config and a warning say why", async () => {
