@@ -59,10 +59,15 @@ export interface ProxyDeps {
 const probePaths = contract.sidecarProbePaths;
 
 /**
- * How long a draining sidecar keeps its clients' keep-alive connections open (within the
- * grace period), answering what arrives on them 503 VX_ERR_DRAINING with Connection: close.
+ * How long a client's keep-alive connection must have been quiet (nothing read from it,
+ * no answer being written) before a draining sidecar closes it. A request sent on it
+ * before that is answered (503 VX_ERR_DRAINING with Connection: close), so only a client
+ * that stayed silent this long and sends at the very moment of the close can race it
+ * (RFC 9112 §9.6 leaves that to clients: retry an idempotent request).
  */
-const drainLingerMs = 1_000;
+const drainQuietMs = 1_000;
+/** How often a drain looks at its open connections. */
+const drainSweepMs = 50;
 
 export class ProxyServer implements ModeParts {
   readonly server: Server;
@@ -78,6 +83,8 @@ export class ProxyServer implements ModeParts {
   private idle: (() => void)[] = [];
   /** Answers of admitted requests not finished: drain turns their keep-alive off. */
   private readonly answering = new Set<ServerResponse>();
+  /** Clients' open connections (not upgraded ones): a drain closes each once it is quiet. */
+  private readonly connections = new Set<Socket>();
   readonly hot: HotMetrics;
 
   constructor(deps: ProxyDeps) {
@@ -128,6 +135,10 @@ export class ProxyServer implements ModeParts {
         });
       },
     );
+    this.server.on("connection", (socket: Socket) => {
+      this.connections.add(socket);
+      socket.once("close", () => this.connections.delete(socket));
+    });
     this.server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
       // An answer already under way (node:http's own check) cannot be followed by another.
       const answering = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
@@ -147,6 +158,8 @@ export class ProxyServer implements ModeParts {
 
   /** An upgrade (WebSocket): passed to the app in `direct` (upgrade.ts), refused otherwise. */
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    // No longer an HTTP connection: passUpgrade owns it, however it ends.
+    this.connections.delete(socket as Socket);
     const rev = this.deps.config.current;
     const shape = shapeOf(req);
     if (isRefusal(shape)) return this.refuse(socket, shape.code, shape.detail);
@@ -174,12 +187,13 @@ export class ProxyServer implements ModeParts {
   }
 
   /**
-   * Stops admitting; resolves when every admitted request finished and the linger passed,
-   * or `graceMs` passed. Open keep-alive connections are not closed at once: closing an idle
-   * one races with its client sending the next request on it, which then gets no answer at
-   * all (the node suite saw "other side closed" while pods rolled). For `drainLingerMs` a
-   * request on one is answered 503 VX_ERR_DRAINING with Connection: close, and the answers
-   * of admitted requests close their connection, so clients leave before the rest is closed.
+   * Stops admitting; resolves when every admitted request finished and every client's
+   * connection is closed, or `graceMs` passed. A keep-alive connection is not closed while
+   * its client may be sending on it (which would leave that request with no answer at all:
+   * the node suite saw "other side closed" while pods rolled). Requests arriving on one are
+   * answered 503 VX_ERR_DRAINING with Connection: close, answers of admitted requests close
+   * their connection, and a connection is closed by the sidecar only once it has been quiet
+   * for `drainQuietMs` (counted from the drain's start, or from the last activity seen).
    */
   async drain(graceMs: number): Promise<void> {
     this.draining = true;
@@ -187,10 +201,22 @@ export class ProxyServer implements ModeParts {
     // keep-alive connections right away.
     NetServer.prototype.close.call(this.server);
     for (const res of this.answering) if (!res.headersSent) res.shouldKeepAlive = false;
-    const deadline = new Promise((r) => setTimeout(r, graceMs).unref());
-    const allDone = this.inProgress === 0 ? Promise.resolve() : new Promise<void>((r) => this.idle.push(r));
-    const linger = sleep(Math.min(drainLingerMs, graceMs), undefined, { ref: false });
-    await Promise.race([Promise.all([allDone, linger]), deadline]);
+    const start = Date.now();
+    const deadline = start + graceMs;
+    /** Per connection: the bytes read when last looked at, and since when it is quiet. */
+    const seen = new Map<Socket, { bytesRead: number; quietSince: number }>();
+    while (this.inProgress > 0 || this.connections.size > 0) {
+      const now = Date.now();
+      if (now >= deadline) break;
+      for (const socket of this.connections) {
+        const last = seen.get(socket);
+        const busy = isAnswering(socket) || (last !== undefined && socket.bytesRead !== last.bytesRead);
+        const quietSince = busy ? now : (last?.quietSince ?? start);
+        if (now - quietSince >= drainQuietMs) socket.destroy();
+        else seen.set(socket, { bytesRead: socket.bytesRead, quietSince });
+      }
+      await sleep(Math.min(drainSweepMs, deadline - now), undefined, { ref: false });
+    }
     this.server.closeAllConnections();
   }
 
@@ -344,6 +370,11 @@ export class ProxyServer implements ModeParts {
 function answerOptionsAsterisk(res: ServerResponse): void {
   res.writeHead(200, { "content-length": 0 });
   res.end();
+}
+
+/** Whether an answer is being written on the connection (node:http attaches it to the socket). */
+function isAnswering(socket: Socket): boolean {
+  return (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage != null;
 }
 
 /** The code a request the parser refused is answered with. */
