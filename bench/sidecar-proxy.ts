@@ -9,6 +9,8 @@
 //   scripts/with-node24 node bench/sidecar-proxy.ts [--short]
 // The sidecars run with the image's glibc malloc settings (sidecar/node-flags.ts);
 // VX_SIDECAR_MALLOC=glibc runs them with glibc's defaults (a paired run's other half).
+// VX_BENCH_BASELINE=DIR adds the sidecars of another checkout (e.g. a git worktree of an
+// older commit, with its own node_modules) to the same run: a regression check in ratios.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -96,22 +98,27 @@ function configFile(mode: string): string {
   return f;
 }
 
-for (const mode of ["direct", "sync"]) {
-  const p = await port();
-  const args = sidecarArgs({
-    config: configFile(mode),
-    appPort,
-    port: p,
-    adminPort: await port(),
-    dataDir: join(dir, `data-${mode}`),
-    natsUrl: mode === "sync" ? nats.url : undefined,
-  });
-  // With the image's malloc settings (VX_SIDECAR_MALLOC=glibc: without, for paired runs).
-  procs.push(
-    await start(node, args, p, join(dir, `sidecar-${mode}.log`), { ...process.env, ...sidecarMalloc() }),
-  );
-  targets.push({ name: `sidecar ${mode}`, url: `http://127.0.0.1:${p}/`, pid: last() });
-}
+const baseline = process.env["VX_BENCH_BASELINE"];
+const trees = [{ root: repo, suffix: "" }, ...(baseline ? [{ root: baseline, suffix: " @baseline" }] : [])];
+for (const tree of trees)
+  for (const mode of ["direct", "sync"]) {
+    const p = await port();
+    const name = `${mode}${tree.suffix.replace(/\W+/g, "-")}`;
+    const args = sidecarArgs({
+      root: tree.root,
+      config: configFile(mode),
+      appPort,
+      port: p,
+      adminPort: await port(),
+      dataDir: join(dir, `data-${name}`),
+      natsUrl: mode === "sync" ? nats.url : undefined,
+    });
+    // With the image's malloc settings (VX_SIDECAR_MALLOC=glibc: without, for paired runs).
+    procs.push(
+      await start(node, args, p, join(dir, `sidecar-${name}.log`), { ...process.env, ...sidecarMalloc() }),
+    );
+    targets.push({ name: `sidecar ${mode}${tree.suffix}`, url: `http://127.0.0.1:${p}/`, pid: last() });
+  }
 // Let the sync sidecar attach to its stream.
 await new Promise((r) => setTimeout(r, 1_500));
 

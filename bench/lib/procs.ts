@@ -105,7 +105,9 @@ export async function holdRequests(port: number, n: number, rampMs = 20): Promis
 }
 
 /** Arguments of `node sidecar/main.ts` for a bench target (NATS given: a queued mode, local stream). */
+/** `root`: the checkout whose sidecar runs (default this one). */
 export function sidecarArgs(o: {
+  root?: string;
   config: string;
   appPort: number;
   port: number;
@@ -115,7 +117,7 @@ export function sidecarArgs(o: {
 }): string[] {
   return [
     ...sidecarNodeFlags,
-    join(repo, "sidecar/main.ts"),
+    join(o.root ?? repo, "sidecar/main.ts"),
     "--config",
     o.config,
     "--app-port",

@@ -1,48 +1,50 @@
-import type { Socket } from "node:net";
 import { describe, expect, it } from "vitest";
-import { takeTurn } from "./pipeline-order.ts";
-
-const connection = (): Socket => ({}) as Socket;
+import { isUnsafe, Lane } from "./pipeline-order.ts";
 
 describe("pipeline order", () => {
   it("lets safe requests on one connection run together", () => {
-    const c = connection();
-    expect(takeTurn(c, "GET").ready).toBeUndefined();
-    expect(takeTurn(c, "HEAD").ready).toBeUndefined();
+    const lane = new Lane();
+    expect(lane.take(isUnsafe("GET"))).toBeUndefined();
+    expect(lane.take(isUnsafe("HEAD"))).toBeUndefined();
   });
 
   it("starts an unsafe request after those before it, and those after it after it", async () => {
-    const c = connection();
+    const lane = new Lane();
     const started: string[] = [];
-    const get = takeTurn(c, "GET");
-    const post = takeTurn(c, "POST");
-    const put = takeTurn(c, "PUT");
-    const after = takeTurn(c, "GET");
-    expect(get.ready).toBeUndefined();
-    for (const [name, t] of [
+    const get = lane.take(isUnsafe("GET"));
+    const post = lane.take(isUnsafe("POST"));
+    const put = lane.take(isUnsafe("PUT"));
+    const after = lane.take(isUnsafe("GET"));
+    expect(get).toBeUndefined();
+    for (const [name, ready] of [
       ["post", post],
       ["put", put],
       ["after", after],
     ] as const) {
-      void t.ready?.then(() => started.push(name));
+      void ready?.then(() => started.push(name));
     }
     await Promise.resolve();
     expect(started).toEqual([]);
-    get.done();
+    lane.done(false);
     await Promise.resolve();
     expect(started).toEqual(["post"]);
-    post.done();
+    lane.done(true);
     await Promise.resolve();
     expect(started).toEqual(["post", "put"]);
-    put.done();
+    lane.done(true);
     await Promise.resolve();
     expect(started).toEqual(["post", "put", "after"]);
   });
 
   it("keeps connections apart", () => {
-    const a = connection();
-    takeTurn(a, "POST");
-    expect(takeTurn(connection(), "POST").ready).toBeUndefined();
-    expect(takeTurn(a, "POST").ready).toBeDefined();
+    const a = new Lane();
+    void a.take(true);
+    expect(new Lane().take(true)).toBeUndefined();
+    expect(a.take(true)).toBeDefined();
+  });
+
+  it("treats a missing method as GET", () => {
+    expect(isUnsafe(undefined)).toBe(false);
+    expect(isUnsafe("POST")).toBe(true);
   });
 });

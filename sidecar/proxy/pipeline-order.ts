@@ -3,10 +3,16 @@
 // methods and expect them to run in any order. So: a request with an unsafe method
 // (POST, PUT, DELETE, ...) starts only once every request before it on its connection
 // finished, and the requests after it wait for it. Safe ones run together as before.
-// Cheap when there is no pipelining: a counter per connection, nothing to wait for.
-import type { Socket } from "node:net";
+// One Lane per connection, made when it opens (server.ts keeps it on the socket): per
+// request two counters and no allocation unless a request has to wait. A per-request
+// lookup (a WeakMap by socket) with a closure per turn cost ~10 % CPU per request in
+// `direct` (docs/benchmarks.md, "Paired against the tree before issue 15").
 
 const safeMethods: ReadonlySet<string> = new Set(["GET", "HEAD", "OPTIONS", "TRACE"]);
+
+export function isUnsafe(method: string | undefined): boolean {
+  return !safeMethods.has(method ?? "GET");
+}
 
 interface Waiting {
   unsafe: boolean;
@@ -14,55 +20,40 @@ interface Waiting {
 }
 
 /** The requests of one connection: how many run, how many of them unsafe, who waits. */
-interface Lane {
-  running: number;
-  unsafeRunning: number;
-  waiting: Waiting[];
-}
+export class Lane {
+  private running = 0;
+  private unsafeRunning = 0;
+  private waiting: Waiting[] | undefined;
 
-export interface Turn {
   /** Resolves when the request may start; undefined when it may start now. */
-  ready: Promise<void> | undefined;
-  /** The request finished: lets the next ones on its connection start. */
-  done: () => void;
-}
-
-const lanes = new WeakMap<Socket, Lane>();
-
-export function takeTurn(socket: Socket, method: string | undefined): Turn {
-  let lane = lanes.get(socket);
-  if (!lane) {
-    lane = { running: 0, unsafeRunning: 0, waiting: [] };
-    lanes.set(socket, lane);
+  take(unsafe: boolean): Promise<void> | undefined {
+    if ((this.waiting === undefined || this.waiting.length === 0) && this.mayStart(unsafe)) {
+      this.start(unsafe);
+      return undefined;
+    }
+    const waiting = (this.waiting ??= []);
+    return new Promise<void>((resolve) => waiting.push({ unsafe, start: resolve }));
   }
-  const unsafe = !safeMethods.has(method ?? "GET");
-  const l = lane;
-  const done = (): void => {
-    l.running--;
-    if (unsafe) l.unsafeRunning--;
-    startWaiting(l);
-  };
-  if (l.waiting.length === 0 && mayStart(l, unsafe)) {
-    start(l, unsafe);
-    return { ready: undefined, done };
+
+  /** A request that took its turn finished: lets the next ones start. */
+  done(unsafe: boolean): void {
+    this.running--;
+    if (unsafe) this.unsafeRunning--;
+    const waiting = this.waiting;
+    if (waiting === undefined) return;
+    for (let next = waiting[0]; next && this.mayStart(next.unsafe); next = waiting[0]) {
+      waiting.shift();
+      this.start(next.unsafe);
+      next.start();
+    }
   }
-  const ready = new Promise<void>((resolve) => l.waiting.push({ unsafe, start: resolve }));
-  return { ready, done };
-}
 
-function mayStart(lane: Lane, unsafe: boolean): boolean {
-  return unsafe ? lane.running === 0 : lane.unsafeRunning === 0;
-}
+  private mayStart(unsafe: boolean): boolean {
+    return unsafe ? this.running === 0 : this.unsafeRunning === 0;
+  }
 
-function start(lane: Lane, unsafe: boolean): void {
-  lane.running++;
-  if (unsafe) lane.unsafeRunning++;
-}
-
-function startWaiting(lane: Lane): void {
-  for (let next = lane.waiting[0]; next && mayStart(lane, next.unsafe); next = lane.waiting[0]) {
-    lane.waiting.shift();
-    start(lane, next.unsafe);
-    next.start();
+  private start(unsafe: boolean): void {
+    this.running++;
+    if (unsafe) this.unsafeRunning++;
   }
 }

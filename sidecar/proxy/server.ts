@@ -29,12 +29,16 @@ import { appHeaders, type HotMetrics, hotMetrics, type ModeParts, type RequestCo
 import { hasBody } from "./body.ts";
 import { runDirect } from "./direct.ts";
 import { type Acquire, Limiter } from "./limiter.ts";
-import { takeTurn } from "./pipeline-order.ts";
+import { isUnsafe, Lane } from "./pipeline-order.ts";
 import { runQueued } from "./queued.ts";
 import { isRefusal, routedPath, shapeOf } from "./request-shape.ts";
 import { passUpgrade } from "./upgrade.ts";
 
 const log = logger("proxy");
+
+/** A client's connection, with its pipeline lane (pipeline-order.ts). */
+const laneKey = Symbol("veltrix.lane");
+type ClientSocket = Socket & { [laneKey]: Lane };
 
 export interface ProxyDeps {
   config: CurrentConfig;
@@ -81,8 +85,6 @@ export class ProxyServer implements ModeParts {
   /** Requests admitted and not finished, and who waits for that count to reach 0 (drain). */
   private inProgress = 0;
   private idle: (() => void)[] = [];
-  /** Answers of admitted requests not finished: drain turns their keep-alive off. */
-  private readonly answering = new Set<ServerResponse>();
   /** Clients' open connections (not upgraded ones): a drain closes each once it is quiet. */
   private readonly connections = new Set<Socket>();
   readonly hot: HotMetrics;
@@ -116,14 +118,13 @@ export class ProxyServer implements ModeParts {
       },
       (req, res) => {
         this.inProgress++;
-        this.answering.add(res);
-        const turn = takeTurn(req.socket, req.method);
+        const lane = (req.socket as ClientSocket)[laneKey];
+        const unsafe = isUnsafe(req.method);
         const finished = (): void => {
-          turn.done();
-          this.answering.delete(res);
+          lane.done(unsafe);
           this.finished();
         };
-        this.handle(req, res, turn.ready).then(finished, (err: unknown) => {
+        this.handle(req, res, lane.take(unsafe)).then(finished, (err: unknown) => {
           log.error("unhandled", { err });
           try {
             sendError(res, "VX_ERR_INTERNAL", undefined, this.overflow());
@@ -135,14 +136,15 @@ export class ProxyServer implements ModeParts {
         });
       },
     );
-    this.server.on("connection", (socket: Socket) => {
+    this.server.on("connection", (socket: ClientSocket) => {
+      // Every connection gets its lane here, once (the same property on every socket).
+      socket[laneKey] = new Lane();
       this.connections.add(socket);
       socket.once("close", () => this.connections.delete(socket));
     });
     this.server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
       // An answer already under way (node:http's own check) cannot be followed by another.
-      const answering = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
-      if (answering?.headersSent) return socket.destroy();
+      if (answeringOn(socket)?.headersSent) return socket.destroy();
       this.refuse(socket, clientErrorCode(err.code));
     });
     this.server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) =>
@@ -200,7 +202,12 @@ export class ProxyServer implements ModeParts {
     // net.Server's close: no new connections. node:http's would also close the idle
     // keep-alive connections right away.
     NetServer.prototype.close.call(this.server);
-    for (const res of this.answering) if (!res.headersSent) res.shouldKeepAlive = false;
+    // Answers not started yet close their connection (pipelined ones queued behind them
+    // leave it to the next request's 503).
+    for (const socket of this.connections) {
+      const res = answeringOn(socket);
+      if (res && !res.headersSent) res.shouldKeepAlive = false;
+    }
     const start = Date.now();
     const deadline = start + graceMs;
     /** Per connection: the bytes read when last looked at, and since when it is quiet. */
@@ -210,7 +217,8 @@ export class ProxyServer implements ModeParts {
       if (now >= deadline) break;
       for (const socket of this.connections) {
         const last = seen.get(socket);
-        const busy = isAnswering(socket) || (last !== undefined && socket.bytesRead !== last.bytesRead);
+        const busy =
+          answeringOn(socket) !== undefined || (last !== undefined && socket.bytesRead !== last.bytesRead);
         const quietSince = busy ? now : (last?.quietSince ?? start);
         if (now - quietSince >= drainQuietMs) socket.destroy();
         else seen.set(socket, { bytesRead: socket.bytesRead, quietSince });
@@ -372,9 +380,9 @@ function answerOptionsAsterisk(res: ServerResponse): void {
   res.end();
 }
 
-/** Whether an answer is being written on the connection (node:http attaches it to the socket). */
-function isAnswering(socket: Socket): boolean {
-  return (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage != null;
+/** The answer being written on the connection, if any (node:http attaches it to the socket). */
+function answeringOn(socket: Socket): ServerResponse | undefined {
+  return (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage ?? undefined;
 }
 
 /** The code a request the parser refused is answered with. */
