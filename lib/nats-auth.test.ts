@@ -1,14 +1,19 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { nkeys } from "@nats-io/transport-node";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { credsText } from "../devenv/creds.ts";
 import { NatsCredentialsError, natsAuthenticator, natsFailureKind, natsTls } from "./nats-auth.ts";
 
+const made: string[] = [];
+afterAll(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+
 function dirWith(files: Record<string, string>): string {
   const d = mkdtempSync(join(tmpdir(), "vx-nats-auth-"));
-  mkdirSync(d, { recursive: true });
+  made.push(d);
   for (const [k, v] of Object.entries(files)) writeFileSync(join(d, k), v);
   return d;
 }
