@@ -81,14 +81,15 @@ procs.push(
 );
 targets.push({ name: "raw JetStream round trip", url: `http://127.0.0.1:${rp}/`, pid: last() });
 
-function configFile(mode: string): string {
-  const f = join(dir, `${mode}.yaml`);
+/** `name`: the config's own name, so each sync sidecar has its own stream and executor. */
+function configFile(mode: string, name: string): string {
+  const f = join(dir, `${name}.yaml`);
   writeFileSync(
     f,
     [
       "apiVersion: veltrix.io/v1alpha1",
       "kind: VeltrixConfig",
-      `metadata: {name: bench-${mode}, namespace: bench}`,
+      `metadata: {name: bench-${name}, namespace: bench}`,
       "spec:",
       '  config: {feature: "on"}',
       `  queue: {mode: ${mode}, maxConcurrency: 64, maxQueueDepth: 100000, maxWait: 30s, requestTimeout: 30s}`,
@@ -106,7 +107,7 @@ for (const tree of trees)
     const name = `${mode}${tree.suffix.replace(/\W+/g, "-")}`;
     const args = sidecarArgs({
       root: tree.root,
-      config: configFile(mode),
+      config: configFile(mode, name),
       appPort,
       port: p,
       adminPort: await port(),
