@@ -21,9 +21,10 @@ export interface UsersConfig {
   /** New connections per second while growing. */
   connectRate: number;
   /**
-   * A new user's first request waits a uniform random part of the think time (users
-   * arrive at random times), so a step's rate is steady once one think time passed;
-   * false: at once, as wrk does.
+   * A new user arrives (connects and sends its first request) after a uniform random part
+   * of the think time, so a step's rate is steady once one think time passed; false: at
+   * once, as wrk does. It connects when it has something to send: a connection opened and
+   * left silent meets the server's header timeout (the sidecar's 10 s, answered 408).
    */
   randomStart: boolean;
 }
@@ -82,7 +83,6 @@ class User {
   open = false;
   pending: Buffer | undefined;
   stopped = false;
-  started = false;
   timer: NodeJS.Timeout | undefined;
 
   readonly host: string;
@@ -102,10 +102,7 @@ class User {
     s.on("connect", () => {
       this.open = true;
       connected++;
-      if (cfg?.randomStart && !this.started && cfg.thinkMs > 0)
-        this.timer = setTimeout(() => this.send(), Math.random() * cfg.thinkMs);
-      else this.send();
-      this.started = true;
+      this.send();
     });
     s.on("data", (d: Buffer) => this.data(d));
     s.on("error", (e: NodeJS.ErrnoException) => {
@@ -193,7 +190,9 @@ async function grow(total: number): Promise<void> {
       if (!t) break;
       const u = new User(t.host, t.port);
       users.push(u);
-      u.start();
+      if (cfg.randomStart && cfg.thinkMs > 0)
+        u.timer = setTimeout(() => u.start(), Math.random() * cfg.thinkMs);
+      else u.start();
     }
     await new Promise((r) => setTimeout(r, 10));
   }
