@@ -10,24 +10,32 @@ import { Agent, request as httpRequest, type IncomingMessage } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, describe, expect, it } from "vitest";
 import { eventually, natsUrl, tempDir } from "../harness/env.ts";
-import { startApp, startSidecar, writeVeltrixConfig } from "./helpers.ts";
+import { type App, startApp, startSidecar, writeVeltrixConfig } from "./helpers.ts";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterAll(async () => {
   for (const c of cleanups.reverse()) await c().catch(() => undefined);
 });
 
+/** The test app behind a `direct` sidecar, both stopped after the file's tests. */
+async function appBehindSidecar(
+  name: string,
+): Promise<{ app: App; sc: Awaited<ReturnType<typeof startSidecar>> }> {
+  const dir = tempDir(name);
+  const app = await startApp(dir, "app");
+  cleanups.push(() => app.process.stop());
+  const configFile = writeVeltrixConfig(dir, {
+    name: `drain-${randomBytes(3).toString("hex")}`,
+    queue: { mode: "direct", maxConcurrency: 4 },
+  });
+  const sc = await startSidecar({ dir, configFile, appPort: app.port, natsUrl: natsUrl() });
+  cleanups.push(() => sc.process.stop());
+  return { app, sc };
+}
+
 describe("a draining sidecar and its clients' keep-alive connections", () => {
   it("answers every request sent on an open connection; only new connections are refused", async () => {
-    const dir = tempDir("sidecar-drain-keepalive");
-    const app = await startApp(dir, "app");
-    cleanups.push(() => app.process.stop());
-    const configFile = writeVeltrixConfig(dir, {
-      name: `drain-${randomBytes(3).toString("hex")}`,
-      queue: { mode: "direct", maxConcurrency: 4 },
-    });
-    const sc = await startSidecar({ dir, configFile, appPort: app.port, natsUrl: natsUrl() });
-    cleanups.push(() => sc.process.stop());
+    const { app, sc } = await appBehindSidecar("sidecar-drain-keepalive");
 
     const outcomes: string[] = [];
     /** Errors after the client was silent long enough for the sidecar to close its connection. */
@@ -84,15 +92,7 @@ describe("a draining sidecar and its clients' keep-alive connections", () => {
   });
 
   it("answers the next request on a connection whose answer ended during the drain", async () => {
-    const dir = tempDir("sidecar-drain-late-answer");
-    const app = await startApp(dir, "app");
-    cleanups.push(() => app.process.stop());
-    const configFile = writeVeltrixConfig(dir, {
-      name: `drain-${randomBytes(3).toString("hex")}`,
-      queue: { mode: "direct", maxConcurrency: 4 },
-    });
-    const sc = await startSidecar({ dir, configFile, appPort: app.port, natsUrl: natsUrl() });
-    cleanups.push(() => sc.process.stop());
+    const { app, sc } = await appBehindSidecar("sidecar-drain-late-answer");
     // One keep-alive connection: the second request goes on the first one's connection.
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     cleanups.push(() => Promise.resolve(agent.destroy()));
