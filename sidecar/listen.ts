@@ -21,7 +21,19 @@ export const listenerRoles = {
   },
 } as const satisfies Record<string, ListenerRole>;
 
-export function listenOn(server: Server, port: number, host: string, role: ListenerRole): Promise<number> {
+/**
+ * `reusePort`: bind with SO_REUSEPORT, in each --workers process, so the kernel spreads new
+ * connections over the workers. node:cluster's default has the primary accept every
+ * connection and pass it to a worker over IPC: ~10 % of the workers' busy time at 20,000
+ * held connections (docs/benchmarks.md, the story's CPU scenario).
+ */
+export function listenOn(
+  server: Server,
+  port: number,
+  host: string,
+  role: ListenerRole,
+  opts: { reusePort?: boolean; backlog?: number } = {},
+): Promise<number> {
   return new Promise((resolve, reject) => {
     const fail = (err: NodeJS.ErrnoException): void => {
       if (err.code !== "EADDRINUSE" && err.code !== "EACCES") return reject(err);
@@ -33,7 +45,9 @@ export function listenOn(server: Server, port: number, host: string, role: Liste
       );
     };
     server.once("error", fail);
-    server.listen({ port, host, exclusive: false }, () => {
+    const reusePort = opts.reusePort ?? false;
+    // exclusive: a cluster worker binds the socket itself instead of asking the primary.
+    server.listen({ port, host, exclusive: reusePort, reusePort, backlog: opts.backlog ?? 511 }, () => {
       server.off("error", fail);
       const addr = server.address();
       resolve(typeof addr === "object" && addr ? addr.port : port);

@@ -5,6 +5,7 @@ import { configureLog, logger } from "./log.ts";
 import { parseOptions } from "./options.ts";
 import { createSidecar, sidecarReadiness, startListeners, startSweeper } from "./sidecar.ts";
 import { answerReadiness } from "./workers/readiness.ts";
+import { tellListening } from "./workers/ipc.ts";
 import { answerRecordFlushes } from "./workers/records.ts";
 import { runPrimary, workerEnv } from "./workers/primary.ts";
 
@@ -26,6 +27,7 @@ async function main(): Promise<void> {
   }
   startSweeper(sc);
   const handle = await startListeners(sc, worker === 0);
+  if (cluster.isWorker) tellListening();
   log.info("listening", {
     proxy: handle.proxyPort,
     ...(worker ? {} : { admin: `127.0.0.1:${handle.adminPort}` }),

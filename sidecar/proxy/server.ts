@@ -4,6 +4,7 @@
 // (`direct`, direct.ts) or through JetStream (`sync`, `async`, queued.ts).
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { createServer } from "../http.ts";
+import cluster from "node:cluster";
 import { Server as NetServer, type Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Duplex } from "node:stream";
@@ -181,7 +182,12 @@ export class ProxyServer implements ModeParts {
   };
 
   listen(port: number, host: string): Promise<number> {
-    return listenOn(this.server, port, host, listenerRoles.proxy);
+    return listenOn(this.server, port, host, listenerRoles.proxy, {
+      reusePort: cluster.isWorker,
+      // Each worker has its own accept queue: room for a burst of new connections while it
+      // is busy (the kernel caps it at net.core.somaxconn).
+      backlog: 4096,
+    });
   }
 
   get isDraining(): boolean {

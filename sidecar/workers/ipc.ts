@@ -82,3 +82,23 @@ export function ask<T>(
     });
   });
 }
+
+const listeningNote = "veltrix:listening";
+
+/**
+ * In a worker: tells the primary its proxy listens. Workers bind the port themselves
+ * (SO_REUSEPORT, listen.ts), so node:cluster's own 'listening' event never fires.
+ */
+export function tellListening(): void {
+  process.send?.({ type: listeningNote });
+}
+
+/** In the primary: calls `then` once the worker said its proxy listens. */
+export function onListening(w: Worker, then: () => void): void {
+  const seen = (m: unknown): void => {
+    if (typeof m !== "object" || m === null || (m as { type?: unknown }).type !== listeningNote) return;
+    w.off("message", seen);
+    then();
+  };
+  w.on("message", seen);
+}

@@ -1,5 +1,5 @@
-// `--workers N`: the primary process forks N proxy workers that share the listener
-// (node:cluster), each with its own NATS connection, upstream pool and record file.
+// `--workers N`: the primary process forks N proxy workers that each bind the proxy port
+// (SO_REUSEPORT; the kernel spreads connections), each with its own NATS connection, upstream pool and record file.
 // The primary holds no requests: it serves the admin API for all of them (records
 // from every worker's file, each worker flushing first; metrics aggregated; readiness
 // asked of every worker),
@@ -22,6 +22,7 @@ import { ConfigSnapshots } from "../state/config-snapshots.ts";
 import { ShardedReader } from "../state/sharded-store.ts";
 import { podReadinessEveryMs, tellWorkers, workersReadiness } from "./readiness.ts";
 import { flushWorkerRecords } from "./records.ts";
+import { onListening } from "./ipc.ts";
 import { logger } from "../log.ts";
 
 const log = logger("workers");
@@ -62,7 +63,7 @@ export async function runPrimary(opts: SidecarOptions): Promise<void> {
   const aggregator = new AggregatorRegistry();
   for (let i = 1; i <= opts.workers; i++) {
     const w = cluster.fork({ [workerEnv]: String(i) });
-    w.on("listening", () => listening.set(i, w));
+    onListening(w, () => listening.set(i, w));
     w.on("exit", (code) => {
       listening.delete(i);
       exited++;
