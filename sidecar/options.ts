@@ -99,7 +99,7 @@ export const sidecarFlags = [
     env: "VELTRIX_WORKERS",
     value: "N",
     default: "1",
-    doc: "proxy processes sharing the listener",
+    doc: "proxy processes, each binding the proxy port (SO_REUSEPORT)",
   },
   { flag: "grace-ms", env: "VELTRIX_GRACE_MS", value: "N", default: "25000", doc: "shutdown grace period" },
   {

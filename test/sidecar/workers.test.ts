@@ -8,7 +8,7 @@ import { startNats } from "../../devenv/nats.ts";
 import { repoRoot } from "../../devenv/tools.ts";
 import { startApp, startSidecar, writeVeltrixConfig } from "./helpers.ts";
 
-describe("sidecar with --workers 2 (real processes sharing the listener)", () => {
+describe("sidecar with --workers 2 (real processes, each binding the proxy port)", () => {
   it("serves through both workers; the primary's admin API answers for all of them; SIGTERM drains all", async () => {
     const dir = tempDir("sidecar-workers");
     const app = await startApp(dir);
