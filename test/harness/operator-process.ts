@@ -38,6 +38,17 @@ export function operatorProcess(o: {
   });
 }
 
+/** The operator's flags for a webhook served on 127.0.0.1:`port` and its configuration `name`. */
+export function localhostWebhookArgs(port: number, name: string): string[] {
+  return [
+    `--webhook-port=${port}`,
+    "--webhook-host=127.0.0.1",
+    "--webhook-service=localhost",
+    "--webhook-secret=webhook-tls",
+    `--webhook-config-name=${name}`,
+  ];
+}
+
 /**
  * An operator process's webhook on localhost, registered with the API server as `name` for
  * pods opted in (`veltrix.io/inject: "true"`) in namespaces labelled
@@ -51,13 +62,7 @@ export async function localhostWebhook(
   const port = await freePort();
   const admission = kc.makeApiClient(AdmissionregistrationV1Api);
   return {
-    args: [
-      `--webhook-port=${port}`,
-      "--webhook-host=127.0.0.1",
-      "--webhook-service=localhost",
-      "--webhook-secret=webhook-tls",
-      `--webhook-config-name=${name}`,
-    ],
+    args: localhostWebhookArgs(port, name),
     register: async () => {
       await admission.createMutatingWebhookConfiguration({
         body: injectionWebhookConfiguration({

@@ -13,7 +13,7 @@ import type { ManagedProcess } from "../../../devenv/process.ts";
 import { injectionWebhookConfiguration } from "../../../devenv/webhook-config.ts";
 import type { RunningWebhook } from "../../../operator/webhook/start.ts";
 import { createNamespace, eventually, kubeConfig, tempDir } from "../../harness/env.ts";
-import { operatorProcess } from "../../harness/operator-process.ts";
+import { localhostWebhookArgs, operatorProcess } from "../../harness/operator-process.ts";
 import { startMountedCertWebhook } from "./webhook-env.ts";
 
 const kc = kubeConfig();
@@ -49,13 +49,7 @@ describe("operator readiness follows its webhook configuration", () => {
       namespace: home,
       watchNamespace: apps,
       httpPort,
-      args: [
-        `--webhook-port=${webhookPort}`,
-        "--webhook-host=127.0.0.1",
-        "--webhook-service=localhost",
-        "--webhook-secret=webhook-tls",
-        `--webhook-config-name=${name}`,
-      ],
+      args: localhostWebhookArgs(webhookPort, name),
     });
     cleanup.push(() => proc.stop());
     proc.start();
